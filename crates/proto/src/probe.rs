@@ -1,0 +1,1 @@
+//! Protocol detection by content: which parser should a new connection get.
