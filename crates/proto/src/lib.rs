@@ -79,3 +79,14 @@ pub trait StreamParser {
     /// No more bytes will travel in `dir`.
     fn end(&mut self, dir: Direction, events: &mut Vec<Self::Event>);
 }
+
+/// What a protocol's probe concludes from the first bytes of a direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The bytes are this protocol's opening.
+    Match,
+    /// The bytes cannot be this protocol's opening.
+    NoMatch,
+    /// Too few bytes to tell.
+    NeedMore,
+}
