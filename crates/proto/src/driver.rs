@@ -192,7 +192,12 @@ impl<P: StreamParser> StreamDriver<P> {
     }
 
     /// Alternates between the directions while either makes progress.
-    fn settle(&mut self, mut dir: Direction, events: &mut Vec<P::Event>, outcome: &mut FeedOutcome) {
+    fn settle(
+        &mut self,
+        mut dir: Direction,
+        events: &mut Vec<P::Event>,
+        outcome: &mut FeedOutcome,
+    ) {
         // Each round consumes at least one byte, so this ends; the bound is
         // only a guard against a parser that claims progress without any.
         for _ in 0..64 {
@@ -275,7 +280,11 @@ mod tests {
         let dirs: Vec<_> = ev.iter().map(|e| e.0).collect();
         assert_eq!(
             dirs,
-            [Direction::ToServer, Direction::ToClient, Direction::ToServer]
+            [
+                Direction::ToServer,
+                Direction::ToClient,
+                Direction::ToServer
+            ]
         );
         assert!(d.pending(Direction::ToServer).is_empty());
     }
