@@ -1,1 +1,431 @@
+//! The per-worker pipeline: decode → defragment → flow → TCP reassembly →
+//! application layer → detection → EVE records.
+//!
+//! An [`Engine`] owns one shard of the flows (the capture thread sends every
+//! packet between two hosts to the same worker) and needs no locks. Its
+//! clock is packet time: it advances with the packets and with the ticks the
+//! capture thread sends, so a replay gives the same events at any speed and
+//! with any number of workers.
 
+pub mod counters;
+pub mod flows;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use fumidai_eve::objects::AnomalyObj;
+use fumidai_eve::{Counters, EveBatch, EveTime, EventType, Header, Record, Vlan, proto_name};
+use fumidai_flow::tcp::{Ctx, SessionReceiver};
+use fumidai_flow::{Chunk, EndReason, FlowTable, Memcap, StreamConfig, StreamEvent, Timeouts};
+use fumidai_proto::Direction;
+use fumidai_wire::defrag::{DefragConfig, Defragmenter, Outcome};
+use fumidai_wire::{
+    DecodeEvent, Decoded, FlowKey, L4, LinkType, Packet, Timestamp, decode, decode_reassembled,
+};
+use serde::Serialize;
+
+pub use counters::WorkerCounters;
+use counters::link_index;
+use flows::{Flow, State, write_flow_record};
+
+/// Which anomalies become `anomaly` records (all are always counted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnomalyLog {
+    pub decode: bool,
+    pub stream: bool,
+    pub applayer: bool,
+}
+
+/// Everything a worker needs to know, fixed for the run.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub timeouts: Timeouts,
+    /// Flows this worker may hold.
+    pub max_flows: usize,
+    pub stream: StreamConfig,
+    /// Reassembly memory this worker may hold.
+    pub stream_memcap: usize,
+    pub defrag: DefragConfig,
+    /// Event types to write (others are not even built).
+    pub log: [bool; EventType::ALL.len()],
+    pub anomaly: AnomalyLog,
+    pub community_id_seed: u16,
+}
+
+impl EngineConfig {
+    fn logs(&self, t: EventType) -> bool {
+        self.log[t.index()]
+    }
+}
+
+/// One worker's share of the sensor.
+pub struct Engine {
+    cfg: Arc<EngineConfig>,
+    flows: FlowTable<Flow>,
+    ended: Vec<(Flow, EndReason)>,
+    defrag: Defragmenter,
+    defrag_buf: Vec<u8>,
+    frag_events: Vec<DecodeEvent>,
+    mem: Memcap,
+    counters: WorkerCounters,
+    out: EveBatch,
+    clock: Timestamp,
+    stream_events: Vec<(Direction, StreamEvent)>,
+}
+
+/// Receives reassembled bytes of one flow.
+struct StreamSink<'a> {
+    events: &'a mut Vec<(Direction, StreamEvent)>,
+}
+
+impl SessionReceiver for StreamSink<'_> {
+    fn chunk(&mut self, _dir: Direction, _chunk: Chunk<'_>) {}
+
+    fn event(&mut self, dir: Direction, event: StreamEvent) {
+        self.events.push((dir, event));
+    }
+}
+
+#[derive(Serialize)]
+struct AnomalyBody {
+    anomaly: AnomalyObj,
+}
+
+impl Engine {
+    pub fn new(cfg: Arc<EngineConfig>) -> Self {
+        Engine {
+            flows: FlowTable::new(cfg.timeouts.clone(), cfg.max_flows),
+            ended: Vec::new(),
+            defrag: Defragmenter::new(cfg.defrag.clone()),
+            defrag_buf: Vec::new(),
+            frag_events: Vec::new(),
+            mem: Memcap::new(cfg.stream_memcap),
+            counters: WorkerCounters::default(),
+            out: EveBatch::with_capacity(64 << 10),
+            clock: Timestamp::default(),
+            stream_events: Vec::new(),
+            cfg,
+        }
+    }
+
+    /// The worker's packet-time clock.
+    pub fn clock(&self) -> Timestamp {
+        self.clock
+    }
+
+    /// EVE lines written since the last call.
+    pub fn take_output(&mut self, replacement: EveBatch) -> EveBatch {
+        std::mem::replace(&mut self.out, replacement)
+    }
+
+    /// Bytes of EVE output waiting to be taken.
+    pub fn output_len(&self) -> usize {
+        self.out.bytes.len()
+    }
+
+    /// The counters under their `stats` names.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        c.defrag = self.defrag.stats.clone();
+        c.to_counters(self.flows.len(), self.mem.used, self.defrag.memuse())
+    }
+
+    /// Processes one captured frame.
+    pub fn process(&mut self, link: LinkType, ts: Timestamp, wire_len: u32, frame: &[u8]) {
+        if ts > self.clock {
+            self.clock = ts;
+        }
+        let c = &mut self.counters;
+        c.pkts += 1;
+        c.bytes += u64::from(wire_len);
+        c.max_pkt_size = c.max_pkt_size.max(u64::from(wire_len));
+        c.link[link_index(link)] += 1;
+        match decode(link, frame) {
+            Decoded::Invalid(e) => {
+                self.counters.invalid += 1;
+                self.decode_anomaly(ts, None, e);
+            }
+            Decoded::NotIp { ether_type } => {
+                if ether_type == 0x0806 {
+                    self.counters.arp += 1;
+                } else {
+                    self.counters.unknown_ethertype += 1;
+                }
+            }
+            Decoded::Ip(p) => self.ip_packet(ts, wire_len, &p),
+        }
+    }
+
+    fn ip_packet(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>) {
+        let c = &mut self.counters;
+        match p.src {
+            IpAddr::V4(_) => c.ipv4 += 1,
+            IpAddr::V6(_) => c.ipv6 += 1,
+        }
+        match p.vlan_layers {
+            0 => {}
+            1 => c.vlan += 1,
+            _ => c.vlan_qinq += 1,
+        }
+        if let Some(e) = p.anomaly {
+            self.decode_anomaly(ts, Some(p), e);
+        }
+        let L4::Fragment(frag) = p.l4 else {
+            self.flow_packet(ts, 1, u64::from(wire_len), p);
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.defrag_buf);
+        let mut events = std::mem::take(&mut self.frag_events);
+        let outcome = self.defrag.insert(
+            ts,
+            p.src,
+            p.dst,
+            p.vlan,
+            &frag,
+            wire_len,
+            &mut buf,
+            &mut events,
+        );
+        for e in events.drain(..) {
+            self.decode_anomaly(ts, Some(p), e);
+        }
+        if let Outcome::Complete {
+            proto,
+            frames,
+            wire_bytes,
+        } = outcome
+        {
+            match decode_reassembled(p.src.is_ipv6(), proto, &buf) {
+                Ok(l4) => {
+                    let whole = Packet { l4, ..*p };
+                    self.flow_packet(ts, u64::from(frames), wire_bytes, &whole);
+                }
+                Err(e) => {
+                    self.counters.invalid += 1;
+                    self.decode_anomaly(ts, Some(p), e);
+                }
+            }
+        }
+        self.defrag_buf = buf;
+        self.frag_events = events;
+    }
+
+    /// A packet (or reassembled datagram of `frames` fragments) that belongs to a flow.
+    fn flow_packet(&mut self, ts: Timestamp, frames: u64, wire_bytes: u64, p: &Packet<'_>) {
+        let c = &mut self.counters;
+        match p.l4 {
+            L4::Tcp(_) => c.tcp += 1,
+            L4::Udp(_) => c.udp += 1,
+            L4::Icmp(i) if i.v6 => c.icmpv6 += 1,
+            L4::Icmp(_) => c.icmpv4 += 1,
+            _ => {}
+        }
+        let (key, side) = FlowKey::of(p);
+        let mut fref = self.flows.get(&key, ts, &mut self.ended);
+        if let (Some(r), L4::Tcp(t)) = (fref, &p.l4)
+            && t.flags.syn()
+            && !t.flags.ack()
+            && self.flows.flow_mut(r).state == State::Closed
+        {
+            // A new connection on a closed connection's 4-tuple.
+            if let Some(old) = self.flows.remove(r) {
+                self.ended.push((old, EndReason::TcpReuse));
+            }
+            fref = None;
+        }
+        let fref = match fref {
+            Some(r) => r,
+            None => self.new_flow(key, side, ts, p),
+        };
+        let flow = self.flows.flow_mut(fref);
+        let dir = flow.direction(side);
+        flow.pkts[dir.index()] += frames;
+        flow.bytes[dir.index()] += wire_bytes;
+        if ts > flow.last {
+            flow.last = ts;
+        }
+        if let (L4::Tcp(t), Some(sess)) = (&p.l4, flow.tcp.as_mut()) {
+            let mut ctx = Ctx {
+                cfg: &self.cfg.stream,
+                mem: &mut self.mem,
+                stats: &mut self.counters.tcp_stats,
+            };
+            let mut sink = StreamSink {
+                events: &mut self.stream_events,
+            };
+            sess.segment(dir, t, &mut ctx, &mut sink);
+        }
+        flow.update_state();
+        let class = flow.class();
+        self.flows.touch(fref, class, ts);
+        if !self.stream_events.is_empty() {
+            self.log_stream_events(fref, ts);
+        }
+        self.process_ended();
+    }
+
+    fn new_flow(
+        &mut self,
+        key: FlowKey,
+        side: fumidai_wire::Side,
+        ts: Timestamp,
+        p: &Packet<'_>,
+    ) -> fumidai_flow::FlowRef {
+        // The client is the SYN's sender; a SYN-ACK's receiver; otherwise
+        // whoever spoke first.
+        let client = match p.l4 {
+            L4::Tcp(t) if t.flags.syn() && t.flags.ack() => side.other(),
+            _ => side,
+        };
+        let icmp = match p.l4 {
+            L4::Icmp(i) => Some((i.icmp_type, i.code)),
+            _ => None,
+        };
+        let c = &mut self.counters;
+        c.flow_total += 1;
+        match key.proto {
+            6 => {
+                c.flow_tcp += 1;
+                c.tcp_stats.sessions += 1;
+            }
+            17 => c.flow_udp += 1,
+            1 => c.flow_icmpv4 += 1,
+            58 => c.flow_icmpv6 += 1,
+            _ => {}
+        }
+        let flow = Flow::new(key, client, ts, icmp);
+        let class = flow.class();
+        self.flows.insert(key, class, ts, flow, &mut self.ended)
+    }
+
+    fn log_stream_events(&mut self, fref: fumidai_flow::FlowRef, ts: Timestamp) {
+        let events = std::mem::take(&mut self.stream_events);
+        if self.cfg.anomaly.stream && self.cfg.logs(EventType::Anomaly) {
+            let seed = self.cfg.community_id_seed;
+            let flow = self.flows.flow_mut(fref);
+            flow.community_id(seed);
+            for (_, e) in &events {
+                let event = match e {
+                    StreamEvent::OverlapDifferentData { .. } => {
+                        "stream.reassembly_overlap_different_data"
+                    }
+                    StreamEvent::Gap { .. } => "stream.reassembly_seq_gap",
+                    StreamEvent::DepthReached => "stream.reassembly_depth_reached",
+                };
+                let header = flow.header(ts, EventType::Anomaly);
+                self.out.push(&Record {
+                    header,
+                    body: AnomalyBody {
+                        anomaly: AnomalyObj {
+                            app_proto: None,
+                            kind: "stream",
+                            event: event.to_owned(),
+                            layer: None,
+                        },
+                    },
+                });
+                self.counters.anomalies += 1;
+            }
+        }
+        self.stream_events = events;
+        self.stream_events.clear();
+    }
+
+    fn decode_anomaly(&mut self, ts: Timestamp, p: Option<&Packet<'_>>, e: DecodeEvent) {
+        self.counters.decode_events[e as usize] += 1;
+        if !(self.cfg.anomaly.decode && self.cfg.logs(EventType::Anomaly)) {
+            return;
+        }
+        self.counters.anomalies += 1;
+        let mut header = Header::new(EveTime(ts), EventType::Anomaly);
+        if let Some(p) = p {
+            header.vlan = Vlan(p.vlan, p.vlan_layers.min(2));
+            header.src_ip = Some(p.src);
+            header.dest_ip = Some(p.dst);
+            header.proto = Some(proto_name(p.l4.proto()));
+            if let L4::Tcp(_) | L4::Udp(_) = p.l4 {
+                let (sp, dp) = p.l4.ports();
+                header.src_port = Some(sp);
+                header.dest_port = Some(dp);
+            }
+        }
+        header.pkt_src = Some("wire/pcap");
+        self.out.push(&Record {
+            header,
+            body: AnomalyBody {
+                anomaly: AnomalyObj {
+                    app_proto: None,
+                    kind: "decode",
+                    event: format!("decoder.{}.{}", e.layer(), e.name()),
+                    layer: None,
+                },
+            },
+        });
+    }
+
+    /// Advances the clock to `now` (a tick from the capture thread) and
+    /// ends the flows that have timed out.
+    pub fn advance(&mut self, now: Timestamp) {
+        if now > self.clock {
+            self.clock = now;
+        }
+        self.flows.expire(self.clock, &mut self.ended);
+        self.defrag.expire(self.clock);
+        self.process_ended();
+    }
+
+    /// Ends every flow (end of input, shutdown, or time running backwards
+    /// between capture files).
+    pub fn end_all(&mut self, reason: EndReason) {
+        self.flows.drain(reason, &mut self.ended);
+        self.process_ended();
+    }
+
+    /// Forgets the clock, for input whose time starts over.
+    pub fn reset_clock(&mut self) {
+        self.clock = Timestamp::default();
+    }
+
+    fn process_ended(&mut self) {
+        while let Some((mut flow, reason)) = self.ended.pop() {
+            self.end_flow(&mut flow, reason);
+        }
+    }
+
+    fn end_flow(&mut self, flow: &mut Flow, reason: EndReason) {
+        if let Some(sess) = flow.tcp.as_mut() {
+            let mut ctx = Ctx {
+                cfg: &self.cfg.stream,
+                mem: &mut self.mem,
+                stats: &mut self.counters.tcp_stats,
+            };
+            let mut sink = StreamSink {
+                events: &mut self.stream_events,
+            };
+            sess.finish(&mut ctx, &mut sink);
+            sess.release(&mut self.mem);
+        }
+        self.stream_events.clear();
+        let c = &mut self.counters;
+        match reason {
+            EndReason::Timeout => c.flow_timeout += 1,
+            EndReason::Forced => c.flow_evicted += 1,
+            EndReason::TcpReuse => c.flow_tcp_reuse += 1,
+            EndReason::Shutdown => {}
+        }
+        match flow.state {
+            State::New => c.flow_end_new += 1,
+            State::Established => c.flow_end_established += 1,
+            State::Closed => c.flow_end_closed += 1,
+        }
+        if self.cfg.logs(EventType::Flow) {
+            write_flow_record(
+                &mut self.out,
+                flow,
+                reason,
+                None,
+                self.cfg.community_id_seed,
+            );
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! A worker's counters. Plain fields, bumped on the packet path without
+//! locks or lookups; turned into Suricata-named `stats` counters only when a
+//! stats event or the end-of-run summary asks for them.
+
+use fumidai_eve::Counters;
+use fumidai_flow::TcpStats;
+use fumidai_wire::defrag::DefragStats;
+use fumidai_wire::{DecodeEvent, LinkType};
+
+#[derive(Clone, Debug)]
+pub struct WorkerCounters {
+    pub pkts: u64,
+    pub bytes: u64,
+    pub invalid: u64,
+    pub max_pkt_size: u64,
+    pub link: [u64; 5],
+    pub vlan: u64,
+    pub vlan_qinq: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmpv4: u64,
+    pub icmpv6: u64,
+    pub arp: u64,
+    pub unknown_ethertype: u64,
+    pub decode_events: Vec<u64>,
+
+    pub flow_total: u64,
+    pub flow_tcp: u64,
+    pub flow_udp: u64,
+    pub flow_icmpv4: u64,
+    pub flow_icmpv6: u64,
+    pub flow_timeout: u64,
+    pub flow_evicted: u64,
+    pub flow_tcp_reuse: u64,
+    pub flow_end_new: u64,
+    pub flow_end_established: u64,
+    pub flow_end_closed: u64,
+
+    pub tcp_stats: TcpStats,
+    pub defrag: DefragStats,
+
+    pub alerts: u64,
+    pub anomalies: u64,
+    /// Per app-layer protocol: flows detected and transactions logged.
+    pub app_flows: Vec<(&'static str, u64)>,
+    pub app_tx: Vec<(&'static str, u64)>,
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters {
+            pkts: 0,
+            bytes: 0,
+            invalid: 0,
+            max_pkt_size: 0,
+            link: [0; 5],
+            vlan: 0,
+            vlan_qinq: 0,
+            ipv4: 0,
+            ipv6: 0,
+            tcp: 0,
+            udp: 0,
+            icmpv4: 0,
+            icmpv6: 0,
+            arp: 0,
+            unknown_ethertype: 0,
+            decode_events: vec![0; DecodeEvent::ALL.len()],
+            flow_total: 0,
+            flow_tcp: 0,
+            flow_udp: 0,
+            flow_icmpv4: 0,
+            flow_icmpv6: 0,
+            flow_timeout: 0,
+            flow_evicted: 0,
+            flow_tcp_reuse: 0,
+            flow_end_new: 0,
+            flow_end_established: 0,
+            flow_end_closed: 0,
+            tcp_stats: TcpStats::default(),
+            defrag: DefragStats::default(),
+            alerts: 0,
+            anomalies: 0,
+            app_flows: Vec::new(),
+            app_tx: Vec::new(),
+        }
+    }
+}
+
+pub(crate) fn link_index(l: LinkType) -> usize {
+    match l {
+        LinkType::Ethernet => 0,
+        LinkType::LinuxSll => 1,
+        LinkType::LinuxSll2 => 2,
+        LinkType::Raw => 3,
+        LinkType::Null | LinkType::Loop => 4,
+    }
+}
+
+const LINK_NAMES: [&str; 5] = ["ethernet", "sll", "sll2", "raw", "null"];
+
+fn bump(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
+    match list.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, c)) => *c += 1,
+        None => list.push((name, 1)),
+    }
+}
+
+impl WorkerCounters {
+    pub fn app_flow(&mut self, proto: &'static str) {
+        bump(&mut self.app_flows, proto);
+    }
+
+    pub fn app_tx(&mut self, proto: &'static str) {
+        bump(&mut self.app_tx, proto);
+    }
+
+    /// The counters under Suricata's names (plus the overlay's additions).
+    /// `active_flows` and the memory gauges are read from the worker.
+    pub fn to_counters(
+        &self,
+        active_flows: usize,
+        stream_memuse: usize,
+        defrag_memuse: usize,
+    ) -> Counters {
+        let mut c = Counters::default();
+        let d = |c: &mut Counters, k: &str, v: u64| c.add(k, v);
+        d(&mut c, "decoder.pkts", self.pkts);
+        d(&mut c, "decoder.bytes", self.bytes);
+        d(&mut c, "decoder.invalid", self.invalid);
+        c.max("decoder.max_pkt_size", self.max_pkt_size);
+        for (i, n) in LINK_NAMES.iter().enumerate() {
+            d(&mut c, &format!("decoder.{n}"), self.link[i]);
+        }
+        d(&mut c, "decoder.vlan", self.vlan);
+        d(&mut c, "decoder.vlan_qinq", self.vlan_qinq);
+        d(&mut c, "decoder.ipv4", self.ipv4);
+        d(&mut c, "decoder.ipv6", self.ipv6);
+        d(&mut c, "decoder.tcp", self.tcp);
+        d(&mut c, "decoder.udp", self.udp);
+        d(&mut c, "decoder.icmpv4", self.icmpv4);
+        d(&mut c, "decoder.icmpv6", self.icmpv6);
+        d(&mut c, "decoder.arp", self.arp);
+        d(&mut c, "decoder.unknown_ethertype", self.unknown_ethertype);
+        for e in DecodeEvent::ALL {
+            let n = self.decode_events[*e as usize];
+            if n > 0 {
+                d(
+                    &mut c,
+                    &format!("decoder.event.{}.{}", e.layer(), e.name()),
+                    n,
+                );
+            }
+        }
+
+        d(&mut c, "flow.total", self.flow_total);
+        d(&mut c, "flow.active", active_flows as u64);
+        d(&mut c, "flow.tcp", self.flow_tcp);
+        d(&mut c, "flow.udp", self.flow_udp);
+        d(&mut c, "flow.icmpv4", self.flow_icmpv4);
+        d(&mut c, "flow.icmpv6", self.flow_icmpv6);
+        d(&mut c, "flow.memcap", self.flow_evicted);
+        d(&mut c, "flow.tcp_reuse", self.flow_tcp_reuse);
+        d(&mut c, "flow.mgr.flows_timeout", self.flow_timeout);
+        d(&mut c, "flow.end.state.new", self.flow_end_new);
+        d(
+            &mut c,
+            "flow.end.state.established",
+            self.flow_end_established,
+        );
+        d(&mut c, "flow.end.state.closed", self.flow_end_closed);
+
+        let t = &self.tcp_stats;
+        let r = &t.reassembly;
+        d(&mut c, "tcp.sessions", t.sessions);
+        d(&mut c, "tcp.syn", t.syn);
+        d(&mut c, "tcp.synack", t.synack);
+        d(&mut c, "tcp.rst", t.rst);
+        d(&mut c, "tcp.midstream_pickups", t.midstream_pickups);
+        d(&mut c, "tcp.overlap", r.overlap);
+        d(&mut c, "tcp.overlap_diff_data", r.overlap_diff_data);
+        d(&mut c, "tcp.reassembly_gap", r.reassembly_gap);
+        d(&mut c, "tcp.stream_depth_reached", r.stream_depth_reached);
+        d(&mut c, "tcp.segment_memcap_drop", r.segment_memcap_drop);
+        d(&mut c, "tcp.reassembly_memuse", stream_memuse as u64);
+        // fumidai's additions (declared in the overlay schema).
+        d(&mut c, "tcp.keepalive", t.keepalive);
+        d(&mut c, "tcp.out_of_window", r.out_of_window);
+        d(&mut c, "tcp.gap_forced_by_bounds", r.gap_forced_by_bounds);
+
+        let f = &self.defrag;
+        d(&mut c, "defrag.ipv4.fragments", f.v4_fragments);
+        d(&mut c, "defrag.ipv4.reassembled", f.v4_reassembled);
+        d(&mut c, "defrag.ipv4.timeouts", f.v4_timeouts);
+        d(&mut c, "defrag.ipv6.fragments", f.v6_fragments);
+        d(&mut c, "defrag.ipv6.reassembled", f.v6_reassembled);
+        d(&mut c, "defrag.ipv6.timeouts", f.v6_timeouts);
+        d(
+            &mut c,
+            "defrag.max_trackers_reached",
+            f.max_trackers_reached,
+        );
+        d(&mut c, "defrag.memuse", defrag_memuse as u64);
+        d(&mut c, "defrag.memcap_drop", f.memcap_drop);
+
+        for (p, n) in &self.app_flows {
+            d(&mut c, &format!("app_layer.flow.{p}"), *n);
+        }
+        for (p, n) in &self.app_tx {
+            d(&mut c, &format!("app_layer.tx.{p}"), *n);
+        }
+        d(&mut c, "detect.alert", self.alerts);
+        c
+    }
+}

@@ -1,0 +1,206 @@
+//! A flow as the engine keeps it, and its `flow` EVE record.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use fumidai_eve::objects::{FlowObj, TcpObj};
+use fumidai_eve::{EveBatch, EveTime, EventType, Header, Record, Vlan, mask_flow_id, proto_name};
+use fumidai_flow::{Class, EndReason, TcpSession, TcpState};
+use fumidai_proto::Direction;
+use fumidai_wire::community_id::community_id;
+use fumidai_wire::{Endpoint, FlowKey, Side, Timestamp};
+use serde::Serialize;
+
+/// Suricata's coarse flow state, as written in `flow.state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    New,
+    Established,
+    Closed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::New => "new",
+            State::Established => "established",
+            State::Closed => "closed",
+        }
+    }
+}
+
+/// One flow.
+#[derive(Debug)]
+pub struct Flow {
+    pub key: FlowKey,
+    /// Which endpoint of the key is the client.
+    pub client: Side,
+    pub start: Timestamp,
+    pub last: Timestamp,
+    /// Indexed by [`Direction::index`].
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    pub state: State,
+    pub tcp: Option<Box<TcpSession>>,
+    /// ICMP type and code of the first packet: ICMP's "ports" for Community ID.
+    pub icmp: Option<(u8, u8)>,
+    pub flow_id: u64,
+    pub alerted: bool,
+    community_id: Option<String>,
+}
+
+/// The seed for flow ids: fixed so that the same capture gives the same ids
+/// in every run and with any number of workers.
+const FLOW_ID_SEED: u64 = 0x6675_6d69_6461_6921;
+
+impl Flow {
+    pub fn new(key: FlowKey, client: Side, start: Timestamp, icmp: Option<(u8, u8)>) -> Self {
+        let mut h = foldhash::fast::FixedState::with_seed(FLOW_ID_SEED).build_hasher();
+        key.hash(&mut h);
+        start.hash(&mut h);
+        Flow {
+            key,
+            client,
+            start,
+            last: start,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            state: State::New,
+            tcp: (key.proto == 6).then(Box::<TcpSession>::default),
+            icmp,
+            flow_id: mask_flow_id(h.finish()),
+            alerted: false,
+            community_id: None,
+        }
+    }
+
+    /// The direction of a packet sent by `side`.
+    pub fn direction(&self, side: Side) -> Direction {
+        if side == self.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        }
+    }
+
+    pub fn client(&self) -> Endpoint {
+        self.key.endpoint(self.client)
+    }
+
+    pub fn server(&self) -> Endpoint {
+        self.key.endpoint(self.client.other())
+    }
+
+    /// The timeout class for the flow's current state.
+    pub fn class(&self) -> Class {
+        match (self.key.proto, self.state) {
+            (6, State::New) => Class::TcpNew,
+            (6, State::Established) => Class::TcpEstablished,
+            (6, State::Closed) => Class::TcpClosed,
+            (17, State::New) => Class::UdpNew,
+            (17, _) => Class::UdpEstablished,
+            (1 | 58, State::New) => Class::IcmpNew,
+            (1 | 58, _) => Class::IcmpEstablished,
+            (_, State::New) => Class::OtherNew,
+            (_, _) => Class::OtherEstablished,
+        }
+    }
+
+    /// Updates `state` from the TCP session, or from having seen both
+    /// directions for other protocols.
+    pub fn update_state(&mut self) {
+        self.state = match &self.tcp {
+            Some(t) => match t.state {
+                TcpState::None | TcpState::SynSent | TcpState::SynRecv => State::New,
+                TcpState::Established | TcpState::FinWait1 => State::Established,
+                TcpState::Closed => State::Closed,
+            },
+            None if self.pkts[1] > 0 && self.pkts[0] > 0 => State::Established,
+            None => State::New,
+        };
+    }
+
+    /// The flow's Community ID, computed once.
+    pub fn community_id(&mut self, seed: u16) -> &str {
+        if self.community_id.is_none() {
+            let (mut a, mut b) = (self.client(), self.server());
+            if let Some((t, c)) = self.icmp {
+                a.port = u16::from(t);
+                b.port = u16::from(c);
+            }
+            self.community_id = Some(community_id(seed, a, b, self.key.proto));
+        }
+        self.community_id.as_deref().unwrap_or_default()
+    }
+
+    /// A header for a record about this flow, client to server.
+    pub fn header<'a>(&'a self, ts: Timestamp, event_type: EventType) -> Header<'a> {
+        let mut h = Header::new(EveTime(ts), event_type);
+        let (c, s) = (self.client(), self.server());
+        h.flow_id = Some(self.flow_id);
+        h.vlan = Vlan(
+            self.key.vlan,
+            self.key.vlan.iter().filter(|v| **v != 0).count() as u8,
+        );
+        h.src_ip = Some(c.addr);
+        h.dest_ip = Some(s.addr);
+        h.proto = Some(proto_name(self.key.proto));
+        match self.icmp {
+            Some((t, code)) => {
+                h.icmp_type = Some(t);
+                h.icmp_code = Some(code);
+            }
+            None if matches!(self.key.proto, 6 | 17 | 132) => {
+                h.src_port = Some(c.port);
+                h.dest_port = Some(s.port);
+            }
+            None => {}
+        }
+        h.community_id = self.community_id.as_deref();
+        h
+    }
+}
+
+#[derive(Serialize)]
+struct FlowBody {
+    flow: FlowObj,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp: Option<TcpObj>,
+}
+
+/// Writes the `flow` record of a flow that ended for `reason`. Its time is
+/// the flow's last packet: the same whichever sweep noticed the timeout.
+pub fn write_flow_record(
+    out: &mut EveBatch,
+    flow: &mut Flow,
+    reason: EndReason,
+    app_proto: Option<&str>,
+    seed: u16,
+) {
+    flow.community_id(seed);
+    let body = FlowBody {
+        flow: FlowObj {
+            pkts_toserver: flow.pkts[0],
+            pkts_toclient: flow.pkts[1],
+            bytes_toserver: flow.bytes[0],
+            bytes_toclient: flow.bytes[1],
+            start: EveTime(flow.start),
+            end: EveTime(flow.last),
+            age: flow.last.secs().saturating_sub(flow.start.secs()),
+            state: flow.state.as_str(),
+            reason: reason.as_str(),
+            alerted: flow.alerted,
+        },
+        tcp: flow.tcp.as_ref().map(|t| {
+            TcpObj::new(
+                t.flags[0],
+                t.flags[1],
+                t.state.as_str(),
+                t.had_gap(Direction::ToServer),
+                t.had_gap(Direction::ToClient),
+            )
+        }),
+    };
+    let mut header = flow.header(flow.last, EventType::Flow);
+    header.app_proto = app_proto;
+    out.push(&Record { header, body });
+}
