@@ -1,1 +1,217 @@
-fn main() {}
+//! fumidai: a passive network IDS sensor for open proxies, open SMTP relays
+//! and UDP amplification, writing Suricata EVE JSON.
+
+mod batch;
+mod capture;
+mod cli;
+mod config;
+mod progress;
+mod run;
+mod stats;
+mod worker;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fumidai_eve::EventType;
+
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::progress::human_bytes;
+use crate::run::{Input, RunReport, Signals};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match real_main(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fumidai: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FUMIDAI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let cfg = match &cli.config {
+        Some(p) => config::load(p)?,
+        None => Config::default(),
+    };
+    if cli.check_config {
+        let text = serde_norway::to_string(&cfg)?;
+        println!(
+            "# effective configuration ({})",
+            match &cli.config {
+                Some(p) => p.display().to_string(),
+                None => "built-in defaults".into(),
+            }
+        );
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let input = if let Some(iface) = &cli.interface {
+        let bpf = if cli.bpf.is_empty() {
+            cfg.capture.bpf.clone()
+        } else {
+            cli.bpf.join(" ")
+        };
+        Input::Live(capture::LiveOptions {
+            interface: iface.clone(),
+            promiscuous: cfg.capture.promiscuous,
+            snaplen: cfg.capture.snaplen,
+            buffer_size: cfg.capture.buffer_size.0,
+            immediate: cfg.capture.immediate,
+            flush_ms: cfg.capture.flush_ms,
+            bpf,
+        })
+    } else if !cli.read.is_empty() {
+        if !cli.bpf.is_empty() {
+            anyhow::bail!("a BPF expression applies to live capture (-i) only");
+        }
+        for p in &cli.read {
+            if !p.exists() {
+                anyhow::bail!("{}: no such file or directory", p.display());
+            }
+        }
+        Input::Files(capture::expand_inputs(&cli.read, cli.recursive)?)
+    } else {
+        anyhow::bail!(
+            "nothing to do: give -r FILE|DIR to replay captures or -i IFACE to capture live (see --help)"
+        );
+    };
+    let log_dir = cli
+        .log_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&cfg.eve.log_dir));
+    let workers = run::worker_count(cli.workers, &cfg);
+    let signals = Signals::install()?;
+    let report = run::run(
+        &cfg,
+        input,
+        &log_dir,
+        workers,
+        cli.quiet == 0,
+        &signals,
+        &mut || Ok(()),
+    )?;
+    for f in &report.files {
+        if let Some(e) = &f.error {
+            eprintln!("fumidai: {}: {e}", f.path.display());
+        }
+    }
+    if let Some((iface, _, _, Some(e))) = &report.live {
+        eprintln!("fumidai: {iface}: capture stopped: {e}");
+    }
+    if cli.quiet == 0 {
+        let mut out = std::io::stdout().lock();
+        let _ = print_summary(&mut out, &report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
+    let c = &r.counters;
+    let secs = r.elapsed.as_secs_f64().max(1e-6);
+    let pkts = c.get("decoder.pkts");
+    let source = match &r.live {
+        Some((iface, ..)) => format!("captured on {iface}"),
+        None => {
+            let stopped = r.files.iter().filter(|f| f.error.is_some()).count();
+            let mut s = format!(
+                "replayed {} file{}",
+                r.files.len(),
+                if r.files.len() == 1 { "" } else { "s" }
+            );
+            if stopped > 0 {
+                s.push_str(&format!(" ({stopped} not read to the end, see above)"));
+            }
+            s
+        }
+    };
+    writeln!(
+        out,
+        "fumidai: {source}{}: {pkts} packets, {} in {secs:.2} s ({:.0} packets/s, {} workers)",
+        if r.interrupted { " (interrupted)" } else { "" },
+        human_bytes(c.get("decoder.bytes")),
+        pkts as f64 / secs,
+        r.workers,
+    )?;
+    writeln!(
+        out,
+        "  flows:   {} (tcp {}, udp {}, icmp {}, other {})",
+        c.get("flow.total"),
+        c.get("flow.tcp"),
+        c.get("flow.udp"),
+        c.get("flow.icmpv4") + c.get("flow.icmpv6"),
+        c.get("flow.total")
+            - c.get("flow.tcp")
+            - c.get("flow.udp")
+            - c.get("flow.icmpv4")
+            - c.get("flow.icmpv6"),
+    )?;
+    let by_type: Vec<String> = EventType::ALL
+        .iter()
+        .filter(|t| r.output.events[t.index()] > 0)
+        .map(|t| format!("{} {}", t.as_str(), r.output.events[t.index()]))
+        .collect();
+    let total: u64 = r.output.events.iter().sum();
+    writeln!(out, "  events:  {total} ({})", by_type.join(", "))?;
+    writeln!(
+        out,
+        "  alerts:  {}",
+        r.output.events[EventType::Alert.index()]
+    )?;
+    let decode_errors: u64 =
+        c.0.iter()
+            .filter(|(k, _)| k.starts_with("decoder.event."))
+            .map(|(_, v)| *v)
+            .sum();
+    writeln!(
+        out,
+        "  decoder: {} invalid packets, {} decoder events",
+        c.get("decoder.invalid"),
+        decode_errors
+    )?;
+    if let Some((_, n, k, _)) = &r.live {
+        writeln!(
+            out,
+            "  capture: {n} packets read, kernel: {} received, {} dropped, {} dropped by the interface",
+            k.received, k.dropped, k.if_dropped
+        )?;
+    }
+    for ((name, s), path) in r.output.sinks.iter().zip(&r.outputs) {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let lost = if s.dropped > 0 {
+            format!(", {} NOT written", s.dropped)
+        } else {
+            String::new()
+        };
+        let _ = name;
+        writeln!(
+            out,
+            "  output:  {} ({} events{lost})",
+            abs.display(),
+            s.written
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,524 @@
+//! sensor.yaml: the typed configuration, its defaults (which equal the
+//! shipped sensor.yaml, a test checks it) and loading with errors that name
+//! the file, line and key.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The shipped configuration; tests hold the built-in defaults to it.
+#[cfg(test)]
+pub const SHIPPED: &str = include_str!("../../../sensor.yaml");
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub home_net: Vec<Net>,
+    pub external_net: Vec<Net>,
+    pub workers: usize,
+    pub capture: CaptureConfig,
+    pub flow: FlowConfig,
+    pub stream: StreamConf,
+    pub defrag: DefragConf,
+    pub eve: EveConfig,
+    pub stats: StatsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            home_net: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            external_net: Vec::new(),
+            workers: 0,
+            capture: CaptureConfig::default(),
+            flow: FlowConfig::default(),
+            stream: StreamConf::default(),
+            defrag: DefragConf::default(),
+            eve: EveConfig::default(),
+            stats: StatsConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    pub promiscuous: bool,
+    pub snaplen: u32,
+    pub buffer_size: ByteSize,
+    pub immediate: bool,
+    pub flush_ms: u64,
+    pub bpf: String,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            promiscuous: true,
+            snaplen: 65535,
+            buffer_size: ByteSize(64 << 20),
+            immediate: false,
+            flush_ms: 100,
+            bpf: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    pub max_flows: usize,
+    pub timeouts: FlowTimeouts,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1_000_000,
+            timeouts: FlowTimeouts::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowTimeouts {
+    pub tcp: TcpTimeouts,
+    pub udp: StateTimeouts,
+    pub icmp: StateTimeouts,
+    pub default: StateTimeouts,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpTimeouts {
+    pub new: u64,
+    pub established: u64,
+    pub closed: u64,
+}
+
+impl Default for TcpTimeouts {
+    fn default() -> Self {
+        TcpTimeouts {
+            new: 60,
+            established: 600,
+            closed: 60,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateTimeouts {
+    pub new: u64,
+    pub established: u64,
+}
+
+impl Default for StateTimeouts {
+    fn default() -> Self {
+        StateTimeouts {
+            new: 30,
+            established: 300,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    First,
+    Last,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConf {
+    pub depth: ByteSize,
+    pub overlap_policy: Policy,
+    pub memcap: ByteSize,
+    pub max_buffered: ByteSize,
+    pub max_segments: usize,
+    pub retain_bytes: ByteSize,
+}
+
+impl Default for StreamConf {
+    fn default() -> Self {
+        StreamConf {
+            depth: ByteSize(1 << 20),
+            overlap_policy: Policy::First,
+            memcap: ByteSize(256 << 20),
+            max_buffered: ByteSize(1 << 20),
+            max_segments: 2048,
+            retain_bytes: ByteSize(64 << 10),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefragConf {
+    pub timeout: u64,
+    pub max_trackers: usize,
+    pub memcap: ByteSize,
+    pub max_fragments: usize,
+    pub overlap_policy: Policy,
+}
+
+impl Default for DefragConf {
+    fn default() -> Self {
+        DefragConf {
+            timeout: 60,
+            max_trackers: 65535,
+            memcap: ByteSize(32 << 20),
+            max_fragments: 256,
+            overlap_policy: Policy::First,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EveConfig {
+    pub log_dir: String,
+    pub types: Vec<EventTypeName>,
+    pub anomaly: AnomalyConf,
+    pub community_id_seed: u16,
+    pub outputs: Vec<OutputConf>,
+}
+
+impl Default for EveConfig {
+    fn default() -> Self {
+        EveConfig {
+            log_dir: "/var/log/fumidai".into(),
+            types: fumidai_eve::EventType::ALL
+                .iter()
+                .map(|t| EventTypeName(*t))
+                .collect(),
+            anomaly: AnomalyConf::default(),
+            community_id_seed: 0,
+            outputs: vec![OutputConf::default()],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnomalyConf {
+    pub decode: bool,
+    pub stream: bool,
+    pub applayer: bool,
+}
+
+impl Default for AnomalyConf {
+    fn default() -> Self {
+        AnomalyConf {
+            decode: true,
+            stream: true,
+            applayer: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    Regular,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConf {
+    pub filetype: FileType,
+    pub filename: String,
+    pub types: Vec<EventTypeName>,
+}
+
+impl Default for OutputConf {
+    fn default() -> Self {
+        OutputConf {
+            filetype: FileType::Regular,
+            filename: "eve.json".into(),
+            types: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    pub enabled: bool,
+    pub interval: u64,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            enabled: true,
+            interval: 30,
+        }
+    }
+}
+
+/// An EVE event type named in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventTypeName(pub fumidai_eve::EventType);
+
+impl Serialize for EventTypeName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl FromStr for EventTypeName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        fumidai_eve::EventType::from_name(s)
+            .map(EventTypeName)
+            .ok_or_else(|| {
+                let known: Vec<_> = fumidai_eve::EventType::ALL
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect();
+                format!(
+                    "unknown event type `{s}`, expected one of {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for EventTypeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "an EVE event type")
+    }
+}
+
+/// Deserialises a string scalar through `FromStr`, failing inside the
+/// visitor so that the YAML error points at the scalar itself.
+fn from_str_scalar<'de, D, T>(d: D, what: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    struct V<T>(&'static str, std::marker::PhantomData<T>);
+    impl<T: FromStr<Err = String>> serde::de::Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+    }
+    d.deserialize_any(V(what, std::marker::PhantomData))
+}
+
+/// A network in CIDR notation; a bare address means that one host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Net(pub IpNet);
+
+impl FromStr for Net {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<IpNet>() {
+            return Ok(Net(n.trunc()));
+        }
+        s.parse::<IpAddr>()
+            .map(|a| Net(IpNet::from(a)))
+            .map_err(|_| format!("`{s}` is not an address or CIDR network"))
+    }
+}
+
+impl Serialize for Net {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Net {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "an address or CIDR network")
+    }
+}
+
+/// A size in bytes, written as a number or with a unit (`64kb`, `32mb`, `1gb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn as_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
+        let mult: u64 = match unit.trim() {
+            "" | "b" => 1,
+            "kb" | "k" | "kib" => 1 << 10,
+            "mb" | "m" | "mib" => 1 << 20,
+            "gb" | "g" | "gib" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit `{other}` in `{s}` (use kb, mb or gb)"
+                ));
+            }
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{s}` is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, m) in [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10)] {
+            if n >= m && n.is_multiple_of(m) {
+                return write!(f, "{}{unit}", n / m);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "a size such as 65536, \"64kb\" or \"32mb\"")
+    }
+}
+
+/// A configuration error, naming where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{location}: {key}{message}")]
+pub struct ConfigError {
+    pub file: String,
+    /// `:line:column`, when known.
+    pub location: String,
+    /// `key.path: `, when known.
+    pub key: String,
+    pub message: String,
+}
+
+/// Parses configuration text; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(Config::default());
+    }
+    let de = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let location = inner
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        let key = if path.is_empty() || path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        // serde_norway wraps its message in its own (coarser) path and
+        // location; both are already in front, so keep only the description.
+        let mut message = inner.to_string();
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        if let Some((prefix, rest)) = message.split_once(": ")
+            && !prefix.contains(' ')
+            && path.starts_with(prefix)
+        {
+            message = rest.to_owned();
+        }
+        ConfigError {
+            file: file.to_owned(),
+            location,
+            key,
+            message,
+        }
+    })
+}
+
+/// Reads and parses a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        location: String::new(),
+        key: String::new(),
+        message: e.to_string(),
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_file_equals_the_built_in_defaults() {
+        let shipped = parse(SHIPPED, "sensor.yaml").unwrap();
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let text = serde_norway::to_string(&Config::default()).unwrap();
+        assert_eq!(parse(&text, "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "workers: 2\nflow:\n  timeouts:\n    tcp:\n      nwe: 5\n";
+        let e = parse(text, "bad.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("bad.yaml:5:"), "{e}");
+        assert!(e.contains("flow.timeouts.tcp"), "{e}");
+        assert!(e.contains("unknown field `nwe`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_and_key() {
+        let text = "stream:\n  depth: lots\n";
+        let e = parse(text, "bad.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("bad.yaml:2:"), "{e}");
+        assert!(e.contains("stream.depth"), "{e}");
+        let text = "home_net:\n  - 10.0.0.0/8\n  - not-a-net\n";
+        let e = parse(text, "bad.yaml").unwrap_err().to_string();
+        assert!(e.contains("home_net[1]"), "{e}");
+        assert!(e.starts_with("bad.yaml:3:"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_nets() {
+        assert_eq!("64kb".parse::<ByteSize>().unwrap(), ByteSize(65536));
+        assert_eq!("3".parse::<ByteSize>().unwrap(), ByteSize(3));
+        assert!("3 parsecs".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(32 << 20).to_string(), "32mb");
+        assert_eq!("10.1.2.3".parse::<Net>().unwrap().0.prefix_len(), 32);
+        assert_eq!(
+            "10.1.2.3/8".parse::<Net>().unwrap().0.to_string(),
+            "10.0.0.0/8"
+        );
+    }
+}

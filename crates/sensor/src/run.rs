@@ -1,0 +1,252 @@
+//! Wires a run together: outputs, workers, the stats thread, signals, and
+//! the capture loop on the calling thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossbeam_channel::{bounded, unbounded};
+use fumidai_engine::{AnomalyLog, Engine, EngineConfig};
+use fumidai_eve::output::{Output, OutputReport};
+use fumidai_eve::sink::{FileSink, Sink, TypeFilter};
+use fumidai_eve::{Counters, EventType};
+use fumidai_flow::{Class, OverlapPolicy, StreamConfig, Timeouts};
+use fumidai_wire::defrag::DefragConfig;
+
+use crate::batch::{Batch, ToWorker};
+use crate::capture::{self, FileReport, KernelStats, LiveOptions, Shards};
+use crate::config::{Config, OutputConf, Policy};
+use crate::progress::Progress;
+use crate::stats::{self, FINAL, StatsPart};
+use crate::worker::{self, WorkerIo};
+
+/// Where packets come from.
+pub enum Input {
+    Files(Vec<PathBuf>),
+    Live(LiveOptions),
+}
+
+/// What a run did, for the summary.
+pub struct RunReport {
+    pub files: Vec<FileReport>,
+    pub live: Option<(String, u64, KernelStats, Option<String>)>,
+    pub counters: Counters,
+    pub output: OutputReport,
+    pub outputs: Vec<PathBuf>,
+    pub elapsed: Duration,
+    pub workers: usize,
+    pub interrupted: bool,
+}
+
+/// Worker count: the flag, else the config, else the available cores.
+pub fn worker_count(cli: Option<usize>, cfg: &Config) -> usize {
+    match cli.unwrap_or(cfg.workers) {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
+    }
+}
+
+fn policy(p: Policy) -> OverlapPolicy {
+    match p {
+        Policy::First => OverlapPolicy::First,
+        Policy::Last => OverlapPolicy::Last,
+    }
+}
+
+/// The engine's view of the configuration, for one of `workers` workers.
+pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
+    let t = &cfg.flow.timeouts;
+    let timeouts = Timeouts::new(|c| match c {
+        Class::TcpNew => t.tcp.new,
+        Class::TcpEstablished => t.tcp.established,
+        Class::TcpClosed => t.tcp.closed,
+        Class::UdpNew => t.udp.new,
+        Class::UdpEstablished => t.udp.established,
+        Class::IcmpNew => t.icmp.new,
+        Class::IcmpEstablished => t.icmp.established,
+        Class::OtherNew => t.default.new,
+        Class::OtherEstablished => t.default.established,
+    });
+    let mut log = [false; EventType::ALL.len()];
+    for t in &cfg.eve.types {
+        log[t.0.index()] = true;
+    }
+    let s = &cfg.stream;
+    EngineConfig {
+        timeouts,
+        max_flows: (cfg.flow.max_flows / workers).max(1),
+        stream: StreamConfig {
+            policy: policy(s.overlap_policy),
+            depth: s.depth.0,
+            max_buffered: s.max_buffered.as_usize(),
+            max_segments: s.max_segments,
+            retain_bytes: s.retain_bytes.as_usize(),
+            ..StreamConfig::default()
+        },
+        stream_memcap: s.memcap.as_usize() / workers,
+        defrag: DefragConfig {
+            timeout_secs: cfg.defrag.timeout,
+            max_trackers: cfg.defrag.max_trackers,
+            memcap: cfg.defrag.memcap.as_usize(),
+            max_fragments: cfg.defrag.max_fragments,
+            policy: policy(cfg.defrag.overlap_policy),
+        },
+        log,
+        anomaly: AnomalyLog {
+            decode: cfg.eve.anomaly.decode,
+            stream: cfg.eve.anomaly.stream,
+            applayer: cfg.eve.anomaly.applayer,
+        },
+        community_id_seed: cfg.eve.community_id_seed,
+    }
+}
+
+/// The opened sinks and the files they write.
+type Sinks = (Vec<Box<dyn Sink>>, Vec<PathBuf>);
+
+fn open_sinks(outputs: &[OutputConf], log_dir: &Path) -> anyhow::Result<Sinks> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let mut paths = Vec::new();
+    for o in outputs {
+        let filter = if o.types.is_empty() {
+            TypeFilter::all()
+        } else {
+            TypeFilter::only(&o.types.iter().map(|t| t.0).collect::<Vec<_>>())
+        };
+        let path = log_dir.join(&o.filename);
+        let sink = FileSink::open(&path, filter)
+            .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+        sinks.push(Box::new(sink));
+        paths.push(path);
+    }
+    Ok((sinks, paths))
+}
+
+/// Flags set by signal handlers.
+pub struct Signals {
+    pub stop: Arc<AtomicBool>,
+    pub reopen: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// SIGINT and SIGTERM stop the capture; SIGHUP re-opens the outputs.
+    pub fn install() -> anyhow::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let reopen = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&stop))?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reopen))?;
+        Ok(Signals { stop, reopen })
+    }
+}
+
+/// Runs the sensor over `input` until it ends or a signal stops it.
+/// `before_capture` runs once the interface is open (privilege drop).
+pub fn run(
+    cfg: &Config,
+    input: Input,
+    log_dir: &Path,
+    workers: usize,
+    show_progress: bool,
+    signals: &Signals,
+    before_capture: &mut dyn FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<RunReport> {
+    let started = Instant::now();
+    std::fs::create_dir_all(log_dir)
+        .with_context(|| format!("{}: cannot create log directory", log_dir.display()))?;
+    // Open the interface before anything else: it needs the privileges
+    // that are dropped right after.
+    let mut live_cap = match &input {
+        Input::Live(o) => Some(capture::open_live(o)?),
+        Input::Files(_) => None,
+    };
+    let (sinks, outputs) = open_sinks(&cfg.eve.outputs, log_dir)?;
+    before_capture()?;
+
+    let flush_every = Duration::from_millis(cfg.capture.flush_ms.clamp(100, 1000));
+    let output = Output::spawn(sinks, 1024, Arc::clone(&signals.reopen), flush_every)?;
+    let ecfg = Arc::new(engine_config(cfg, workers));
+    let (stats_tx, stats_rx) = unbounded::<StatsPart>();
+    let log_stats = cfg.stats.enabled && cfg.eve.types.iter().any(|t| t.0 == EventType::Stats);
+    let stats_thread = stats::spawn(workers + 1, stats_rx, output.sender(), log_stats, started)?;
+    let (pool_tx, pool_rx) = bounded::<Batch>(workers * 8);
+    let mut txs = Vec::new();
+    let mut handles = Vec::new();
+    for i in 0..workers {
+        let (tx, rx) = bounded::<ToWorker>(4);
+        txs.push(tx);
+        let io = WorkerIo {
+            rx,
+            pool: pool_tx.clone(),
+            out: output.sender(),
+            out_pool: output.recycled(),
+            stats: stats_tx.clone(),
+        };
+        let engine = Engine::new(Arc::clone(&ecfg));
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("fumidai-w{i}"))
+                .spawn(move || worker::run(engine, io))?,
+        );
+    }
+    drop(pool_tx);
+
+    let interval = cfg.stats.enabled.then_some(cfg.stats.interval);
+    let mut shards = Shards::new(txs, pool_rx, interval, stats_tx.clone());
+    let mut files = Vec::new();
+    let mut live = None;
+    let capture_result = match (&input, live_cap.as_mut()) {
+        (Input::Files(paths), _) => {
+            let total = paths
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            let mut progress = Progress::new(total, show_progress);
+            let r = capture::replay(paths, &mut shards, &signals.stop, &mut progress);
+            progress.finish();
+            r.map(|f| files = f)
+        }
+        (Input::Live(o), Some(lc)) => {
+            let mut progress = Progress::new(0, show_progress);
+            let r = capture::live(lc, &mut shards, &signals.stop, &mut progress);
+            progress.finish();
+            r.map(|(n, k, e)| live = Some((o.interface.clone(), n, k, e)))
+        }
+        (Input::Live(_), None) => Ok(()),
+    };
+    let capture_counters = shards.counters.clone();
+    let final_clock = shards.finish().map(|(_, c)| c);
+    // The workers end their flows once their channels close.
+    for h in handles {
+        if h.join().is_err() {
+            tracing::error!("a worker thread panicked");
+        }
+    }
+    let _ = stats_tx.send(StatsPart {
+        seq: FINAL,
+        ts: final_clock.unwrap_or_default(),
+        counters: capture_counters,
+    });
+    drop(stats_tx);
+    let counters = stats_thread.join().unwrap_or_default();
+    let output_report = output.finish();
+    if capture_result.is_err() {
+        anyhow::bail!("a worker stopped unexpectedly; events after that point are missing");
+    }
+    Ok(RunReport {
+        files,
+        live,
+        counters,
+        output: output_report,
+        outputs,
+        elapsed: started.elapsed(),
+        workers,
+        interrupted: signals.stop.load(Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,67 @@
+//! A worker thread: runs its engine over the batches it is sent.
+
+use crossbeam_channel::{Receiver, Sender};
+use fumidai_engine::Engine;
+use fumidai_eve::EveBatch;
+use fumidai_eve::output::OutputMsg;
+use fumidai_flow::EndReason;
+
+use crate::batch::{Batch, ToWorker};
+use crate::stats::{FINAL, StatsPart};
+
+/// Channels a worker uses.
+pub struct WorkerIo {
+    pub rx: Receiver<ToWorker>,
+    pub pool: Sender<Batch>,
+    pub out: Sender<OutputMsg>,
+    pub out_pool: Receiver<EveBatch>,
+    pub stats: Sender<StatsPart>,
+}
+
+/// Runs until the capture thread closes the channel, then ends every flow
+/// and reports the final counters.
+pub fn run(mut engine: Engine, io: WorkerIo) {
+    for msg in io.rx.iter() {
+        match msg {
+            ToWorker::Packets(mut b) => {
+                for (m, bytes) in b.iter() {
+                    engine.process(m.link, m.ts, m.wire_len, bytes);
+                }
+                engine.advance(b.clock);
+                b.clear();
+                let _ = io.pool.try_send(b);
+            }
+            ToWorker::Tick(ts) => engine.advance(ts),
+            ToWorker::Stats { seq, ts } => {
+                ship(&mut engine, &io);
+                let _ = io.stats.send(StatsPart {
+                    seq,
+                    ts,
+                    counters: engine.counters(),
+                });
+            }
+            ToWorker::EndAll(reason) => {
+                engine.end_all(reason);
+                engine.reset_clock();
+            }
+        }
+        ship(&mut engine, &io);
+    }
+    engine.end_all(EndReason::Shutdown);
+    ship(&mut engine, &io);
+    let _ = io.stats.send(StatsPart {
+        seq: FINAL,
+        ts: engine.clock(),
+        counters: engine.counters(),
+    });
+}
+
+/// Hands the engine's EVE lines to the output thread.
+fn ship(engine: &mut Engine, io: &WorkerIo) {
+    if engine.output_len() == 0 {
+        return;
+    }
+    let fresh = io.out_pool.try_recv().unwrap_or_default();
+    let batch = engine.take_output(fresh);
+    let _ = io.out.send(OutputMsg::Lines(batch));
+}

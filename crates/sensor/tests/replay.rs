@@ -1,0 +1,324 @@
+//! The foundation's promises, checked on the real captures in `pcaps/`:
+//! every packet is read, flows match tshark's conversations, the answer does
+//! not depend on the number of workers, every line is valid EVE, a truncated
+//! capture is read as far as it goes, and a bad configuration is named.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use common::{at, pcap, replay, root, run, schema};
+use serde_json::Value;
+
+/// Expected packet counts, recorded once with capinfos by
+/// scripts/truth/packet-counts.sh.
+fn expected_packet_counts() -> Vec<(String, u64)> {
+    let text = include_str!("data/packet-counts.txt");
+    text.lines()
+        .filter_map(|l| {
+            let (f, n) = l.split_once(' ')?;
+            Some((f.to_owned(), n.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn every_packet_of_every_capture_is_read() {
+    let expected = expected_packet_counts();
+    assert_eq!(expected.len(), 40, "one line per capture in pcaps/");
+    for (file, n) in &expected {
+        let r = replay(&[pcap(file)], &["--workers", "2"]);
+        let stats = r.final_stats();
+        assert_eq!(stats["decoder"]["pkts"].as_u64(), Some(*n), "{file}");
+        assert!(
+            r.stdout().contains(&format!(": {n} packets,")),
+            "{file}: {}",
+            r.stdout()
+        );
+    }
+}
+
+/// One conversation as tshark sees it.
+#[derive(Debug, PartialEq, Eq, Clone)]
+struct Conv {
+    a: (String, u64),
+    b: (String, u64),
+    ab: (u64, u64),
+    ba: (u64, u64),
+}
+
+fn expected_conversations() -> BTreeMap<String, Vec<(String, Conv)>> {
+    let mut out: BTreeMap<String, Vec<(String, Conv)>> = BTreeMap::new();
+    let mut file = String::new();
+    for line in include_str!("data/conversations.txt").lines() {
+        if let Some(f) = line.strip_prefix("# ") {
+            file = f.to_owned();
+            continue;
+        }
+        let f: Vec<&str> = line.split(' ').collect();
+        let n = |i: usize| f[i].parse::<u64>().expect("number");
+        out.entry(file.clone()).or_default().push((
+            f[0].to_owned(),
+            Conv {
+                a: (f[1].to_owned(), n(2)),
+                b: (f[3].to_owned(), n(4)),
+                ab: (n(5), n(6)),
+                ba: (n(7), n(8)),
+            },
+        ));
+    }
+    out
+}
+
+#[test]
+fn flows_match_tsharks_conversations() {
+    let expected = expected_conversations();
+    assert!(expected.len() >= 3);
+    for (file, convs) in &expected {
+        let r = replay(&[pcap(file)], &[]);
+        let flows = r.of_type("flow");
+        for (proto, c) in convs {
+            // fumidai names the client src; tshark names the first sender A.
+            let found = flows.iter().find_map(|f| {
+                let src = (f["src_ip"].as_str()?.to_owned(), f["src_port"].as_u64()?);
+                let dst = (f["dest_ip"].as_str()?.to_owned(), f["dest_port"].as_u64()?);
+                if f["proto"].as_str()? != proto.to_uppercase() {
+                    return None;
+                }
+                let fl = &f["flow"];
+                let ts = (
+                    fl["pkts_toserver"].as_u64()?,
+                    fl["bytes_toserver"].as_u64()?,
+                );
+                let tc = (
+                    fl["pkts_toclient"].as_u64()?,
+                    fl["bytes_toclient"].as_u64()?,
+                );
+                if (src.clone(), dst.clone()) == (c.a.clone(), c.b.clone()) {
+                    Some((ts, tc))
+                } else if (src, dst) == (c.b.clone(), c.a.clone()) {
+                    Some((tc, ts))
+                } else {
+                    None
+                }
+            });
+            assert_eq!(found, Some((c.ab, c.ba)), "{file}: {proto} {c:?}");
+        }
+        let n_tcp_udp = flows
+            .iter()
+            .filter(|f| matches!(f["proto"].as_str(), Some("TCP" | "UDP")))
+            .count();
+        assert_eq!(n_tcp_udp, convs.len(), "{file}: one flow per conversation");
+    }
+}
+
+/// Lines other than stats, with the one field that legitimately differs
+/// between runs (stats' uptime) absent anyway.
+fn comparable(lines: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = lines
+        .iter()
+        .filter(|l| !l.contains("\"event_type\":\"stats\""))
+        .cloned()
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn one_worker_and_four_workers_write_the_same_events() {
+    let all = root().join("pcaps");
+    let one = replay(std::slice::from_ref(&all), &["--workers", "1"]);
+    let four = replay(&[all], &["--workers", "4"]);
+    let (a, b) = (comparable(&one.lines), comparable(&four.lines));
+    assert!(a.len() > 500, "{}", a.len());
+    if a != b {
+        let only_a: Vec<_> = a.iter().filter(|l| !b.contains(l)).take(3).collect();
+        let only_b: Vec<_> = b.iter().filter(|l| !a.contains(l)).take(3).collect();
+        panic!("1 worker only: {only_a:#?}\n4 workers only: {only_b:#?}");
+    }
+    // The final totals agree too.
+    for key in [
+        "decoder.pkts",
+        "decoder.bytes",
+        "flow.total",
+        "tcp.reassembly_gap",
+        "defrag.ipv4.reassembled",
+    ] {
+        assert_eq!(
+            at(one.final_stats(), key),
+            at(four.final_stats(), key),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn every_line_of_every_capture_is_valid_eve() {
+    let v = schema::validator();
+    let r = replay(&[root().join("pcaps")], &[]);
+    let mut types = BTreeMap::new();
+    for e in &r.events {
+        *types
+            .entry(e["event_type"].as_str().unwrap_or("?").to_owned())
+            .or_insert(0) += 1;
+        let errs = schema::errors(&v, e);
+        assert!(errs.is_empty(), "{errs:?}\n{e}");
+    }
+    for t in ["flow", "stats", "anomaly"] {
+        assert!(types.contains_key(t), "no {t} events: {types:?}");
+    }
+}
+
+#[test]
+fn the_overlay_only_adds() {
+    let base = schema::suricata();
+    let merged = schema::merge(&base, &schema::overlay()).expect("merges");
+    // Every property Suricata defines is unchanged in the merged schema,
+    // except that objects may have gained new properties.
+    fn same_or_extended(base: &Value, merged: &Value, path: &str) {
+        match (base, merged) {
+            (Value::Object(b), Value::Object(m)) => {
+                for (k, bv) in b {
+                    let mv = m.get(k).unwrap_or_else(|| panic!("{path}.{k} lost"));
+                    same_or_extended(bv, mv, &format!("{path}.{k}"));
+                }
+                for k in m.keys() {
+                    assert!(
+                        b.contains_key(k) || path.ends_with("properties"),
+                        "{path}.{k}: the overlay added a keyword, not a property"
+                    );
+                }
+            }
+            _ => assert_eq!(base, merged, "{path} changed"),
+        }
+    }
+    same_or_extended(&base, &merged, "");
+    // And an overlay that redefines something is refused.
+    let bad: Value = serde_json::json!({"properties": {"flow": {"type": "string"}}});
+    assert!(schema::merge(&base, &bad).is_err());
+    let bad: Value = serde_json::json!({"properties": {"timestamp": {"properties": {"x": {}}}}});
+    let merged = schema::merge(&base, &bad).expect("adds a property");
+    assert_ne!(merged, base);
+}
+
+#[test]
+fn flow_records_look_like_suricatas() {
+    let r = replay(&[pcap("zeek__socks-auth.pcap")], &[]);
+    let flows = r.of_type("flow");
+    assert_eq!(flows.len(), 2);
+    let f = flows
+        .iter()
+        .find(|f| f["dest_port"] == 1080)
+        .expect("the SOCKS connection");
+    assert_eq!(f["src_ip"], "192.168.0.2");
+    assert_eq!(f["proto"], "TCP");
+    let ts = f["timestamp"].as_str().unwrap();
+    assert!(ts.ends_with("+0000") && ts.len() == 31, "{ts}");
+    let id = f["flow_id"].as_u64().unwrap();
+    assert!(id < 1 << 51, "flow_id masked to 51 bits");
+    assert!(f["community_id"].as_str().unwrap().starts_with("1:"));
+    // The capture ends without FIN or RST: the flow is still established
+    // when the input ends.
+    let fl = &f["flow"];
+    assert_eq!(fl["state"], "established");
+    assert_eq!(fl["reason"], "shutdown");
+    assert_eq!(
+        (fl["pkts_toserver"].as_u64(), fl["pkts_toclient"].as_u64()),
+        (Some(6), Some(6))
+    );
+    assert_eq!(f["tcp"]["state"], "established");
+    assert_eq!(f["tcp"]["tcp_flags_ts"], "1a");
+    assert_eq!(f["tcp"]["syn"], true);
+    assert!(f["tcp"].get("fin").is_none());
+}
+
+#[test]
+fn truncated_capture_is_read_as_far_as_it_goes() {
+    let src = std::fs::read(pcap("zeek__smtp.pcap")).unwrap();
+    // Cut inside the 61st record: 60 complete packets remain.
+    let mut off = 24usize;
+    for _ in 0..60 {
+        let caplen = u32::from_le_bytes(src[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    let cut = off + 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.pcap");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&src[..cut])
+        .unwrap();
+    let r = replay(std::slice::from_ref(&path), &[]);
+    let err = r.stderr();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!(
+            "stopped after 60 packets at byte offset {off} of {cut}"
+        )),
+        "{err}"
+    );
+    assert_eq!(r.final_stats()["decoder"]["pkts"], 60);
+    assert!(
+        !r.of_type("flow").is_empty(),
+        "flows of what was read are logged"
+    );
+}
+
+#[test]
+fn bad_configuration_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sensor.yaml");
+    std::fs::write(
+        &cfg,
+        "workers: 2\nstream:\n  depth: 1mb\n  overlap_polcy: first\n",
+    )
+    .unwrap();
+    let r = run(&[
+        "-c",
+        cfg.to_str().unwrap(),
+        "-r",
+        pcap("zeek__smtp.pcap").to_str().unwrap(),
+    ]);
+    assert!(!r.out.status.success());
+    let err = r.stderr();
+    assert!(err.contains(&format!("{}:4:", cfg.display())), "{err}");
+    assert!(
+        err.contains("stream") && err.contains("overlap_polcy"),
+        "{err}"
+    );
+    assert!(
+        r.events.is_empty(),
+        "nothing is processed with a bad config"
+    );
+
+    std::fs::write(&cfg, "flow:\n  timeouts:\n    udp:\n      new: soon\n").unwrap();
+    let r = run(&["-c", cfg.to_str().unwrap(), "--check-config"]);
+    let err = r.stderr();
+    assert!(
+        err.contains(":4:") && err.contains("flow.timeouts.udp.new"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let shipped = root().join("sensor.yaml");
+    let r = run(&["-c", shipped.to_str().unwrap(), "--check-config"]);
+    assert!(r.out.status.success(), "{}", r.stderr());
+    let out = r.stdout();
+    assert!(out.contains("overlap_policy: first"), "{out}");
+    assert!(out.contains("established: 600"), "{out}");
+}
+
+#[test]
+fn a_directory_replays_every_capture_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["zeek__socks-auth.pcap", "zeek__NTP_sync.pcap"] {
+        std::fs::copy(pcap(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("README.md"), "not a capture").unwrap();
+    let r = replay(&[dir.path().to_path_buf()], &[]);
+    assert!(r.stdout().contains("replayed 2 files"), "{}", r.stdout());
+    assert_eq!(r.final_stats()["decoder"]["pkts"], 15 + 32);
+}
