@@ -58,6 +58,10 @@ impl EngineConfig {
     }
 }
 
+/// Sees every reassembled chunk: the flow id, the direction, the chunk.
+/// For tools and tests that want the streams themselves.
+pub type StreamTap = Box<dyn FnMut(u64, Direction, Chunk<'_>) + Send>;
+
 /// One worker's share of the sensor.
 pub struct Engine {
     cfg: Arc<EngineConfig>,
@@ -71,15 +75,22 @@ pub struct Engine {
     out: EveBatch,
     clock: Timestamp,
     stream_events: Vec<(Direction, StreamEvent)>,
+    tap: Option<StreamTap>,
 }
 
 /// Receives reassembled bytes of one flow.
 struct StreamSink<'a> {
+    flow_id: u64,
     events: &'a mut Vec<(Direction, StreamEvent)>,
+    tap: Option<&'a mut StreamTap>,
 }
 
 impl SessionReceiver for StreamSink<'_> {
-    fn chunk(&mut self, _dir: Direction, _chunk: Chunk<'_>) {}
+    fn chunk(&mut self, dir: Direction, chunk: Chunk<'_>) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap(self.flow_id, dir, chunk);
+        }
+    }
 
     fn event(&mut self, dir: Direction, event: StreamEvent) {
         self.events.push((dir, event));
@@ -104,8 +115,14 @@ impl Engine {
             out: EveBatch::with_capacity(64 << 10),
             clock: Timestamp::default(),
             stream_events: Vec::new(),
+            tap: None,
             cfg,
         }
+    }
+
+    /// Hands every reassembled chunk to `tap` as well.
+    pub fn set_stream_tap(&mut self, tap: StreamTap) {
+        self.tap = Some(tap);
     }
 
     /// The worker's packet-time clock.
@@ -251,7 +268,9 @@ impl Engine {
                 stats: &mut self.counters.tcp_stats,
             };
             let mut sink = StreamSink {
+                flow_id: flow.flow_id,
                 events: &mut self.stream_events,
+                tap: self.tap.as_mut(),
             };
             sess.segment(dir, t, &mut ctx, &mut sink);
         }
@@ -400,7 +419,9 @@ impl Engine {
                 stats: &mut self.counters.tcp_stats,
             };
             let mut sink = StreamSink {
+                flow_id: flow.flow_id,
                 events: &mut self.stream_events,
+                tap: self.tap.as_mut(),
             };
             sess.finish(&mut ctx, &mut sink);
             sess.release(&mut self.mem);

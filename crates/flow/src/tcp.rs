@@ -80,6 +80,13 @@ pub struct TcpSession {
     /// Flags seen from the client and from the server.
     pub flags: [u8; 2],
     fin_seen: [bool; 2],
+    /// A RST was seen. It closes the session, but the streams are not
+    /// ended: an attacker can inject a RST that the real endpoint rejects
+    /// (wrong sequence number, TTL too low to arrive) to blind a sensor that
+    /// believes it, so bytes that keep coming are still reassembled.
+    pub rst_seen: bool,
+    /// The handshake completed (or data flowed) at some point.
+    established_once: bool,
     /// The session was picked up without its handshake.
     pub midstream: bool,
 }
@@ -91,6 +98,8 @@ impl Default for TcpSession {
             streams: [Stream::default(), Stream::default()],
             flags: [0; 2],
             fin_seen: [false; 2],
+            rst_seen: false,
+            established_once: false,
             midstream: false,
         }
     }
@@ -128,29 +137,14 @@ impl TcpSession {
         }
         if flags.rst() {
             ctx.stats.rst += 1;
+            self.rst_seen = true;
             self.state = TcpState::Closed;
-            for d in [Direction::ToServer, Direction::ToClient] {
-                let mut one = OneWay {
-                    dir: d,
-                    rx: &mut *rx,
-                };
-                self.streams[d.index()].finish(
-                    ctx.cfg,
-                    ctx.mem,
-                    &mut ctx.stats.reassembly,
-                    &mut one,
-                );
-            }
             return;
         }
         match self.state {
-            TcpState::None if !flags.syn() => self.state = TcpState::Established,
-            TcpState::SynRecv if dir == Direction::ToServer && flags.ack() => {
-                self.state = TcpState::Established
-            }
-            TcpState::SynSent | TcpState::SynRecv if !seg.payload.is_empty() => {
-                self.state = TcpState::Established
-            }
+            TcpState::None if !flags.syn() => self.established(),
+            TcpState::SynRecv if dir == Direction::ToServer && flags.ack() => self.established(),
+            TcpState::SynSent | TcpState::SynRecv if !seg.payload.is_empty() => self.established(),
             _ => {}
         }
         // Data on a SYN starts after the ISN.
@@ -161,6 +155,16 @@ impl TcpSession {
         };
         let stream = &mut self.streams[i];
         if !stream.started() {
+            // Only a handshake packet, a pure midstream pickup or data may
+            // start a stream: a bare FIN or ACK from a side that has not
+            // answered the SYN yet carries no trustworthy sequence number.
+            if !(flags.syn()
+                || self.state == TcpState::None
+                || !seg.payload.is_empty()
+                || self.established_once)
+            {
+                return;
+            }
             stream.start_at(data_seq);
         }
         if !seg.payload.is_empty() {
@@ -197,25 +201,36 @@ impl TcpSession {
             let fin_seq = data_seq.wrapping_add(seg.payload.len() as u32);
             let mut one = OneWay { dir, rx: &mut *rx };
             self.streams[i].fin(fin_seq, ctx.mem, &mut one);
-            self.state = if self.fin_seen[1 - i] {
-                TcpState::Closed
-            } else {
-                TcpState::FinWait1
-            };
+            if self.state != TcpState::Closed {
+                self.state = if self.fin_seen[1 - i] {
+                    TcpState::Closed
+                } else {
+                    TcpState::FinWait1
+                };
+            }
         }
+    }
+
+    fn established(&mut self) {
+        self.state = TcpState::Established;
+        self.established_once = true;
     }
 
     fn syn(&mut self, dir: Direction, seg: &Tcp<'_>, ctx: &mut Ctx<'_>) {
         let stream = &mut self.streams[dir.index()];
         let next = seg.seq.wrapping_add(1);
+        // A RST before the handshake completed does not end it: the real
+        // endpoints may have rejected that RST (an evasion Suricata's
+        // bug 3286 test reproduces), and the handshake goes on.
+        let reopen = self.state == TcpState::Closed && self.rst_seen && !self.established_once;
         if seg.flags.ack() {
             ctx.stats.synack += 1;
-            if self.state == TcpState::None || self.state == TcpState::SynSent {
+            if matches!(self.state, TcpState::None | TcpState::SynSent) || reopen {
                 self.state = TcpState::SynRecv;
             }
         } else {
             ctx.stats.syn += 1;
-            if self.state == TcpState::None {
+            if self.state == TcpState::None || reopen {
                 self.state = TcpState::SynSent;
             }
         }
@@ -386,14 +401,44 @@ mod tests {
     }
 
     #[test]
-    fn rst_ends_both_directions() {
+    fn rst_closes_but_does_not_blind() {
         let mut r = Rig::new();
         r.pkt(TS, seg(100, 0, S, b""));
-        r.pkt(TS, seg(105, 0, A, b"later"));
+        r.pkt(TC, seg(5000, 101, S | A, b""));
+        r.pkt(TS, seg(101, 5001, A | P, b"GET / HTTP/1.1\r\n"));
         r.pkt(TC, seg(9, 0, TcpFlags::RST, b""));
         assert_eq!(r.s.state, TcpState::Closed);
+        assert_eq!(r.rx.ended, [false, false]);
+        // The receiver ignored that RST: the request goes on, and is seen.
+        r.pkt(TS, seg(117, 5001, A | P, b"Host: x\r\n\r\n"));
+        assert_eq!(r.rx.data[0], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut ctx = Ctx {
+            cfg: &r.cfg,
+            mem: &mut r.mem,
+            stats: &mut r.stats,
+        };
+        r.s.finish(&mut ctx, &mut r.rx);
         assert_eq!(r.rx.ended, [true, true]);
-        assert_eq!(r.rx.data[0], b"later", "held bytes flushed after the gap");
         assert_eq!(r.mem.used, 0);
+    }
+
+    /// Suricata-verify bug 3286: a bogus RST and FIN from the "server"
+    /// before its SYN-ACK, then a normal connection.
+    #[test]
+    fn bogus_rst_and_fin_before_the_synack() {
+        let mut r = Rig::new();
+        r.pkt(TS, seg(1000, 0, S, b""));
+        r.pkt(TC, seg(0, 1001, A | TcpFlags::RST, b""));
+        r.pkt(TC, seg(0, 1001, A | F, b""));
+        r.pkt(TS, seg(1001, 0, TcpFlags::RST, b""));
+        r.pkt(TC, seg(7000, 1001, S | A, b""));
+        assert_eq!(r.s.state, TcpState::SynRecv);
+        r.pkt(TS, seg(1001, 7001, A, b""));
+        assert_eq!(r.s.state, TcpState::Established);
+        r.pkt(TS, seg(1001, 7001, A | P, b"GET / HTTP/1.1\r\n\r\n"));
+        r.pkt(TC, seg(7001, 1019, A | P, b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert_eq!(r.rx.data[0], b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(r.rx.data[1], b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(r.rx.ended, [false, false]);
     }
 }

@@ -212,11 +212,6 @@ impl Defragmenter {
                 _ => t.total = Some(end),
             }
         }
-        // A later fragment reaching into the transport header rewrites what
-        // decides the flow (ports, TCP flags): RFC 1858's overlapping attack.
-        if f.offset > 0 && start < min_transport_header(t.proto) as u64 {
-            events.push(ev.header_rewrite);
-        }
         let (cap, used) = (self.cfg.memcap, &mut self.memuse);
         let mut refused_mem = false;
         let mem_cell = std::cell::RefCell::new(used);
@@ -240,6 +235,11 @@ impl Defragmenter {
         );
         if r.overlap {
             events.push(ev.overlap);
+            // Overlapping bytes of the transport header rewrite what decides
+            // the flow (ports, TCP flags): RFC 1858's overlapping attack.
+            if start < min_transport_header(t.proto) as u64 {
+                events.push(ev.header_rewrite);
+            }
         }
         if r.first_diff.is_some() {
             events.push(ev.overlap_diff);
@@ -470,7 +470,12 @@ mod tests {
         r.ev.clear();
         r.add(0, frag(2, 0, true, 6, &[0; 8]));
         assert!(r.ev.contains(&DecodeEvent::Ipv4FragTinyFirst));
-        r.add(0, frag(2, 8, false, 6, &[1; 24]));
+        r.ev.clear();
+        // Continuing a tiny first fragment is not a rewrite...
+        r.add(0, frag(2, 8, true, 6, &[1; 16]));
+        assert!(r.ev.is_empty(), "{:?}", r.ev);
+        // ...overlapping its header bytes is.
+        r.add(0, frag(2, 8, false, 6, &[2; 24]));
         assert!(r.ev.contains(&DecodeEvent::Ipv4FragHeaderRewrite));
         r.ev.clear();
         r.add(0, frag(3, 0, true, 6, &[0; 24]));
