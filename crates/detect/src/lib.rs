@@ -1,1 +1,188 @@
+//! fumidai's detectors: open HTTP/SOCKS proxies, open SMTP relays,
+//! proxy-check mail, spam bots, NTP monlist and UDP amplification, proxy
+//! port sweeps.
+//!
+//! Detectors know nothing about packets: they are asked about transactions
+//! and endpoints (and, for amplification, byte counts), and answer with the
+//! signature ids that apply. The engine turns those into EVE alerts with the
+//! transaction's object as evidence.
 
+pub mod amp;
+pub mod catalog;
+pub mod config;
+pub mod nets;
+pub mod proxy;
+pub mod smtp;
+pub mod sweep;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use catalog::Signature;
+pub use config::DetectConf;
+pub use nets::NetSet;
+
+/// An alert's identity as EVE writes it (`alert.*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertInfo {
+    pub sid: u32,
+    pub rev: u32,
+    pub msg: &'static str,
+    pub category: &'static str,
+    pub severity: u8,
+}
+
+/// The detectors' configuration, compiled for lookups, plus the state
+/// shared by all workers.
+pub struct Detector {
+    pub conf: DetectConf,
+    pub home_net: NetSet,
+    /// Empty: everything outside home_net.
+    pub external_net: NetSet,
+    pub relay_networks: NetSet,
+    pub known_proxies: NetSet,
+    pub mail_servers: NetSet,
+    pub local_domains: Vec<String>,
+    sids: HashMap<u32, AlertInfo>,
+    pub shared: Arc<Shared>,
+}
+
+/// Cross-flow state every worker sees: kept coarse and off the packet path
+/// (touched per transaction or per batch).
+#[derive(Default)]
+pub struct Shared {
+    pub bots: smtp::BotCounter,
+    pub victims: amp::VictimMap,
+    pub sweeps: sweep::SweepMap,
+    pub monlist: amp::ScanLimiter,
+}
+
+impl Detector {
+    pub fn new(conf: DetectConf, home_net: NetSet, external_net: NetSet) -> Self {
+        let set = |v: &[config::Net]| NetSet::new(v.iter().map(|n| n.0));
+        let relay_networks = if conf.smtp.relay_networks.is_empty() {
+            home_net.clone()
+        } else {
+            set(&conf.smtp.relay_networks)
+        };
+        let mut sids = HashMap::new();
+        for s in catalog::SIGNATURES {
+            let over = conf
+                .alerts
+                .get(&config::Sid(s.sid))
+                .cloned()
+                .unwrap_or_default();
+            if over.enabled {
+                sids.insert(
+                    s.sid,
+                    AlertInfo {
+                        sid: s.sid,
+                        rev: s.rev,
+                        msg: s.msg,
+                        category: s.category,
+                        severity: over.severity.unwrap_or(s.severity).clamp(1, 3),
+                    },
+                );
+            }
+        }
+        Detector {
+            known_proxies: set(&conf.proxy.known_proxies),
+            mail_servers: set(&conf.smtp.mail_servers),
+            local_domains: conf
+                .smtp
+                .local_domains
+                .iter()
+                .map(|d| normalise_domain(d))
+                .collect(),
+            relay_networks,
+            home_net,
+            external_net,
+            sids,
+            conf,
+            shared: Arc::new(Shared::default()),
+        }
+    }
+
+    /// The alert for `sid`, or `None` when that signature is switched off.
+    pub fn alert(&self, sid: u32) -> Option<AlertInfo> {
+        self.sids.get(&sid).copied()
+    }
+
+    /// True when `a` is outside home_net (or inside external_net when that is set).
+    pub fn is_external(&self, a: IpAddr) -> bool {
+        if self.external_net.is_empty() {
+            !self.home_net.contains(a)
+        } else {
+            self.external_net.contains(a)
+        }
+    }
+
+    pub fn is_home(&self, a: IpAddr) -> bool {
+        self.home_net.contains(a)
+    }
+}
+
+/// Lower-case, without a trailing dot.
+pub fn normalise_domain(d: &str) -> String {
+    d.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::{Sid, SidConf};
+
+    fn home() -> NetSet {
+        NetSet::new(["10.0.0.0/8".parse().unwrap()])
+    }
+
+    #[test]
+    fn disabled_and_reweighted_signatures() {
+        let mut conf = DetectConf::default();
+        conf.alerts.insert(
+            Sid(catalog::PROXY_CONNECT_PORT),
+            SidConf {
+                enabled: false,
+                severity: None,
+            },
+        );
+        conf.alerts.insert(
+            Sid(catalog::PROXY_ABSOLUTE_FORM),
+            SidConf {
+                enabled: true,
+                severity: Some(1),
+            },
+        );
+        let d = Detector::new(conf, home(), NetSet::default());
+        assert!(d.alert(catalog::PROXY_CONNECT_PORT).is_none());
+        assert_eq!(d.alert(catalog::PROXY_ABSOLUTE_FORM).unwrap().severity, 1);
+        assert_eq!(d.alert(catalog::PROXY_CONNECT_SMTP).unwrap().severity, 2);
+    }
+
+    #[test]
+    fn external_is_the_complement_of_home_unless_set() {
+        let d = Detector::new(DetectConf::default(), home(), NetSet::default());
+        assert!(d.is_external("8.8.8.8".parse().unwrap()));
+        assert!(!d.is_external("10.1.1.1".parse().unwrap()));
+        let d = Detector::new(
+            DetectConf::default(),
+            home(),
+            NetSet::new(["8.8.0.0/16".parse().unwrap()]),
+        );
+        assert!(!d.is_external("9.9.9.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn sid_keys_are_checked_against_the_catalogue() {
+        let ok: std::collections::BTreeMap<Sid, SidConf> =
+            serde_norway::from_str("9700004: {enabled: false}").unwrap();
+        assert_eq!(ok.len(), 1);
+        let e = serde_norway::from_str::<std::collections::BTreeMap<Sid, SidConf>>(
+            "9700099: {enabled: false}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown signature id 9700099"), "{e}");
+    }
+}

@@ -42,6 +42,19 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
 
+    /// After opening the capture, switch to this user (name or uid), as
+    /// tcpdump -Z does. The log directory and its files are handed over.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// With --user: the group to switch to (default: the user's own).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Write the process id to this file (removed at exit).
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+
     /// Validate the configuration, print the effective one, and exit.
     #[arg(long)]
     pub check_config: bool,

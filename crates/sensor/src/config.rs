@@ -2,19 +2,22 @@
 //! shipped sensor.yaml, a test checks it) and loading with errors that name
 //! the file, line and key.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
-use ipnet::IpNet;
+pub use fumidai_detect::config::Net;
+use fumidai_detect::config::{
+    AmpConf, NtpConf, ProxyConf, Sid, SidConf, SmtpConf, SocksConf, SweepConf, from_str_scalar,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The shipped configuration; tests hold the built-in defaults to it.
 #[cfg(test)]
 pub const SHIPPED: &str = include_str!("../../../sensor.yaml");
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub home_net: Vec<Net>,
@@ -26,6 +29,13 @@ pub struct Config {
     pub defrag: DefragConf,
     pub eve: EveConfig,
     pub stats: StatsConfig,
+    pub proxy: ProxyConf,
+    pub socks: SocksConf,
+    pub smtp: SmtpConf,
+    pub ntp: NtpConf,
+    pub amplification: AmpConf,
+    pub sweep: SweepConf,
+    pub alerts: BTreeMap<Sid, SidConf>,
 }
 
 impl Default for Config {
@@ -43,6 +53,13 @@ impl Default for Config {
             defrag: DefragConf::default(),
             eve: EveConfig::default(),
             stats: StatsConfig::default(),
+            proxy: ProxyConf::default(),
+            socks: SocksConf::default(),
+            smtp: SmtpConf::default(),
+            ntp: NtpConf::default(),
+            amplification: AmpConf::default(),
+            sweep: SweepConf::default(),
+            alerts: BTreeMap::new(),
         }
     }
 }
@@ -300,58 +317,6 @@ impl<'de> Deserialize<'de> for EventTypeName {
     }
 }
 
-/// Deserialises a string scalar through `FromStr`, failing inside the
-/// visitor so that the YAML error points at the scalar itself.
-fn from_str_scalar<'de, D, T>(d: D, what: &'static str) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr<Err = String>,
-{
-    struct V<T>(&'static str, std::marker::PhantomData<T>);
-    impl<T: FromStr<Err = String>> serde::de::Visitor<'_> for V<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(self.0)
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
-            v.parse().map_err(E::custom)
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
-            self.visit_str(&v.to_string())
-        }
-    }
-    d.deserialize_any(V(what, std::marker::PhantomData))
-}
-
-/// A network in CIDR notation; a bare address means that one host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Net(pub IpNet);
-
-impl FromStr for Net {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if let Ok(n) = s.parse::<IpNet>() {
-            return Ok(Net(n.trunc()));
-        }
-        s.parse::<IpAddr>()
-            .map(|a| Net(IpNet::from(a)))
-            .map_err(|_| format!("`{s}` is not an address or CIDR network"))
-    }
-}
-
-impl Serialize for Net {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Net {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str_scalar(d, "an address or CIDR network")
-    }
-}
-
 /// A size in bytes, written as a number or with a unit (`64kb`, `32mb`, `1gb`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
@@ -516,6 +481,12 @@ mod tests {
         assert!("3 parsecs".parse::<ByteSize>().is_err());
         assert_eq!(ByteSize(32 << 20).to_string(), "32mb");
         assert_eq!("10.1.2.3".parse::<Net>().unwrap().0.prefix_len(), 32);
+        let text = "alerts:\n  9700004:\n    enabled: false\n  9700077:\n    severity: 1\n";
+        let e = parse(text, "s.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("s.yaml:4:") && e.contains("unknown signature id 9700077"),
+            "{e}"
+        );
         assert_eq!(
             "10.1.2.3/8".parse::<Net>().unwrap().0.to_string(),
             "10.0.0.0/8"

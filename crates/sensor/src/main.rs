@@ -5,6 +5,7 @@ mod batch;
 mod capture;
 mod cli;
 mod config;
+mod privs;
 mod progress;
 mod run;
 mod stats;
@@ -103,7 +104,23 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&cfg.eve.log_dir));
     let workers = run::worker_count(cli.workers, &cfg);
+    let target = privs::resolve(cli.user.as_deref(), cli.group.as_deref())?;
+    let _pidfile = cli
+        .pidfile
+        .as_deref()
+        .map(privs::PidFile::create)
+        .transpose()?;
     let signals = Signals::install()?;
+    let mut drop_privileges = |owned: &[PathBuf]| match target {
+        Some(t) => {
+            // The pidfile too, so the unprivileged process can remove it
+            // from a sticky directory at exit.
+            let mut paths = owned.to_vec();
+            paths.extend(cli.pidfile.iter().cloned());
+            privs::drop_to(t, &paths)
+        }
+        None => Ok(()),
+    };
     let report = run::run(
         &cfg,
         input,
@@ -111,7 +128,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         workers,
         cli.quiet == 0,
         &signals,
-        &mut || Ok(()),
+        &mut drop_privileges,
     )?;
     for f in &report.files {
         if let Some(e) = &f.error {

@@ -146,7 +146,8 @@ impl Signals {
 }
 
 /// Runs the sensor over `input` until it ends or a signal stops it.
-/// `before_capture` runs once the interface is open (privilege drop).
+/// `before_capture` runs once the interface and the outputs are open, with
+/// the paths they write (to drop privileges and hand those paths over).
 pub fn run(
     cfg: &Config,
     input: Input,
@@ -154,7 +155,7 @@ pub fn run(
     workers: usize,
     show_progress: bool,
     signals: &Signals,
-    before_capture: &mut dyn FnMut() -> anyhow::Result<()>,
+    before_capture: &mut dyn FnMut(&[PathBuf]) -> anyhow::Result<()>,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
     std::fs::create_dir_all(log_dir)
@@ -166,7 +167,9 @@ pub fn run(
         Input::Files(_) => None,
     };
     let (sinks, outputs) = open_sinks(&cfg.eve.outputs, log_dir)?;
-    before_capture()?;
+    let mut owned = vec![log_dir.to_path_buf()];
+    owned.extend(outputs.iter().cloned());
+    before_capture(&owned)?;
 
     let flush_every = Duration::from_millis(cfg.capture.flush_ms.clamp(100, 1000));
     let output = Output::spawn(sinks, 1024, Arc::clone(&signals.reopen), flush_every)?;

@@ -322,3 +322,40 @@ fn a_directory_replays_every_capture_in_name_order() {
     assert!(r.stdout().contains("replayed 2 files"), "{}", r.stdout());
     assert_eq!(r.final_stats()["decoder"]["pkts"], 15 + 32);
 }
+
+#[test]
+fn drops_root_after_opening_and_hands_over_the_logs() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: switching users needs root (CI runs as root)");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    // The pidfile sits in the log directory, which is handed over, so the
+    // unprivileged process can still remove it at exit.
+    let pid = logs.join("fumidai.pid");
+    std::fs::create_dir(&logs).unwrap();
+    let out = common::bin()
+        .args([
+            "-r",
+            pcap("zeek__smtp.pcap").to_str().unwrap(),
+            "-l",
+            logs.to_str().unwrap(),
+        ])
+        .args(["--user", "nobody", "--pidfile", pid.to_str().unwrap(), "-v"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("running as uid 65534"), "{err}");
+    let meta = std::fs::metadata(logs.join("eve.json")).unwrap();
+    assert_eq!(
+        (meta.uid(), std::fs::metadata(&logs).unwrap().uid()),
+        (65534, 65534)
+    );
+    let eve = std::fs::read_to_string(logs.join("eve.json")).unwrap();
+    assert!(eve.contains("\"event_type\":\"flow\""));
+    assert!(!pid.exists(), "pidfile removed at exit");
+}

@@ -1,0 +1,543 @@
+//! The amplification engine: per (reflector, victim, service), bytes and
+//! packets each way over a sliding window of packet time.
+//!
+//! The ratio is response bytes ÷ request bytes, counting UDP payload as the
+//! UDP header declares it (what travelled, even when the capture was cut).
+//! When no request was seen in the window the ratio is undefined: no ratio
+//! is reported and 9700032 cannot fire; responses of at least the
+//! service's `min_bytes` with no request raise 9700034 instead, which is
+//! what a victim's side of the link shows (the forged requests never cross
+//! it).
+//!
+//! Packets of one (reflector, victim) pair always reach the same worker (the
+//! capture thread hashes the address pair), so pairs are tracked without
+//! locks; only the per-victim reflector sets for 9700033 are shared, and
+//! they are updated per batch.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use dashmap::DashMap;
+use fumidai_wire::Timestamp;
+
+use crate::Detector;
+use crate::catalog::*;
+
+/// Buckets per window: the window slides in steps of window/BUCKETS.
+const BUCKETS: usize = 6;
+/// Pairs a worker tracks; beyond it new pairs are not tracked until old
+/// ones expire (counted in `pairs_dropped`).
+const MAX_PAIRS: usize = 200_000;
+/// Reflectors remembered per victim and service.
+const MAX_REFLECTORS: usize = 4096;
+
+/// Which way a datagram goes relative to the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// To the service (from the victim, or its forger).
+    Request,
+    /// From the service.
+    Response,
+}
+
+/// A reflector, its victim, and the service (index into the config's list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PairKey {
+    pub reflector: IpAddr,
+    pub victim: IpAddr,
+    pub service: u16,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    id: u64,
+    req_bytes: u64,
+    req_pkts: u64,
+    resp_bytes: u64,
+    resp_pkts: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Pair {
+    buckets: [Bucket; BUCKETS],
+    last_seen: Timestamp,
+    /// When 9700032 / 9700034 last fired for this pair.
+    last_ratio_alert: Option<Timestamp>,
+    last_unsolicited_alert: Option<Timestamp>,
+    dirty: bool,
+    /// The flow of the pair's latest packet, for the alert's header.
+    flow: u64,
+}
+
+/// The window's totals for one pair: the evidence an alert carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evidence {
+    pub service: String,
+    pub port: u16,
+    pub reflector: IpAddr,
+    pub victim: IpAddr,
+    /// Response ÷ request bytes; `None` when no request was seen.
+    pub ratio: Option<f64>,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub request_pkts: u64,
+    pub response_pkts: u64,
+    pub window_s: u64,
+    /// The service's published amplification factor, for context.
+    pub baf: f64,
+    /// For 9700033: the reflectors seen hitting the victim.
+    pub reflectors: Option<usize>,
+}
+
+/// An amplification alert: the signature, the flow to attach it to, evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmpAlert {
+    pub sid: u32,
+    pub flow: u64,
+    pub evidence: Evidence,
+}
+
+/// A worker's amplification state.
+pub struct AmpTracker {
+    window: u64,
+    bucket: u64,
+    ports: HashMap<u16, u16, foldhash::fast::RandomState>,
+    pairs: HashMap<PairKey, Pair, foldhash::fast::RandomState>,
+    last_sweep: Timestamp,
+    pub pairs_dropped: u64,
+}
+
+impl AmpTracker {
+    pub fn new(det: &Detector) -> Self {
+        let window = det.conf.amplification.window.max(BUCKETS as u64) * 1_000_000;
+        let ports = det
+            .conf
+            .amplification
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.port, i as u16))
+            .collect();
+        AmpTracker {
+            window,
+            bucket: window / BUCKETS as u64,
+            ports,
+            pairs: HashMap::default(),
+            last_sweep: Timestamp::default(),
+            pairs_dropped: 0,
+        }
+    }
+
+    /// The service a UDP datagram between these ports belongs to, and the
+    /// datagram's role, when the ports alone tell. Both ports equal to the
+    /// service's (NTP's symmetric 123↔123) is left to the caller, who may
+    /// know from the payload.
+    pub fn classify(&self, sport: u16, dport: u16) -> Option<(u16, Option<Role>)> {
+        match (self.ports.get(&sport), self.ports.get(&dport)) {
+            (Some(&s), Some(&d)) if s == d => Some((s, None)),
+            (Some(&s), _) => Some((s, Some(Role::Response))),
+            (None, Some(&d)) => Some((d, Some(Role::Request))),
+            (None, None) => None,
+        }
+    }
+
+    /// Pairs being tracked.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Counts one datagram of `bytes` UDP payload.
+    pub fn observe(&mut self, ts: Timestamp, key: PairKey, role: Role, bytes: u64, flow: u64) {
+        if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {
+            self.pairs_dropped += 1;
+            return;
+        }
+        let id = ts.0 / self.bucket;
+        let p = self.pairs.entry(key).or_insert_with(|| Pair {
+            buckets: [Bucket::default(); BUCKETS],
+            last_seen: ts,
+            last_ratio_alert: None,
+            last_unsolicited_alert: None,
+            dirty: false,
+            flow,
+        });
+        let b = &mut p.buckets[(id % BUCKETS as u64) as usize];
+        if b.id != id {
+            *b = Bucket {
+                id,
+                ..Bucket::default()
+            };
+        }
+        match role {
+            Role::Request => {
+                b.req_bytes += bytes;
+                b.req_pkts += 1;
+            }
+            Role::Response => {
+                b.resp_bytes += bytes;
+                b.resp_pkts += 1;
+            }
+        }
+        if ts > p.last_seen {
+            p.last_seen = ts;
+        }
+        p.dirty = true;
+        p.flow = flow;
+    }
+
+    /// Evaluates the pairs that changed since the last call (once per
+    /// batch): ratio and unsolicited alerts for the pair, and the shared
+    /// per-victim reflector count.
+    pub fn evaluate(&mut self, now: Timestamp, det: &Detector, out: &mut Vec<AmpAlert>) {
+        let services = &det.conf.amplification.services;
+        let min_reflectors = det.conf.amplification.min_reflectors.max(1);
+        let window_s = self.window / 1_000_000;
+        for (key, p) in self.pairs.iter_mut() {
+            if !p.dirty {
+                continue;
+            }
+            p.dirty = false;
+            let Some(svc) = services.get(usize::from(key.service)) else {
+                continue;
+            };
+            let current = now.0.max(p.last_seen.0) / self.bucket;
+            let mut t = Bucket::default();
+            for b in p.buckets.iter().filter(|b| b.id + BUCKETS as u64 > current) {
+                t.req_bytes += b.req_bytes;
+                t.req_pkts += b.req_pkts;
+                t.resp_bytes += b.resp_bytes;
+                t.resp_pkts += b.resp_pkts;
+            }
+            if t.resp_bytes < svc.min_bytes {
+                continue;
+            }
+            let ratio = (t.req_bytes > 0).then(|| t.resp_bytes as f64 / t.req_bytes as f64);
+            let evidence = |reflectors| Evidence {
+                service: svc.name.clone(),
+                port: svc.port,
+                reflector: key.reflector,
+                victim: key.victim,
+                ratio: ratio.map(|r| (r * 10.0).round() / 10.0),
+                request_bytes: t.req_bytes,
+                response_bytes: t.resp_bytes,
+                request_pkts: t.req_pkts,
+                response_pkts: t.resp_pkts,
+                window_s,
+                baf: svc.baf,
+                reflectors,
+            };
+            let due = |last: Option<Timestamp>| {
+                last.is_none_or(|l| p.last_seen.micros_since(l) >= self.window)
+            };
+            let amplifying = match ratio {
+                Some(r) if r >= svc.min_ratio => {
+                    if due(p.last_ratio_alert) {
+                        p.last_ratio_alert = Some(p.last_seen);
+                        out.push(AmpAlert {
+                            sid: AMP_RATIO,
+                            flow: p.flow,
+                            evidence: evidence(None),
+                        });
+                    }
+                    true
+                }
+                Some(_) => false,
+                None => {
+                    if due(p.last_unsolicited_alert) {
+                        p.last_unsolicited_alert = Some(p.last_seen);
+                        out.push(AmpAlert {
+                            sid: AMP_UNSOLICITED,
+                            flow: p.flow,
+                            evidence: evidence(None),
+                        });
+                    }
+                    true
+                }
+            };
+            if amplifying
+                && let Some(n) =
+                    det.shared
+                        .victims
+                        .reflector(key, p.last_seen, self.window, min_reflectors)
+            {
+                out.push(AmpAlert {
+                    sid: AMP_REFLECTION_DDOS,
+                    flow: p.flow,
+                    evidence: evidence(Some(n)),
+                });
+            }
+        }
+        self.sweep(now);
+    }
+
+    /// Forgets pairs idle for a whole window, at most once per bucket.
+    fn sweep(&mut self, now: Timestamp) {
+        if now.micros_since(self.last_sweep) < self.bucket {
+            return;
+        }
+        self.last_sweep = now;
+        let window = self.window;
+        self.pairs
+            .retain(|_, p| p.dirty || now.micros_since(p.last_seen) < window);
+    }
+}
+
+/// Per victim and service, the reflectors seen sending it amplified
+/// responses, shared by all workers.
+#[derive(Default)]
+pub struct VictimMap {
+    victims: DashMap<(IpAddr, u16), VictimWindow, foldhash::fast::RandomState>,
+}
+
+struct VictimWindow {
+    start: Timestamp,
+    reflectors: Vec<IpAddr>,
+    alerted: bool,
+}
+
+impl VictimMap {
+    /// Records that `key.reflector` amplifies toward `key.victim`. Returns
+    /// the number of reflectors when this report makes the victim reach
+    /// `min` within the window (once per victim, service and window).
+    pub fn reflector(
+        &self,
+        key: &PairKey,
+        ts: Timestamp,
+        window: u64,
+        min: usize,
+    ) -> Option<usize> {
+        let mut e = self
+            .victims
+            .entry((key.victim, key.service))
+            .or_insert(VictimWindow {
+                start: ts,
+                reflectors: Vec::new(),
+                alerted: false,
+            });
+        let w = e.value_mut();
+        if ts.micros_since(w.start) >= window {
+            *w = VictimWindow {
+                start: ts,
+                reflectors: Vec::new(),
+                alerted: false,
+            };
+        }
+        if !w.reflectors.contains(&key.reflector) && w.reflectors.len() < MAX_REFLECTORS {
+            w.reflectors.push(key.reflector);
+        }
+        if w.reflectors.len() >= min && !w.alerted {
+            w.alerted = true;
+            return Some(w.reflectors.len());
+        }
+        None
+    }
+}
+
+/// Rate limits a per-source alert to once per window, across workers
+/// (monlist scans: one alert per scanner, not one per target).
+#[derive(Default)]
+pub struct ScanLimiter {
+    sources: DashMap<(IpAddr, u32), Timestamp, foldhash::fast::RandomState>,
+}
+
+impl ScanLimiter {
+    /// True when `sid` may fire for `source` at `ts`: the first time, and
+    /// again once `window` microseconds have passed since it last did.
+    pub fn allow(&self, source: IpAddr, sid: u32, ts: Timestamp, window: u64) -> bool {
+        let mut fired = false;
+        self.sources
+            .entry((source, sid))
+            .and_modify(|last| {
+                if ts.micros_since(*last) >= window {
+                    *last = ts;
+                    fired = true;
+                }
+            })
+            .or_insert_with(|| {
+                fired = true;
+                ts
+            });
+        fired
+    }
+}
+
+impl Detector {
+    /// The window of the amplification engine, in microseconds.
+    pub fn amp_window(&self) -> u64 {
+        self.conf.amplification.window.max(1) * 1_000_000
+    }
+
+    /// 9700030 / 9700031 for a monlist request from `source` or response
+    /// from reflector `source`, rate-limited per source and window.
+    pub fn monlist(&self, source: IpAddr, response: bool, ts: Timestamp) -> Option<u32> {
+        let sid = if response {
+            NTP_MONLIST_RESPONSE
+        } else {
+            NTP_MONLIST_REQUEST
+        };
+        self.shared
+            .monlist
+            .allow(source, sid, ts, self.amp_window())
+            .then_some(sid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DetectConf, NetSet};
+
+    fn det() -> Detector {
+        Detector::new(
+            DetectConf::default(),
+            NetSet::new(["10.0.0.0/8".parse().unwrap()]),
+            NetSet::default(),
+        )
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn t(s: f64) -> Timestamp {
+        Timestamp((s * 1e6) as u64)
+    }
+
+    #[test]
+    fn monlist_reflection_ratio() {
+        let d = det();
+        let mut a = AmpTracker::new(&d);
+        let (svc, role) = a.classify(40000, 123).unwrap();
+        assert_eq!(role, Some(Role::Request));
+        let key = PairKey {
+            reflector: ip("10.0.0.5"),
+            victim: ip("203.0.113.7"),
+            service: svc,
+        };
+        // ntpd 4.2.6 with a full list: 192 bytes in, 100 × 440 bytes out.
+        a.observe(t(100.0), key, Role::Request, 192, 1);
+        for i in 0..100 {
+            a.observe(
+                t(100.001 + f64::from(i) * 0.001),
+                key,
+                Role::Response,
+                440,
+                1,
+            );
+        }
+        let mut out = Vec::new();
+        a.evaluate(t(100.2), &d, &mut out);
+        assert_eq!(out.len(), 1);
+        let e = &out[0].evidence;
+        assert_eq!(out[0].sid, AMP_RATIO);
+        assert_eq!(
+            (e.request_bytes, e.response_bytes, e.response_pkts),
+            (192, 44_000, 100)
+        );
+        assert_eq!(e.ratio, Some(229.2));
+        // Nothing new: nothing more. More responses within the window: rate-limited.
+        a.evaluate(t(100.3), &d, &mut out);
+        a.observe(t(110.0), key, Role::Response, 440, 1);
+        a.evaluate(t(110.0), &d, &mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn ordinary_sync_is_quiet() {
+        let d = det();
+        let mut a = AmpTracker::new(&d);
+        let key = PairKey {
+            reflector: ip("10.0.0.5"),
+            victim: ip("10.0.0.9"),
+            service: a.classify(123, 123).unwrap().0,
+        };
+        for i in 0..1000 {
+            a.observe(t(f64::from(i)), key, Role::Request, 48, 1);
+            a.observe(t(f64::from(i) + 0.01), key, Role::Response, 48, 1);
+        }
+        let mut out = Vec::new();
+        a.evaluate(t(1000.0), &d, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn unsolicited_and_many_reflectors() {
+        let d = det();
+        let mut a = AmpTracker::new(&d);
+        let svc = a.classify(123, 5555).unwrap().0;
+        let mut out = Vec::new();
+        for r in 0..6 {
+            let key = PairKey {
+                reflector: IpAddr::from([198, 51, 100, r]),
+                victim: ip("10.9.9.9"),
+                service: svc,
+            };
+            for i in 0..30 {
+                a.observe(
+                    t(50.0 + f64::from(i) * 0.01),
+                    key,
+                    Role::Response,
+                    468,
+                    u64::from(r),
+                );
+            }
+        }
+        a.evaluate(t(51.0), &d, &mut out);
+        let sids: Vec<u32> = out.iter().map(|a| a.sid).collect();
+        assert_eq!(sids.iter().filter(|&&s| s == AMP_UNSOLICITED).count(), 6);
+        assert_eq!(
+            sids.iter().filter(|&&s| s == AMP_REFLECTION_DDOS).count(),
+            1
+        );
+        let ddos = out.iter().find(|a| a.sid == AMP_REFLECTION_DDOS).unwrap();
+        assert_eq!(ddos.evidence.reflectors, Some(5));
+        assert!(out.iter().all(|a| a.evidence.ratio.is_none()));
+    }
+
+    #[test]
+    fn window_slides() {
+        let d = det();
+        let mut a = AmpTracker::new(&d);
+        let key = PairKey {
+            reflector: ip("10.0.0.5"),
+            victim: ip("203.0.113.7"),
+            service: a.classify(123, 40000).unwrap().0,
+        };
+        // 6 KB every 70 s: never 10 KB within one 60 s window...
+        let mut out = Vec::new();
+        for k in 0..10 {
+            a.observe(t(f64::from(k) * 70.0), key, Role::Request, 100, 1);
+            a.observe(t(f64::from(k) * 70.0), key, Role::Response, 6_000, 1);
+            a.evaluate(t(f64::from(k) * 70.0), &d, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // ...but one 40 s after the last shares its window.
+        a.observe(t(670.0), key, Role::Request, 100, 1);
+        a.observe(t(670.0), key, Role::Response, 6_000, 1);
+        a.evaluate(t(670.0), &d, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].evidence.response_bytes, 12_000);
+    }
+
+    #[test]
+    fn scans_are_rate_limited_per_source() {
+        let d = det();
+        let scanner = ip("192.0.2.66");
+        let fired = (0..10_000)
+            .filter(|i| {
+                d.monlist(scanner, false, t(f64::from(*i) * 0.001))
+                    .is_some()
+            })
+            .count();
+        assert_eq!(fired, 1);
+        assert!(d.monlist(scanner, false, t(61.0)).is_some());
+        assert!(
+            d.monlist(scanner, true, t(61.0)).is_some(),
+            "responses are limited separately"
+        );
+    }
+}
