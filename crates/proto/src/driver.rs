@@ -113,14 +113,38 @@ impl<P: StreamParser> StreamDriver<P> {
     }
 
     /// Offers `data`, travelling in `dir`, to the parser.
+    ///
+    /// The two directions take turns one parse call at a time whenever both
+    /// have bytes: a parser that waits on one side for the other (a CONNECT
+    /// for its answer, a pipelined command for its reply) then sees the
+    /// messages of the two sides in the order they could have happened,
+    /// however the bytes were cut.
     pub fn feed(&mut self, dir: Direction, data: &[u8], events: &mut Vec<P::Event>) -> FeedOutcome {
         let mut outcome = FeedOutcome::default();
-        let progressed = self.offer(dir, data, events, &mut outcome);
-        if progressed {
-            // A parser may have been waiting on this direction to accept
-            // bytes of the other one (an answer to a CONNECT, a reply to a
-            // pipelined command): give the other side another go.
-            self.settle(dir.reverse(), events, &mut outcome);
+        let (i, other) = (dir.index(), dir.reverse());
+        let mut rest = data;
+        if self.pending[i].is_empty() {
+            // Fast path: parse straight from the caller's slice.
+            while !rest.is_empty() {
+                let n = self.parser.parse(dir, rest, events).min(rest.len());
+                if n == 0 {
+                    break;
+                }
+                rest = &rest[n..];
+                if !self.pending[other.index()].is_empty() {
+                    self.step(other, events);
+                }
+            }
+        }
+        if !rest.is_empty() {
+            self.pending[i].push(rest);
+        }
+        self.alternate(dir, events);
+        let held = self.pending[i].len();
+        if held > self.max_pending {
+            self.pending[i].consume(held);
+            outcome.overflow += held as u64;
+            self.parser.gap(dir, held as u64, events);
         }
         outcome
     }
@@ -132,6 +156,7 @@ impl<P: StreamParser> StreamDriver<P> {
         let lost = len + p.len() as u64;
         p.consume(p.len());
         self.parser.gap(dir, lost, events);
+        self.alternate(dir.reverse(), events);
     }
 
     /// No more bytes will travel in `dir`.
@@ -139,70 +164,29 @@ impl<P: StreamParser> StreamDriver<P> {
         self.parser.end(dir, events);
     }
 
-    /// Returns whether the parser consumed anything.
-    fn offer(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        events: &mut Vec<P::Event>,
-        outcome: &mut FeedOutcome,
-    ) -> bool {
-        let i = dir.index();
-        let mut progressed = false;
-        let mut rest = data;
-        if self.pending[i].is_empty() {
-            // Fast path: parse straight from the caller's slice.
-            while !rest.is_empty() {
-                let n = self.parser.parse(dir, rest, events).min(rest.len());
-                if n == 0 {
-                    break;
-                }
-                progressed = true;
-                rest = &rest[n..];
-            }
-            if rest.is_empty() {
-                return progressed;
-            }
+    /// One parse call on what is pending in `dir`; true if it consumed.
+    fn step(&mut self, dir: Direction, events: &mut Vec<P::Event>) -> bool {
+        let p = &mut self.pending[dir.index()];
+        if p.is_empty() {
+            return false;
         }
-        self.pending[i].push(rest);
-        progressed |= self.drain(dir, events);
-        let held = self.pending[i].len();
-        if held > self.max_pending {
-            self.pending[i].consume(held);
-            outcome.overflow += held as u64;
-            self.parser.gap(dir, held as u64, events);
-        }
-        progressed
+        let input = p.bytes();
+        let n = self.parser.parse(dir, input, events).min(input.len());
+        p.consume(n);
+        n > 0
     }
 
-    /// Parses what is pending in `dir` until the parser stops consuming.
-    fn drain(&mut self, dir: Direction, events: &mut Vec<P::Event>) -> bool {
-        let i = dir.index();
-        let mut progressed = false;
-        while !self.pending[i].is_empty() {
-            let input = self.pending[i].bytes();
-            let n = self.parser.parse(dir, input, events).min(input.len());
-            if n == 0 {
-                break;
-            }
-            progressed = true;
-            self.pending[i].consume(n);
-        }
-        progressed
-    }
-
-    /// Alternates between the directions while either makes progress.
-    fn settle(
-        &mut self,
-        mut dir: Direction,
-        events: &mut Vec<P::Event>,
-        outcome: &mut FeedOutcome,
-    ) {
-        // Each round consumes at least one byte, so this ends; the bound is
-        // only a guard against a parser that claims progress without any.
-        for _ in 0..64 {
-            if self.pending[dir.index()].is_empty() || !self.offer(dir, &[], events, outcome) {
-                return;
+    /// Steps the two directions in turn, starting with `first`, until
+    /// neither consumes anything. Every step that counts consumes a byte,
+    /// so this ends.
+    fn alternate(&mut self, first: Direction, events: &mut Vec<P::Event>) {
+        let mut dir = first;
+        let mut idle = 0;
+        while idle < 2 {
+            if self.step(dir, events) {
+                idle = 0;
+            } else {
+                idle += 1;
             }
             dir = dir.reverse();
         }

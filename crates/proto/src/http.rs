@@ -1,1 +1,1624 @@
-//! (being written)
+//! HTTP/1.x, both directions, incrementally, tolerant of what real clients
+//! and servers send (odd spacing, HTTP/0.9, colon-less header lines, bodies
+//! delimited by the connection's end), and bounded everywhere.
+//!
+//! The parser reads one line at a time and keeps its place between calls,
+//! so bytes arriving one by one cost no rescans. Bodies are skipped, never
+//! buffered: by Content-Length, by chunked encoding, or up to the end of the
+//! connection, which keeps pipelined requests in step. Responses pair with
+//! requests in order.
+//!
+//! A `CONNECT` makes the client side wait for the answer: a 2xx answer
+//! opens a tunnel ([`HttpEvent::Tunnel`]) and the parser stops, leaving the
+//! rest of both streams, unconsumed, to the tunnelled protocol.
+
+use std::collections::VecDeque;
+
+use memchr::memchr;
+use nom::bytes::complete::{tag_no_case, take_while_m_n, take_while1};
+use nom::character::complete::{digit1, space0};
+use nom::combinator::opt;
+use nom::{IResult, Parser};
+
+use crate::{Direction, Probe, StreamParser};
+
+/// Limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Longest line kept; a longer one is consumed, truncated, and reported.
+    pub max_line: usize,
+    /// Header lines kept per message; more are counted and reported.
+    pub max_headers: usize,
+    /// Bytes of a header value kept.
+    pub max_value: usize,
+    /// Transactions alive at once (pipelining depth).
+    pub max_txs: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_line: 8192,
+            max_headers: 128,
+            max_value: 1024,
+            max_txs: 64,
+        }
+    }
+}
+
+/// How a request names its target (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    Origin,
+    /// `scheme://authority/path`, as sent to a proxy.
+    Absolute,
+    /// `host:port`, as CONNECT sends it.
+    Authority,
+    Asterisk,
+}
+
+/// Headers fumidai cares about, plus all of them (bounded, credentials
+/// redacted) in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers {
+    pub host: Option<String>,
+    pub user_agent: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    pub transfer_encoding: Option<String>,
+    pub connection: Option<String>,
+    pub proxy_connection: Option<String>,
+    pub via: Option<String>,
+    pub proxy_agent: Option<String>,
+    pub referer: Option<String>,
+    pub x_forwarded_for: Option<String>,
+    pub location: Option<String>,
+    pub server: Option<String>,
+    /// An `Authorization` header was sent (its value is never kept).
+    pub authorization: bool,
+    /// A `Proxy-Authorization` header was sent (its value is never kept).
+    pub proxy_authorization: bool,
+    /// Every header line as (name, value), credentials replaced by `<redacted>`.
+    pub all: Vec<(String, String)>,
+    /// Header lines beyond `max_headers`, not kept.
+    pub dropped: u32,
+}
+
+impl Headers {
+    /// True when the message body is chunked.
+    pub fn chunked(&self) -> bool {
+        self.transfer_encoding
+            .as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
+    }
+}
+
+/// A request line and its headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// The target exactly as sent (what Zeek logs as `uri`).
+    pub uri: String,
+    pub form: Form,
+    /// Host and port named by an absolute- or authority-form target.
+    pub target_host: Option<String>,
+    pub target_port: Option<u16>,
+    /// `HTTP/1.1` and the like; `None` for an HTTP/0.9 request line.
+    pub protocol: Option<String>,
+    pub headers: Headers,
+    pub body_len: u64,
+}
+
+/// A status line and its headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// `HTTP/1.0` and the like; `None` for an HTTP/0.9 response (no status line).
+    pub protocol: Option<String>,
+    /// 0 for an HTTP/0.9 response.
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+    /// Interim (1xx) statuses seen before this one.
+    pub interim: Vec<u16>,
+    pub body_len: u64,
+}
+
+/// A request and its response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTx {
+    pub id: u64,
+    pub request: Option<Request>,
+    pub response: Option<Response>,
+    pub request_done: bool,
+    pub response_done: bool,
+    /// Bytes of this transaction were lost.
+    pub gap: bool,
+    /// The response was a 2xx to CONNECT: a tunnel opened here.
+    pub tunnel: bool,
+}
+
+/// What went wrong, for `anomaly` events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HttpAnomaly {
+    LineTooLong,
+    InvalidRequestLine,
+    MissingUri,
+    InvalidStatusLine,
+    HeaderWithoutColon,
+    TooManyHeaders,
+    InvalidContentLength,
+    InvalidChunkSize,
+    TooManyTransactions,
+    ResponseWithoutRequest,
+    /// Bytes were lost and the parser resynchronised.
+    Gap,
+    /// Data after the parser stopped that it could not account for.
+    DataAfterEnd,
+}
+
+impl HttpAnomaly {
+    /// The event name, as in `anomaly.event`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpAnomaly::LineTooLong => "line_too_long",
+            HttpAnomaly::InvalidRequestLine => "invalid_request_line",
+            HttpAnomaly::MissingUri => "missing_uri",
+            HttpAnomaly::InvalidStatusLine => "invalid_status_line",
+            HttpAnomaly::HeaderWithoutColon => "header_without_colon",
+            HttpAnomaly::TooManyHeaders => "too_many_headers",
+            HttpAnomaly::InvalidContentLength => "invalid_content_length",
+            HttpAnomaly::InvalidChunkSize => "invalid_chunk_size",
+            HttpAnomaly::TooManyTransactions => "too_many_transactions",
+            HttpAnomaly::ResponseWithoutRequest => "response_without_request",
+            HttpAnomaly::Gap => "gap",
+            HttpAnomaly::DataAfterEnd => "data_after_end",
+        }
+    }
+}
+
+/// What the parser reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpEvent {
+    /// A request line and its headers are complete: request alerts fire here.
+    Request {
+        tx: u64,
+    },
+    /// A final response's status line and headers are complete.
+    Response {
+        tx: u64,
+    },
+    /// Both sides of the transaction are complete (or ended): log it.
+    TxDone {
+        tx: u64,
+    },
+    /// A 2xx answer to CONNECT: the rest of both streams is the tunnel's.
+    Tunnel {
+        tx: u64,
+    },
+    Anomaly {
+        tx: Option<u64>,
+        kind: HttpAnomaly,
+    },
+}
+
+/// Where a body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    Length(u64),
+    /// Reading a chunk-size line.
+    ChunkSize,
+    ChunkData(u64),
+    /// The line ending a chunk's data.
+    ChunkEnd,
+    Trailers,
+    /// Until the connection closes (responses only).
+    UntilClose,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// Expecting a request line or status line.
+    Start,
+    Headers {
+        tx: u64,
+    },
+    Body {
+        tx: u64,
+        body: Body,
+    },
+    /// Client side after a CONNECT: waits for the answer.
+    AwaitConnect {
+        tx: u64,
+    },
+    /// Skipping to something that looks like a message start.
+    Resync,
+    /// Nothing more is parsed (tunnel, upgrade).
+    Stopped,
+}
+
+/// An HTTP/1.x connection.
+#[derive(Debug)]
+pub struct HttpParser {
+    cfg: HttpConfig,
+    req: Side,
+    resp: Side,
+    txs: VecDeque<HttpTx>,
+    next_id: u64,
+    /// Transactions whose request is sent and whose final response is due, in order.
+    awaiting: VecDeque<u64>,
+    ended: [bool; 2],
+}
+
+impl HttpParser {
+    pub fn new(cfg: HttpConfig) -> Self {
+        HttpParser {
+            cfg,
+            req: Side::Start,
+            resp: Side::Start,
+            txs: VecDeque::new(),
+            next_id: 0,
+            awaiting: VecDeque::new(),
+            ended: [false; 2],
+        }
+    }
+
+    /// The live transaction `id`.
+    pub fn tx(&self, id: u64) -> Option<&HttpTx> {
+        self.txs.iter().find(|t| t.id == id)
+    }
+
+    /// Removes transaction `id` (once logged).
+    pub fn take_tx(&mut self, id: u64) -> Option<HttpTx> {
+        let i = self.txs.iter().position(|t| t.id == id)?;
+        self.txs.remove(i)
+    }
+
+    /// Transactions started so far.
+    pub fn tx_count(&self) -> u64 {
+        self.next_id
+    }
+
+    /// True once a tunnel or upgrade stopped the parser.
+    pub fn stopped(&self) -> bool {
+        self.req == Side::Stopped && self.resp == Side::Stopped
+    }
+
+    fn tx_mut(&mut self, id: u64) -> Option<&mut HttpTx> {
+        self.txs.iter_mut().find(|t| t.id == id)
+    }
+
+    fn new_tx(&mut self, ev: &mut Vec<HttpEvent>) -> u64 {
+        if self.txs.len() >= self.cfg.max_txs {
+            // The oldest is given up on; it is completed so it still gets logged.
+            if let Some(old) = self.txs.front().map(|t| t.id) {
+                ev.push(HttpEvent::Anomaly {
+                    tx: Some(old),
+                    kind: HttpAnomaly::TooManyTransactions,
+                });
+                self.awaiting.retain(|&i| i != old);
+                self.finish_tx(old, ev);
+                self.txs.retain(|t| t.id != old);
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.txs.push_back(HttpTx {
+            id,
+            request: None,
+            response: None,
+            request_done: false,
+            response_done: false,
+            gap: false,
+            tunnel: false,
+        });
+        id
+    }
+
+    /// Marks both sides of `id` done and reports it, once.
+    fn finish_tx(&mut self, id: u64, ev: &mut Vec<HttpEvent>) {
+        if let Some(t) = self.tx_mut(id)
+            && !(t.request_done && t.response_done)
+        {
+            t.request_done = true;
+            t.response_done = true;
+            ev.push(HttpEvent::TxDone { tx: id });
+        }
+    }
+
+    fn maybe_done(&mut self, id: u64, ev: &mut Vec<HttpEvent>) {
+        if self
+            .tx(id)
+            .is_some_and(|t| t.request_done && t.response_done)
+        {
+            ev.push(HttpEvent::TxDone { tx: id });
+        }
+    }
+
+    // ---- client side -------------------------------------------------
+
+    fn parse_request_side(&mut self, input: &[u8], ev: &mut Vec<HttpEvent>) -> usize {
+        match self.req {
+            // Stopped: what follows belongs to the tunnel and stays unconsumed.
+            Side::Stopped => 0,
+            Side::AwaitConnect { .. } => 0,
+            Side::Body { tx, body } => self.body(Direction::ToServer, tx, body, input, ev),
+            Side::Start | Side::Resync => {
+                let Some((line, used)) = self.line(input, None, ev) else {
+                    return 0;
+                };
+                let resync = self.req == Side::Resync;
+                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    // Empty lines between requests are allowed (RFC 9112 §2.2).
+                    return used;
+                }
+                match parse_request_line(line) {
+                    // Resynchronising, only a full HTTP/1.x request line will do.
+                    Some(r) if resync && r.protocol.is_none() => {}
+                    Some(r) => self.start_request(r, ev),
+                    None if resync => {}
+                    None => {
+                        ev.push(HttpEvent::Anomaly {
+                            tx: None,
+                            kind: HttpAnomaly::InvalidRequestLine,
+                        });
+                        self.req = Side::Resync;
+                    }
+                }
+                used
+            }
+            Side::Headers { tx } => {
+                let Some((line, used)) = self.line(input, Some(tx), ev) else {
+                    return 0;
+                };
+                if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                    self.header_line(Direction::ToServer, tx, line, ev);
+                    return used;
+                }
+                self.request_headers_done(tx, ev);
+                used
+            }
+        }
+    }
+
+    fn start_request(&mut self, r: RequestLine, ev: &mut Vec<HttpEvent>) {
+        let id = self.new_tx(ev);
+        if r.uri.is_empty() {
+            ev.push(HttpEvent::Anomaly {
+                tx: Some(id),
+                kind: HttpAnomaly::MissingUri,
+            });
+        }
+        let req = Request {
+            method: r.method,
+            uri: r.uri,
+            form: r.form,
+            target_host: r.host,
+            target_port: r.port,
+            protocol: r.protocol,
+            headers: Headers::default(),
+            body_len: 0,
+        };
+        if let Some(t) = self.tx_mut(id) {
+            t.request = Some(req);
+        }
+        self.req = Side::Headers { tx: id };
+    }
+
+    fn request_headers_done(&mut self, tx: u64, ev: &mut Vec<HttpEvent>) {
+        self.awaiting.push_back(tx);
+        ev.push(HttpEvent::Request { tx });
+        let Some(req) = self.tx(tx).and_then(|t| t.request.as_ref()) else {
+            self.req = Side::Start;
+            return;
+        };
+        let connect = req.method.eq_ignore_ascii_case("CONNECT");
+        let body = if req.headers.chunked() {
+            Some(Body::ChunkSize)
+        } else {
+            req.headers
+                .content_length
+                .filter(|&n| n > 0)
+                .map(Body::Length)
+        };
+        self.req = match body {
+            Some(body) => Side::Body { tx, body },
+            None => {
+                self.request_complete(tx, ev);
+                if connect {
+                    Side::AwaitConnect { tx }
+                } else {
+                    Side::Start
+                }
+            }
+        };
+    }
+
+    fn request_complete(&mut self, tx: u64, ev: &mut Vec<HttpEvent>) {
+        if let Some(t) = self.tx_mut(tx) {
+            t.request_done = true;
+        }
+        self.maybe_done(tx, ev);
+    }
+
+    // ---- server side -------------------------------------------------
+
+    fn parse_response_side(&mut self, input: &[u8], ev: &mut Vec<HttpEvent>) -> usize {
+        match self.resp {
+            Side::Stopped => 0,
+            Side::AwaitConnect { .. } => 0,
+            Side::Body { tx, body } => self.body(Direction::ToClient, tx, body, input, ev),
+            Side::Start | Side::Resync => {
+                let resync = self.resp == Side::Resync;
+                // An HTTP/0.9 request is answered with a bare body.
+                if !resync
+                    && let Some(&tx) = self.awaiting.front()
+                    && self.is_http09(tx)
+                    && !input.starts_with(b"HTTP/")
+                {
+                    if input.len() < 5 && b"HTTP/".starts_with(input) && !self.ended[1] {
+                        return 0;
+                    }
+                    self.awaiting.pop_front();
+                    if let Some(t) = self.tx_mut(tx) {
+                        t.response = Some(Response {
+                            protocol: None,
+                            status: 0,
+                            reason: String::new(),
+                            headers: Headers::default(),
+                            interim: Vec::new(),
+                            body_len: 0,
+                        });
+                    }
+                    ev.push(HttpEvent::Response { tx });
+                    self.resp = Side::Body {
+                        tx,
+                        body: Body::UntilClose,
+                    };
+                    return 0;
+                }
+                let Some((line, used)) = self.line(input, None, ev) else {
+                    return 0;
+                };
+                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    return used;
+                }
+                match parse_status_line(line) {
+                    Some(s) => self.start_response(s, ev),
+                    None if resync => {}
+                    None => {
+                        ev.push(HttpEvent::Anomaly {
+                            tx: self.awaiting.front().copied(),
+                            kind: HttpAnomaly::InvalidStatusLine,
+                        });
+                        self.resp = Side::Resync;
+                    }
+                }
+                used
+            }
+            Side::Headers { tx } => {
+                let Some((line, used)) = self.line(input, Some(tx), ev) else {
+                    return 0;
+                };
+                if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                    self.header_line(Direction::ToClient, tx, line, ev);
+                    return used;
+                }
+                self.response_headers_done(tx, ev);
+                used
+            }
+        }
+    }
+
+    fn is_http09(&self, tx: u64) -> bool {
+        self.tx(tx)
+            .and_then(|t| t.request.as_ref())
+            .is_some_and(|r| r.protocol.is_none())
+    }
+
+    fn start_response(&mut self, s: StatusLine, ev: &mut Vec<HttpEvent>) {
+        let tx = match self.awaiting.front() {
+            Some(&tx) => tx,
+            None => {
+                // No request for it: picked up midstream, or a request lost.
+                let tx = self.new_tx(ev);
+                ev.push(HttpEvent::Anomaly {
+                    tx: Some(tx),
+                    kind: HttpAnomaly::ResponseWithoutRequest,
+                });
+                if let Some(t) = self.tx_mut(tx) {
+                    t.request_done = true;
+                }
+                self.awaiting.push_back(tx);
+                tx
+            }
+        };
+        if let Some(t) = self.tx_mut(tx) {
+            match &mut t.response {
+                // A final status after interim (1xx) ones: keep their codes.
+                Some(r) if (100..200).contains(&r.status) => {
+                    r.interim.push(r.status);
+                    r.protocol = Some(s.protocol);
+                    r.status = s.status;
+                    r.reason = s.reason;
+                    r.headers = Headers::default();
+                }
+                _ => {
+                    t.response = Some(Response {
+                        protocol: Some(s.protocol),
+                        status: s.status,
+                        reason: s.reason,
+                        headers: Headers::default(),
+                        interim: Vec::new(),
+                        body_len: 0,
+                    })
+                }
+            }
+        }
+        self.resp = Side::Headers { tx };
+    }
+
+    fn response_headers_done(&mut self, tx: u64, ev: &mut Vec<HttpEvent>) {
+        let Some(t) = self.tx(tx) else {
+            self.resp = Side::Start;
+            return;
+        };
+        let status = t.response.as_ref().map_or(0, |r| r.status);
+        let req = t.request.as_ref();
+        let head = req.is_some_and(|r| r.method.eq_ignore_ascii_case("HEAD"));
+        let connect = req.is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
+        let headers = t.response.as_ref().map(|r| &r.headers);
+        let chunked = headers.is_some_and(|h| h.chunked());
+        let length = headers.and_then(|h| h.content_length);
+        if (100..200).contains(&status) && status != 101 {
+            // Interim: the final response follows.
+            self.resp = Side::Start;
+            return;
+        }
+        self.awaiting.retain(|&i| i != tx);
+        ev.push(HttpEvent::Response { tx });
+        if status == 101 || (connect && (200..300).contains(&status)) {
+            // The connection now carries another protocol: for a 2xx CONNECT
+            // it is the tunnel's; after 101 (Upgrade) it is not followed.
+            if let Some(t) = self.tx_mut(tx) {
+                t.tunnel = connect;
+            }
+            self.finish_tx(tx, ev);
+            if connect {
+                ev.push(HttpEvent::Tunnel { tx });
+            }
+            self.req = Side::Stopped;
+            self.resp = Side::Stopped;
+            return;
+        }
+        if let Side::AwaitConnect { tx: waiting } = self.req
+            && waiting == tx
+        {
+            // The CONNECT was refused: the client may try again.
+            self.req = Side::Start;
+        }
+        let body = if head || status == 204 || status == 304 {
+            None
+        } else if chunked {
+            Some(Body::ChunkSize)
+        } else {
+            match length {
+                Some(0) => None,
+                Some(n) => Some(Body::Length(n)),
+                None => Some(Body::UntilClose),
+            }
+        };
+        match body {
+            Some(body) => self.resp = Side::Body { tx, body },
+            None => {
+                self.response_complete(tx, ev);
+            }
+        }
+    }
+
+    fn response_complete(&mut self, tx: u64, ev: &mut Vec<HttpEvent>) {
+        if let Some(t) = self.tx_mut(tx) {
+            t.response_done = true;
+        }
+        self.resp = Side::Start;
+        self.maybe_done(tx, ev);
+    }
+
+    // ---- shared --------------------------------------------------------
+
+    /// The next line (without its CR LF) and the bytes it used; `None` when
+    /// no complete line is there yet. Over-long lines are cut and reported.
+    fn line<'a>(
+        &self,
+        input: &'a [u8],
+        tx: Option<u64>,
+        ev: &mut Vec<HttpEvent>,
+    ) -> Option<(&'a [u8], usize)> {
+        match memchr(b'\n', input) {
+            Some(i) if i <= self.cfg.max_line => {
+                let line = &input[..i];
+                Some((line.strip_suffix(b"\r").unwrap_or(line), i + 1))
+            }
+            _ if input.len() > self.cfg.max_line => {
+                ev.push(HttpEvent::Anomaly {
+                    tx,
+                    kind: HttpAnomaly::LineTooLong,
+                });
+                let end = memchr(b'\n', input).map_or(input.len(), |i| i + 1);
+                Some((&input[..self.cfg.max_line], end))
+            }
+            _ => None,
+        }
+    }
+
+    fn header_line(&mut self, dir: Direction, tx: u64, line: &[u8], ev: &mut Vec<HttpEvent>) {
+        let cfg = self.cfg.clone();
+        let Some(h) = self.headers_mut(dir, tx) else {
+            return;
+        };
+        // obs-fold: a line starting with white space continues the last value.
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if let Some((_, v)) = h.all.last_mut() {
+                let more = lossy(trim(line));
+                if v.len() + more.len() < cfg.max_value {
+                    v.push(' ');
+                    v.push_str(&more);
+                }
+            }
+            return;
+        }
+        let Some(colon) = memchr(b':', line) else {
+            ev.push(HttpEvent::Anomaly {
+                tx: Some(tx),
+                kind: HttpAnomaly::HeaderWithoutColon,
+            });
+            return;
+        };
+        let name = lossy(trim(&line[..colon]));
+        let raw_value = lossy(trim(&line[colon + 1..]));
+        let value = truncate(raw_value, cfg.max_value);
+        let lname = name.to_ascii_lowercase();
+        let mut bad_length = false;
+        match lname.as_str() {
+            "host" => h.host = Some(value.clone()),
+            "user-agent" => h.user_agent = Some(value.clone()),
+            "content-type" => h.content_type = Some(value.clone()),
+            "content-length" => match value.trim().parse::<u64>() {
+                Ok(n) => h.content_length = Some(n),
+                Err(_) => bad_length = true,
+            },
+            "transfer-encoding" => h.transfer_encoding = Some(value.clone()),
+            "connection" => h.connection = Some(value.clone()),
+            "proxy-connection" => h.proxy_connection = Some(value.clone()),
+            "via" => h.via = Some(value.clone()),
+            "proxy-agent" => h.proxy_agent = Some(value.clone()),
+            "referer" => h.referer = Some(value.clone()),
+            "x-forwarded-for" => h.x_forwarded_for = Some(value.clone()),
+            "location" => h.location = Some(value.clone()),
+            "server" => h.server = Some(value.clone()),
+            "authorization" => h.authorization = true,
+            "proxy-authorization" => h.proxy_authorization = true,
+            _ => {}
+        }
+        let credential = matches!(
+            lname.as_str(),
+            "authorization" | "proxy-authorization" | "cookie"
+        );
+        let too_many = h.all.len() >= cfg.max_headers;
+        if too_many {
+            h.dropped += 1;
+        } else {
+            let kept = if credential {
+                "<redacted>".to_owned()
+            } else {
+                value
+            };
+            h.all.push((truncate(name, cfg.max_value), kept));
+        }
+        if bad_length {
+            ev.push(HttpEvent::Anomaly {
+                tx: Some(tx),
+                kind: HttpAnomaly::InvalidContentLength,
+            });
+        }
+        if too_many && h.dropped == 1 {
+            ev.push(HttpEvent::Anomaly {
+                tx: Some(tx),
+                kind: HttpAnomaly::TooManyHeaders,
+            });
+        }
+    }
+
+    fn headers_mut(&mut self, dir: Direction, tx: u64) -> Option<&mut Headers> {
+        let t = self.tx_mut(tx)?;
+        match dir {
+            Direction::ToServer => t.request.as_mut().map(|r| &mut r.headers),
+            Direction::ToClient => t.response.as_mut().map(|r| &mut r.headers),
+        }
+    }
+
+    fn add_body(&mut self, dir: Direction, tx: u64, n: u64) {
+        if let Some(t) = self.tx_mut(tx) {
+            match dir {
+                Direction::ToServer => {
+                    if let Some(r) = t.request.as_mut() {
+                        r.body_len += n;
+                    }
+                }
+                Direction::ToClient => {
+                    if let Some(r) = t.response.as_mut() {
+                        r.body_len += n;
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_side(&mut self, dir: Direction, s: Side) {
+        match dir {
+            Direction::ToServer => self.req = s,
+            Direction::ToClient => self.resp = s,
+        }
+    }
+
+    fn body_complete(&mut self, dir: Direction, tx: u64, ev: &mut Vec<HttpEvent>) {
+        match dir {
+            Direction::ToServer => {
+                self.req = Side::Start;
+                self.request_complete(tx, ev);
+            }
+            Direction::ToClient => self.response_complete(tx, ev),
+        }
+    }
+
+    /// Consumes body bytes; never buffers them.
+    fn body(
+        &mut self,
+        dir: Direction,
+        tx: u64,
+        body: Body,
+        input: &[u8],
+        ev: &mut Vec<HttpEvent>,
+    ) -> usize {
+        match body {
+            Body::UntilClose => {
+                self.add_body(dir, tx, input.len() as u64);
+                input.len()
+            }
+            Body::Length(left) => {
+                let n = (input.len() as u64).min(left);
+                self.add_body(dir, tx, n);
+                if n == left {
+                    self.body_complete(dir, tx, ev);
+                } else {
+                    self.set_side(
+                        dir,
+                        Side::Body {
+                            tx,
+                            body: Body::Length(left - n),
+                        },
+                    );
+                }
+                n as usize
+            }
+            Body::ChunkData(left) => {
+                let n = (input.len() as u64).min(left);
+                self.add_body(dir, tx, n);
+                let next = if n == left {
+                    Body::ChunkEnd
+                } else {
+                    Body::ChunkData(left - n)
+                };
+                self.set_side(dir, Side::Body { tx, body: next });
+                n as usize
+            }
+            Body::ChunkSize | Body::ChunkEnd | Body::Trailers => {
+                let Some((line, used)) = self.line(input, Some(tx), ev) else {
+                    return 0;
+                };
+                let next = match body {
+                    Body::ChunkEnd if line.is_empty() => Some(Body::ChunkSize),
+                    Body::Trailers if line.is_empty() => None,
+                    Body::Trailers => Some(Body::Trailers),
+                    // A size line (also tolerated where the empty line after
+                    // the data should have been).
+                    _ => match parse_chunk_size(line) {
+                        Some(0) => Some(Body::Trailers),
+                        Some(n) => Some(Body::ChunkData(n)),
+                        None => {
+                            ev.push(HttpEvent::Anomaly {
+                                tx: Some(tx),
+                                kind: HttpAnomaly::InvalidChunkSize,
+                            });
+                            // The framing is lost: treat the rest as the body.
+                            Some(Body::UntilClose)
+                        }
+                    },
+                };
+                match next {
+                    Some(b) => self.set_side(dir, Side::Body { tx, body: b }),
+                    None => self.body_complete(dir, tx, ev),
+                }
+                used
+            }
+        }
+    }
+}
+
+impl StreamParser for HttpParser {
+    type Event = HttpEvent;
+
+    fn parse(&mut self, dir: Direction, input: &[u8], events: &mut Vec<HttpEvent>) -> usize {
+        match dir {
+            Direction::ToServer => self.parse_request_side(input, events),
+            Direction::ToClient => self.parse_response_side(input, events),
+        }
+    }
+
+    fn gap(&mut self, dir: Direction, len: u64, events: &mut Vec<HttpEvent>) {
+        let side = match dir {
+            Direction::ToServer => self.req,
+            Direction::ToClient => self.resp,
+        };
+        // A hole inside a body of known length loses nothing that matters.
+        if let Side::Body {
+            tx,
+            body: Body::Length(left),
+        } = side
+            && len < left
+        {
+            self.add_body(dir, tx, len);
+            self.set_side(
+                dir,
+                Side::Body {
+                    tx,
+                    body: Body::Length(left - len),
+                },
+            );
+            return;
+        }
+        if let Side::Body {
+            body: Body::UntilClose,
+            tx,
+        } = side
+        {
+            self.add_body(dir, tx, len);
+            return;
+        }
+        let tx = match side {
+            Side::Headers { tx } | Side::Body { tx, .. } | Side::AwaitConnect { tx } => Some(tx),
+            _ => None,
+        };
+        if let Some(tx) = tx
+            && let Some(t) = self.tx_mut(tx)
+        {
+            t.gap = true;
+        }
+        events.push(HttpEvent::Anomaly {
+            tx,
+            kind: HttpAnomaly::Gap,
+        });
+        if side != Side::Stopped {
+            if let Some(tx) = tx {
+                match dir {
+                    Direction::ToServer => {
+                        if !self.awaiting.contains(&tx) {
+                            self.awaiting.push_back(tx);
+                        }
+                        self.request_complete(tx, events);
+                    }
+                    Direction::ToClient => {
+                        self.awaiting.retain(|&i| i != tx);
+                        if let Some(t) = self.tx_mut(tx) {
+                            t.response_done = true;
+                        }
+                        self.maybe_done(tx, events);
+                    }
+                }
+            }
+            self.set_side(dir, Side::Resync);
+        }
+    }
+
+    fn end(&mut self, dir: Direction, events: &mut Vec<HttpEvent>) {
+        self.ended[dir.index()] = true;
+        if dir == Direction::ToClient
+            && let Side::Body {
+                tx,
+                body: Body::UntilClose,
+            } = self.resp
+        {
+            self.response_complete(tx, events);
+        }
+        if self.ended[0] && self.ended[1] {
+            // Whatever is still open is as complete as it will get.
+            let open: Vec<u64> = self
+                .txs
+                .iter()
+                .filter(|t| !(t.request_done && t.response_done))
+                .map(|t| t.id)
+                .collect();
+            for id in open {
+                self.finish_tx(id, events);
+            }
+            self.awaiting.clear();
+        }
+    }
+}
+
+// ---- lines -------------------------------------------------------------
+
+struct RequestLine {
+    method: String,
+    uri: String,
+    form: Form,
+    host: Option<String>,
+    port: Option<u16>,
+    protocol: Option<String>,
+}
+
+struct StatusLine {
+    protocol: String,
+    status: u16,
+    reason: String,
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// `HTTP/d.d`, case-insensitively (some clients shout).
+fn http_version(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let (rest, _) = tag_no_case(&b"HTTP/"[..]).parse(i)?;
+    let (rest2, _) = (digit1, opt((nom::bytes::complete::tag(&b"."[..]), digit1))).parse(rest)?;
+    Ok((rest2, &i[..i.len() - rest2.len()]))
+}
+
+/// A request line, tolerantly: the method is the first token, the version
+/// the last one if it looks like `HTTP/x.y`, and the target whatever lies
+/// between, as sent (`CONNECT host:25 / HTTP/1.0` has target `host:25 /`).
+fn parse_request_line(line: &[u8]) -> Option<RequestLine> {
+    let line = trim(line);
+    let method_len = line.iter().position(|&c| is_ws(c)).unwrap_or(line.len());
+    let method = &line[..method_len];
+    if method.is_empty() || method.len() > 32 || !method.iter().all(|&c| is_tchar(c)) {
+        return None;
+    }
+    let rest = trim(&line[method_len..]);
+    if rest.is_empty() {
+        // A method alone is not a request.
+        return None;
+    }
+    let last_start = rest.iter().rposition(|&c| is_ws(c)).map_or(0, |p| p + 1);
+    let last = &rest[last_start..];
+    let (uri, protocol) = match http_version(last) {
+        Ok((&[], v)) => (
+            trim(&rest[..last_start]),
+            Some(lossy(v).to_ascii_uppercase()),
+        ),
+        _ => (rest, None),
+    };
+    let method = lossy(method);
+    let uri_s = lossy(uri);
+    let (form, host, port) = classify_target(&method, uri);
+    Some(RequestLine {
+        method,
+        uri: uri_s,
+        form,
+        host,
+        port,
+        protocol,
+    })
+}
+
+/// The target's form and the host and port it names.
+fn classify_target(method: &str, uri: &[u8]) -> (Form, Option<String>, Option<u16>) {
+    if uri == b"*" {
+        return (Form::Asterisk, None, None);
+    }
+    if method.eq_ignore_ascii_case("CONNECT") {
+        // The authority is the first token (the real 2004 spam run sent
+        // `CONNECT host:25 / HTTP/1.0`).
+        let first = uri.split(|&c| is_ws(c)).next().unwrap_or(b"");
+        if let Some((h, p)) = host_port(first) {
+            return (Form::Authority, Some(h), p);
+        }
+        return (Form::Origin, None, None);
+    }
+    if let Some((scheme, after)) = split_scheme(uri) {
+        let authority_end = after
+            .iter()
+            .position(|&c| c == b'/' || c == b'?' || c == b'#')
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        // Drop userinfo.
+        let authority = match authority.iter().rposition(|&c| c == b'@') {
+            Some(at) => &authority[at + 1..],
+            None => authority,
+        };
+        let default_port = match scheme.as_str() {
+            "http" | "ws" => Some(80),
+            "https" | "wss" => Some(443),
+            "ftp" => Some(21),
+            _ => None,
+        };
+        return match host_port(authority) {
+            Some((h, p)) => (Form::Absolute, Some(h), p.or(default_port)),
+            None => (Form::Absolute, None, default_port),
+        };
+    }
+    (Form::Origin, None, None)
+}
+
+/// `scheme://` at the start of `uri`: the lower-cased scheme and the rest.
+fn split_scheme(uri: &[u8]) -> Option<(String, &[u8])> {
+    let r: IResult<&[u8], &[u8]> =
+        take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.')
+            .parse(uri);
+    let (rest, scheme) = r.ok()?;
+    let rest = rest.strip_prefix(b"://")?;
+    if !scheme.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    Some((lossy(scheme).to_ascii_lowercase(), rest))
+}
+
+/// `host`, `host:port` or `[v6]:port`.
+fn host_port(a: &[u8]) -> Option<(String, Option<u16>)> {
+    if a.is_empty() {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = a.strip_prefix(b"[") {
+        let close = memchr(b']', rest)?;
+        let host = &rest[..close];
+        match &rest[close + 1..] {
+            [] => (host, None),
+            [b':', p @ ..] => (host, Some(p)),
+            _ => return None,
+        }
+    } else {
+        match a.iter().rposition(|&c| c == b':') {
+            Some(i) => (&a[..i], Some(&a[i + 1..])),
+            None => (a, None),
+        }
+    };
+    if host.is_empty() || !host.iter().all(|&c| c.is_ascii_graphic()) {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let r: IResult<&[u8], &[u8]> =
+                take_while_m_n(1, 5, |c: u8| c.is_ascii_digit()).parse(p);
+            match r {
+                Ok((&[], d)) => Some(lossy(d).parse::<u16>().ok()?),
+                _ => return None,
+            }
+        }
+    };
+    Some((lossy(host).to_ascii_lowercase(), port))
+}
+
+/// `HTTP/1.1 200 OK`, tolerating a missing reason and extra spaces.
+fn parse_status_line(line: &[u8]) -> Option<StatusLine> {
+    let (rest, version) = http_version(line).ok()?;
+    let (rest, _) = nom::character::complete::space1::<&[u8], nom::error::Error<&[u8]>>
+        .parse(rest)
+        .ok()?;
+    let (rest, code) =
+        take_while_m_n::<_, &[u8], nom::error::Error<&[u8]>>(3, 3, |c: u8| c.is_ascii_digit())
+            .parse(rest)
+            .ok()?;
+    if rest.first().is_some_and(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>.parse(rest).ok()?;
+    Some(StatusLine {
+        protocol: lossy(version).to_ascii_uppercase(),
+        status: lossy(code).parse().ok()?,
+        reason: lossy(trim(reason)),
+    })
+}
+
+/// A chunk-size line: hex digits, optionally followed by `;extensions`.
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let line = trim(line);
+    let hex_end = line
+        .iter()
+        .position(|c| !c.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    if hex_end == 0 || hex_end > 15 {
+        return None;
+    }
+    let tail = trim(&line[hex_end..]);
+    if !(tail.is_empty() || tail.starts_with(b";")) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(&line[..hex_end]).ok()?, 16).ok()
+}
+
+/// Methods that open an HTTP request for detection by content.
+const METHODS: &[&[u8]] = &[
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"CONNECT",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+];
+
+/// Does `data`, the first bytes one side sent, open an HTTP exchange?
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
+    match dir {
+        Direction::ToServer => {
+            let mut need_more = false;
+            for m in METHODS {
+                let want = m.len() + 1;
+                let n = data.len().min(want);
+                let mut full = m.to_vec();
+                full.push(b' ');
+                if data[..n] == full[..n] {
+                    if n == want {
+                        return Probe::Match;
+                    }
+                    need_more = true;
+                }
+            }
+            if need_more {
+                Probe::NeedMore
+            } else {
+                Probe::NoMatch
+            }
+        }
+        Direction::ToClient => {
+            let want = b"HTTP/1.";
+            let n = data.len().min(want.len());
+            if !data[..n].eq_ignore_ascii_case(&want[..n]) {
+                Probe::NoMatch
+            } else if n == want.len() {
+                Probe::Match
+            } else {
+                Probe::NeedMore
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StreamDriver;
+
+    use Direction::{ToClient as TC, ToServer as TS};
+
+    /// Feeds a scripted conversation and collects events and finished txs.
+    fn run(script: &[(Direction, &[u8])]) -> (Vec<HttpEvent>, Vec<HttpTx>) {
+        run_split(script, usize::MAX)
+    }
+
+    /// The same, every piece cut into `step`-byte calls.
+    fn run_split(script: &[(Direction, &[u8])], step: usize) -> (Vec<HttpEvent>, Vec<HttpTx>) {
+        let mut d = StreamDriver::new(HttpParser::new(HttpConfig::default()), 1 << 16);
+        let mut ev = Vec::new();
+        let mut done = Vec::new();
+        for &(dir, bytes) in script {
+            for piece in bytes.chunks(step.max(1)) {
+                let before = ev.len();
+                d.feed(dir, piece, &mut ev);
+                collect(&mut d, &ev[before..], &mut done);
+            }
+        }
+        let before = ev.len();
+        d.end(TS, &mut ev);
+        d.end(TC, &mut ev);
+        collect(&mut d, &ev[before..], &mut done);
+        (ev, done)
+    }
+
+    fn collect(d: &mut StreamDriver<HttpParser>, ev: &[HttpEvent], done: &mut Vec<HttpTx>) {
+        for e in ev {
+            if let HttpEvent::TxDone { tx } = e
+                && let Some(t) = d.parser_mut().take_tx(*tx)
+            {
+                done.push(t);
+            }
+        }
+    }
+
+    fn req(t: &HttpTx) -> &Request {
+        t.request.as_ref().expect("request")
+    }
+
+    fn resp(t: &HttpTx) -> &Response {
+        t.response.as_ref().expect("response")
+    }
+
+    #[test]
+    fn get_with_content_length_response() {
+        let (ev, txs) = run(&[
+            (
+                TS,
+                b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: t/1\r\n\r\n",
+            ),
+            (
+                TC,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+            ),
+        ]);
+        assert_eq!(txs.len(), 1);
+        let t = &txs[0];
+        assert_eq!(req(t).method, "GET");
+        assert_eq!(req(t).uri, "/index.html");
+        assert_eq!(req(t).form, Form::Origin);
+        assert_eq!(req(t).headers.host.as_deref(), Some("www.example.com"));
+        assert_eq!(req(t).protocol.as_deref(), Some("HTTP/1.1"));
+        assert_eq!(
+            (resp(t).status, resp(t).reason.as_str(), resp(t).body_len),
+            (200, "OK", 5)
+        );
+        assert_eq!(
+            ev,
+            [
+                HttpEvent::Request { tx: 0 },
+                HttpEvent::Response { tx: 0 },
+                HttpEvent::TxDone { tx: 0 }
+            ]
+        );
+    }
+
+    #[test]
+    fn absolute_form_upper_case_scheme() {
+        let (_, txs) = run(&[(TS, b"GET HTTP://bro.org/ HTTP/1.1\r\nHost: bro.org\r\n\r\n")]);
+        let r = req(&txs[0]);
+        assert_eq!(r.form, Form::Absolute);
+        assert_eq!(
+            (r.target_host.as_deref(), r.target_port),
+            (Some("bro.org"), Some(80))
+        );
+        let (_, txs) = run(&[(TS, b"GET http://irc.stealth.net:5558/ HTTP/1.1\r\n\r\n")]);
+        assert_eq!(req(&txs[0]).target_port, Some(5558));
+    }
+
+    #[test]
+    fn connect_waits_for_its_answer_and_opens_a_tunnel() {
+        let mut d = StreamDriver::new(HttpParser::new(HttpConfig::default()), 1 << 16);
+        let mut ev = Vec::new();
+        d.feed(TS, b"CONNECT mailin03.sul.t-online.de:25 / HTTP/1.0\r\nMozilla 4.0 (compatible)\r\n\r\nHELO x\r\n", &mut ev);
+        let tx0 = d.parser().tx(0).unwrap().clone();
+        let r = req(&tx0);
+        assert_eq!(r.uri, "mailin03.sul.t-online.de:25 /");
+        assert_eq!(r.form, Form::Authority);
+        assert_eq!(
+            (r.target_host.as_deref(), r.target_port),
+            (Some("mailin03.sul.t-online.de"), Some(25))
+        );
+        assert!(ev.contains(&HttpEvent::Anomaly {
+            tx: Some(0),
+            kind: HttpAnomaly::HeaderWithoutColon
+        }));
+        assert_eq!(d.pending(TS), b"HELO x\r\n", "tunnel bytes wait");
+        d.feed(
+            TC,
+            b"HTTP/1.0 200 Connection established\r\n\r\n220 mail ESMTP\r\n",
+            &mut ev,
+        );
+        assert_eq!(
+            &ev[ev.len() - 3..],
+            [
+                HttpEvent::Response { tx: 0 },
+                HttpEvent::TxDone { tx: 0 },
+                HttpEvent::Tunnel { tx: 0 }
+            ]
+        );
+        assert!(d.parser().stopped());
+        let (_, ts, tc) = d.into_parts();
+        assert_eq!(ts, b"HELO x\r\n");
+        assert_eq!(tc, b"220 mail ESMTP\r\n");
+    }
+
+    #[test]
+    fn refused_connect_lets_the_client_go_on() {
+        let (ev, txs) = run(&[
+            (TS, b"CONNECT maila.microsoft.com:25 / HTTP/1.0\r\n\r\nCONNECT maila.microsoft.com:25 / HTTP/1.0\r\n\r\n"),
+            (TC, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nno!HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        assert_eq!(txs.len(), 2);
+        assert!(txs.iter().all(|t| resp(t).status == 400 && !t.tunnel));
+        assert!(!ev.iter().any(|e| matches!(e, HttpEvent::Tunnel { .. })));
+    }
+
+    #[test]
+    fn pipelined_requests_pair_with_responses_in_order() {
+        let (_, txs) = run(&[
+            (TS, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET /c HTTP/1.1\r\n\r\n"),
+            (
+                TC,
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n\
+                  HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            ),
+        ]);
+        let got: Vec<(&str, u16, u64, u64)> = txs
+            .iter()
+            .map(|t| {
+                (
+                    req(t).uri.as_str(),
+                    resp(t).status,
+                    req(t).body_len,
+                    resp(t).body_len,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [("/a", 200, 0, 3), ("/b", 201, 4, 2), ("/c", 404, 0, 0)]
+        );
+    }
+
+    #[test]
+    fn interim_responses_and_head() {
+        let (_, txs) = run(&[
+            (TS, b"HEAD / HTTP/1.1\r\n\r\nPOST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx"),
+            (TC, b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        assert_eq!(txs.len(), 2);
+        assert_eq!(resp(&txs[0]).body_len, 0, "HEAD answers carry no body");
+        assert_eq!(resp(&txs[1]).interim, [100]);
+        assert_eq!(resp(&txs[1]).status, 200);
+    }
+
+    #[test]
+    fn http09_and_odd_request_lines() {
+        let (_, txs) = run(&[
+            (TS, b"GET /HTTP/1.1\r\nHost: www.google.com\r\n\r\n"),
+            (TC, b"<html>hi</html>"),
+        ]);
+        let t = &txs[0];
+        assert_eq!(
+            (req(t).uri.as_str(), req(t).protocol.as_deref()),
+            ("/HTTP/1.1", None)
+        );
+        assert_eq!((resp(t).status, resp(t).body_len), (0, 15));
+        // A bare method or a glued version is not a request; the answer is logged alone.
+        for bad in [
+            &b"OPTIONSHTTP/1.1\r\n\r\n"[..],
+            b"OPTIONS\r\n\r\n",
+            b"CONNECT/ HTTP/1.1\r\n\r\n",
+        ] {
+            let (ev, txs) = run(&[
+                (TS, bad),
+                (TC, b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+            ]);
+            assert!(ev.contains(&HttpEvent::Anomaly {
+                tx: None,
+                kind: HttpAnomaly::InvalidRequestLine
+            }));
+            assert_eq!(txs.len(), 1);
+            assert!(txs[0].request.is_none());
+            assert_eq!(resp(&txs[0]).status, 400);
+        }
+        let (ev, txs) = run(&[(TS, b"OPTIONS HTTP/1.1\r\n\r\n")]);
+        assert_eq!(req(&txs[0]).uri, "");
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::MissingUri,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn response_until_close_and_credentials_redacted() {
+        let (_, txs) = run(&[
+            (
+                TS,
+                b"GET / HTTP/1.0\r\nProxy-Authorization: Basic c2VjcmV0\r\nCookie: a=b\r\n\r\n",
+            ),
+            (TC, b"HTTP/1.0 200 OK\r\n\r\nthe body goes on until the end"),
+        ]);
+        let r = req(&txs[0]);
+        assert!(r.headers.proxy_authorization);
+        assert!(
+            r.headers
+                .all
+                .iter()
+                .all(|(_, v)| !v.contains("c2Vj") && !v.contains("a=b"))
+        );
+        assert_eq!(resp(&txs[0]).body_len, 30);
+    }
+
+    #[test]
+    fn gap_in_a_body_is_harmless_elsewhere_it_resyncs() {
+        let mut d = StreamDriver::new(HttpParser::new(HttpConfig::default()), 1 << 16);
+        let mut ev = Vec::new();
+        d.feed(
+            TS,
+            b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nab",
+            &mut ev,
+        );
+        d.gap(TS, 5, &mut ev);
+        d.feed(TS, b"cde", &mut ev);
+        d.feed(TS, b"GET /next HTTP/1.1\r\n\r\n", &mut ev);
+        assert_eq!(d.parser().tx(1).map(|t| req(t).uri.as_str()), Some("/next"));
+        assert!(!ev.iter().any(|e| matches!(e, HttpEvent::Anomaly { .. })));
+        // A gap in the headers: the message is given up and the parser
+        // finds the next request line.
+        d.feed(TS, b"GET /lost HTTP/1.1\r\nHo", &mut ev);
+        d.gap(TS, 100, &mut ev);
+        d.feed(
+            TS,
+            b"garbage\r\nmore garbage\r\nGET /found HTTP/1.1\r\n\r\n",
+            &mut ev,
+        );
+        assert!(ev.contains(&HttpEvent::Anomaly {
+            tx: Some(2),
+            kind: HttpAnomaly::Gap
+        }));
+        assert_eq!(
+            d.parser().tx(3).map(|t| req(t).uri.as_str()),
+            Some("/found")
+        );
+        assert!(d.parser().tx(2).unwrap().gap);
+    }
+
+    #[test]
+    fn bounds_hold() {
+        let cfg = HttpConfig {
+            max_txs: 4,
+            max_headers: 2,
+            ..HttpConfig::default()
+        };
+        let mut d = StreamDriver::new(HttpParser::new(cfg), 1 << 16);
+        let mut ev = Vec::new();
+        let mut script = Vec::new();
+        for i in 0..10 {
+            script.extend_from_slice(
+                format!("GET /{i} HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").as_bytes(),
+            );
+        }
+        d.feed(TS, &script, &mut ev);
+        assert!(d.parser().txs.len() <= 4);
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::TooManyTransactions,
+                ..
+            }
+        )));
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::TooManyHeaders,
+                ..
+            }
+        )));
+        let long = vec![b'a'; 20_000];
+        d.feed(TS, &long, &mut ev);
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::LineTooLong,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn probes() {
+        assert_eq!(probe(TS, b"GET / HTTP/1.1\r\n"), Probe::Match);
+        assert_eq!(probe(TS, b"CONNE"), Probe::NeedMore);
+        assert_eq!(probe(TS, b"CONNECT"), Probe::NeedMore);
+        assert_eq!(probe(TS, b"\x05\x01\x00"), Probe::NoMatch);
+        assert_eq!(probe(TS, b"GETX /"), Probe::NoMatch);
+        assert_eq!(probe(TC, b"HTTP/1.0 200"), Probe::Match);
+        assert_eq!(probe(TC, b"HTT"), Probe::NeedMore);
+        assert_eq!(probe(TC, b"220 mail"), Probe::NoMatch);
+    }
+
+    const CONVERSATION: &[(Direction, &[u8])] = &[
+        (TS, b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n"),
+        (TC, b"HTTP/1.1 407 Proxy Auth Required\r\nContent-Length: 4\r\n\r\nauth"),
+        (
+            TS,
+            b"GET http://b.example/x HTTP/1.1\r\nHost: b.example\r\nFolded: a\r\n b\r\n\r\nPOST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n",
+        ),
+        (TC, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\n\r\ntail"),
+    ];
+
+    #[test]
+    fn every_split_gives_the_same_transactions() {
+        let whole = run(CONVERSATION);
+        assert_eq!(whole.1.len(), 3);
+        for step in 1..40 {
+            assert_eq!(run_split(CONVERSATION, step), whole, "step {step}");
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_cut_points_give_the_same_result(cuts in proptest::collection::vec(0usize..400, 0..12)) {
+                // Cut each direction's bytes at arbitrary points, keeping the
+                // order of direction switches.
+                let whole = run(CONVERSATION);
+                let mut d = StreamDriver::new(HttpParser::new(HttpConfig::default()), 1 << 16);
+                let mut ev = Vec::new();
+                let mut done = Vec::new();
+                for &(dir, bytes) in CONVERSATION {
+                    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+                    points.sort_unstable();
+                    let mut at = 0;
+                    for p in points.into_iter().chain([bytes.len()]) {
+                        let before = ev.len();
+                        d.feed(dir, &bytes[at..p.max(at)], &mut ev);
+                        collect(&mut d, &ev[before..], &mut done);
+                        at = p.max(at);
+                    }
+                }
+                let before = ev.len();
+                d.end(TS, &mut ev);
+                d.end(TC, &mut ev);
+                collect(&mut d, &ev[before..], &mut done);
+                prop_assert_eq!((ev, done), whole);
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(ts in proptest::collection::vec(any::<u8>(), 0..600),
+                                           tc in proptest::collection::vec(any::<u8>(), 0..600),
+                                           step in 1usize..64) {
+                let script = [(TS, ts.as_slice()), (TC, tc.as_slice())];
+                let _ = run_split(&script, step);
+            }
+
+            #[test]
+            fn request_like_garbage_never_panics(s in "(GET|CONNECT|POST) [ -~]{0,40}( HTTP/1\\.[01])?\r\n([A-Za-z-]{1,10}: [ -~]{0,20}\r\n){0,4}\r\n") {
+                let _ = run(&[(TS, s.as_bytes()), (TC, b"HTTP/1.1 200 OK\r\n\r\n")]);
+            }
+        }
+    }
+}

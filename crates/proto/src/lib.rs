@@ -35,6 +35,7 @@ pub mod smtp;
 pub mod socks;
 
 pub use driver::StreamDriver;
+pub use probe::{AppProto, Detection, detect};
 
 /// Which way bytes travel, relative to the roles of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,1 +1,167 @@
-//! Protocol detection by content: which parser should a new connection get.
+//! Protocol detection by content: which parser a new connection (or a
+//! freshly opened tunnel) gets. Every protocol's probe looks at the first
+//! bytes of each direction; the server port only breaks ties, so HTTP on
+//! port 25, SOCKS on 8080 or SMTP through a tunnel are all recognised.
+
+use crate::{Direction, Probe, http, smtp, socks};
+
+/// The TCP application protocols fumidai decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppProto {
+    Http,
+    Smtp,
+    Socks,
+}
+
+impl AppProto {
+    /// The name EVE uses in `app_proto`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProto::Http => "http",
+            AppProto::Smtp => "smtp",
+            AppProto::Socks => "socks",
+        }
+    }
+
+    /// The protocol a well-known server port suggests.
+    fn by_port(port: u16) -> Option<AppProto> {
+        match port {
+            80 | 81 | 3128 | 8000 | 8008 | 8080 | 8081 | 8118 | 8123 | 8888 => Some(AppProto::Http),
+            25 | 465 | 587 | 2525 => Some(AppProto::Smtp),
+            1080 | 1081 | 9050 => Some(AppProto::Socks),
+            _ => None,
+        }
+    }
+}
+
+/// What detection concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detection {
+    Found(AppProto),
+    /// Not enough bytes yet to tell.
+    NeedMore,
+    /// None of fumidai's protocols.
+    Unknown,
+}
+
+fn either(a: Probe, b: Probe) -> Probe {
+    match (a, b) {
+        (Probe::Match, _) | (_, Probe::Match) => Probe::Match,
+        (Probe::NeedMore, _) | (_, Probe::NeedMore) => Probe::NeedMore,
+        _ => Probe::NoMatch,
+    }
+}
+
+/// Detects the protocol from the first bytes each side sent (`ts`: client
+/// to server, `tc`: server to client; either may be empty so far).
+pub fn detect(ts: &[u8], tc: &[u8], server_port: u16) -> Detection {
+    let http = either(
+        http::probe(Direction::ToServer, ts),
+        http::probe(Direction::ToClient, tc),
+    );
+    let socks = socks::probe(Direction::ToServer, ts);
+    let mut smtp = either(
+        smtp::probe(Direction::ToServer, ts),
+        smtp::probe(Direction::ToClient, tc),
+    );
+    // FTP servers greet with 220 too. A 220 greeting alone means SMTP only
+    // if it does not name FTP and the port is not FTP's; otherwise wait for
+    // the client's EHLO/HELO.
+    if smtp == Probe::Match && smtp::probe(Direction::ToServer, ts) != Probe::Match {
+        let greeting = String::from_utf8_lossy(&tc[..tc.len().min(256)]).to_ascii_uppercase();
+        if server_port == 21 || greeting.contains("FTP") {
+            smtp = if ts.is_empty() {
+                Probe::NeedMore
+            } else {
+                Probe::NoMatch
+            };
+        }
+    }
+    let all = [
+        (AppProto::Http, http),
+        (AppProto::Smtp, smtp),
+        (AppProto::Socks, socks),
+    ];
+    let found: Vec<AppProto> = all
+        .iter()
+        .filter(|(_, p)| *p == Probe::Match)
+        .map(|(a, _)| *a)
+        .collect();
+    match found.as_slice() {
+        [one] => return Detection::Found(*one),
+        [] => {}
+        many => {
+            let preferred = AppProto::by_port(server_port).filter(|p| many.contains(p));
+            return Detection::Found(preferred.unwrap_or(many[0]));
+        }
+    }
+    if all.iter().any(|(_, p)| *p == Probe::NeedMore) {
+        Detection::NeedMore
+    } else {
+        Detection::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AppProto::*;
+
+    #[test]
+    fn content_decides_on_any_port() {
+        assert_eq!(
+            detect(b"GET / HTTP/1.1\r\n", b"", 25),
+            Detection::Found(Http)
+        );
+        assert_eq!(
+            detect(b"CONNECT mail:25 HTTP/1.0\r\n", b"", 8240),
+            Detection::Found(Http)
+        );
+        assert_eq!(detect(b"\x05\x01\x00", b"", 8080), Detection::Found(Socks));
+        assert_eq!(
+            detect(b"\x04\x01\x00\x19\x0a\x00\x00\x05\x00", b"", 443),
+            Detection::Found(Socks)
+        );
+        assert_eq!(
+            detect(b"", b"220 mx.example ESMTP\r\n", 8240),
+            Detection::Found(Smtp)
+        );
+        assert_eq!(detect(b"EHLO x\r\n", b"", 2500), Detection::Found(Smtp));
+    }
+
+    #[test]
+    fn waiting_and_giving_up() {
+        assert_eq!(detect(b"", b"", 80), Detection::NeedMore);
+        assert_eq!(detect(b"GE", b"", 80), Detection::NeedMore);
+        assert_eq!(
+            detect(b"\x16\x03\x01\x02\x00", b"", 443),
+            Detection::NeedMore,
+            "the server may still speak first"
+        );
+        assert_eq!(
+            detect(b"\x16\x03\x01\x02\x00", b"\x16\x03\x03", 443),
+            Detection::Unknown
+        );
+        assert_eq!(
+            detect(b"SSH-2.0-OpenSSH\r\n", b"SSH-2.0-x\r\n", 22),
+            Detection::Unknown
+        );
+    }
+
+    #[test]
+    fn ftp_greetings_are_not_smtp() {
+        assert_eq!(
+            detect(b"", b"220 ProFTPD Server ready.\r\n", 2121),
+            Detection::NeedMore
+        );
+        assert_eq!(
+            detect(b"USER anonymous\r\n", b"220 (vsFTPd 3.0.3)\r\n", 21),
+            Detection::Unknown
+        );
+        assert_eq!(detect(b"", b"220 welcome\r\n", 21), Detection::NeedMore);
+        assert_eq!(
+            detect(b"EHLO me\r\n", b"220 welcome\r\n", 21),
+            Detection::Found(Smtp)
+        );
+    }
+}

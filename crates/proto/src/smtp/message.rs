@@ -1,0 +1,626 @@
+//! An email message as it crosses SMTP's DATA or BDAT: RFC 5322 headers,
+//! RFC 2047 encoded words, MIME parts (for attachment names) and the first
+//! lines of the text body. Fed in arbitrary pieces; keeps only what it
+//! reports, within bounds.
+
+use base64::Engine;
+
+/// What is kept of a message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Email {
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub reply_to: Option<String>,
+    /// RFC 2047 encoded words decoded.
+    pub subject: Option<String>,
+    pub date: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    /// X-Mailer, or else User-Agent.
+    pub x_mailer: Option<String>,
+    pub received: Vec<String>,
+    pub x_originating_ip: Option<String>,
+    /// File names of attachments (Content-Disposition filename or Content-Type name).
+    pub attachments: Vec<String>,
+    /// The first lines of the text body, decoded (quoted-printable, base64).
+    pub body_lines: Vec<String>,
+    /// Message bytes seen (after dot-unstuffing).
+    pub size: u64,
+    /// The header section ended (an empty line was seen).
+    pub headers_done: bool,
+}
+
+/// Limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_value: usize,
+    pub max_list: usize,
+    pub body_lines: usize,
+    /// Bytes of one header (with its folded lines) before it is cut.
+    pub max_header: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Plain,
+    QuotedPrintable,
+    Base64,
+}
+
+/// One MIME part being read.
+#[derive(Clone, Debug)]
+struct Part {
+    /// Boundary of this part's children, if it is multipart.
+    boundary: Option<Vec<u8>>,
+    encoding: Encoding,
+    text: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Where {
+    /// Top-level headers.
+    Headers,
+    /// Headers of a MIME part.
+    PartHeaders,
+    Body,
+}
+
+/// Parses a message line by line.
+#[derive(Debug)]
+pub struct MessageParser {
+    limits: Limits,
+    pub email: Email,
+    at: Where,
+    /// The header being assembled (with its continuation lines).
+    header: Vec<u8>,
+    /// A line not complete yet.
+    partial: Vec<u8>,
+    /// Enclosing multiparts, innermost last (bounded depth).
+    stack: Vec<Part>,
+    /// The part whose headers or body is being read.
+    current: Part,
+    /// Part headers collected for the current part.
+    part_ctype: Option<String>,
+    part_cdisp: Option<String>,
+    part_cte: Option<String>,
+    top_ctype: Option<String>,
+    top_cte: Option<String>,
+}
+
+const MAX_DEPTH: usize = 4;
+/// Longest line kept; longer lines are cut (body lines are not kept anyway).
+const MAX_LINE: usize = 4096;
+
+impl MessageParser {
+    pub fn new(limits: Limits) -> Self {
+        MessageParser {
+            limits,
+            email: Email::default(),
+            at: Where::Headers,
+            header: Vec::new(),
+            partial: Vec::new(),
+            stack: Vec::new(),
+            current: Part {
+                boundary: None,
+                encoding: Encoding::Plain,
+                text: true,
+            },
+            part_ctype: None,
+            part_cdisp: None,
+            part_cte: None,
+            top_ctype: None,
+            top_cte: None,
+        }
+    }
+
+    /// Adds message bytes (already dot-unstuffed).
+    pub fn feed(&mut self, mut data: &[u8]) {
+        self.email.size += data.len() as u64;
+        while !data.is_empty() {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => {
+                    if self.partial.is_empty() {
+                        self.line(&data[..i]);
+                    } else {
+                        let room = MAX_LINE.saturating_sub(self.partial.len());
+                        self.partial.extend_from_slice(&data[..i.min(room)]);
+                        let line = std::mem::take(&mut self.partial);
+                        self.line(&line);
+                    }
+                    data = &data[i + 1..];
+                }
+                None => {
+                    let room = MAX_LINE.saturating_sub(self.partial.len());
+                    self.partial
+                        .extend_from_slice(&data[..data.len().min(room)]);
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    /// The message ended: whatever is pending is taken as complete.
+    pub fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line);
+        }
+        self.flush_header();
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match self.at {
+            Where::Headers | Where::PartHeaders => {
+                if line.is_empty() {
+                    self.flush_header();
+                    self.end_of_headers();
+                } else if line[0] == b' ' || line[0] == b'\t' {
+                    // Folded: Suricata joins continuation lines without the
+                    // line break and leading white space; so do we.
+                    let cont = trim_start(line);
+                    let room = self.limits.max_header.saturating_sub(self.header.len());
+                    self.header.extend_from_slice(&cont[..cont.len().min(room)]);
+                } else {
+                    self.flush_header();
+                    let room = self.limits.max_header;
+                    self.header.extend_from_slice(&line[..line.len().min(room)]);
+                }
+            }
+            Where::Body => self.body_line(line),
+        }
+    }
+
+    fn flush_header(&mut self) {
+        if self.header.is_empty() {
+            return;
+        }
+        let h = std::mem::take(&mut self.header);
+        let Some(colon) = memchr::memchr(b':', &h) else {
+            return;
+        };
+        let name = String::from_utf8_lossy(trim(&h[..colon])).to_ascii_lowercase();
+        let value = trim(&h[colon + 1..]);
+        match self.at {
+            Where::Headers => self.top_header(&name, value),
+            Where::PartHeaders => {
+                let v = Some(lossy(value));
+                match name.as_str() {
+                    "content-type" => self.part_ctype = v,
+                    "content-disposition" => self.part_cdisp = v,
+                    "content-transfer-encoding" => self.part_cte = v,
+                    _ => {}
+                }
+            }
+            Where::Body => {}
+        }
+    }
+
+    fn top_header(&mut self, name: &str, value: &[u8]) {
+        let max = self.limits.max_value;
+        let text = || cut(lossy(value), max);
+        let e = &mut self.email;
+        match name {
+            "from" => e.from = Some(text()),
+            "to" => push_list(&mut e.to, value, self.limits.max_list, max),
+            "cc" => push_list(&mut e.cc, value, self.limits.max_list, max),
+            "reply-to" => e.reply_to = Some(text()),
+            "subject" => e.subject = Some(cut(decode_words(value), max)),
+            "date" => e.date = Some(text()),
+            "message-id" => e.message_id = Some(text()),
+            "in-reply-to" => e.in_reply_to = Some(text()),
+            "x-mailer" => e.x_mailer = Some(text()),
+            "user-agent" if e.x_mailer.is_none() => e.x_mailer = Some(text()),
+            "received" if e.received.len() < self.limits.max_list => e.received.push(text()),
+            "x-originating-ip" => e.x_originating_ip = Some(text()),
+            "content-type" => self.top_ctype = Some(lossy(value)),
+            "content-transfer-encoding" => self.top_cte = Some(lossy(value)),
+            _ => {}
+        }
+    }
+
+    fn end_of_headers(&mut self) {
+        let (ctype, cte, cdisp) = match self.at {
+            Where::Headers => {
+                self.email.headers_done = true;
+                (self.top_ctype.take(), self.top_cte.take(), None)
+            }
+            _ => (
+                self.part_ctype.take(),
+                self.part_cte.take(),
+                self.part_cdisp.take(),
+            ),
+        };
+        let ctype_l = ctype
+            .as_deref()
+            .unwrap_or("text/plain")
+            .to_ascii_lowercase();
+        if let Some(name) = cdisp
+            .as_deref()
+            .and_then(|d| param(d, "filename"))
+            .or_else(|| ctype.as_deref().and_then(|c| param(c, "name")))
+            && self.email.attachments.len() < self.limits.max_list
+        {
+            self.email
+                .attachments
+                .push(cut(decode_words(name.as_bytes()), self.limits.max_value));
+        }
+        let boundary = if ctype_l.starts_with("multipart/") {
+            ctype
+                .as_deref()
+                .and_then(|c| param(c, "boundary"))
+                .map(String::into_bytes)
+        } else {
+            None
+        };
+        let encoding = match cte.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
+            Some(e) if e == "quoted-printable" => Encoding::QuotedPrintable,
+            Some(e) if e == "base64" => Encoding::Base64,
+            _ => Encoding::Plain,
+        };
+        self.current = Part {
+            boundary: boundary.clone(),
+            encoding,
+            text: ctype_l.starts_with("text/"),
+        };
+        if boundary.is_some() && self.stack.len() < MAX_DEPTH {
+            self.stack.push(self.current.clone());
+        }
+        self.at = Where::Body;
+    }
+
+    fn body_line(&mut self, line: &[u8]) {
+        // A boundary line of an enclosing multipart starts or ends a part.
+        if line.starts_with(b"--") {
+            for depth in (0..self.stack.len()).rev() {
+                let Some(b) = self.stack[depth].boundary.as_deref() else {
+                    continue;
+                };
+                let rest = &line[2..];
+                if let Some(tail) = rest.strip_prefix(b) {
+                    self.stack.truncate(depth + 1);
+                    if tail.starts_with(b"--") {
+                        // The multipart ended: its trailing text is not a part.
+                        self.stack.pop();
+                        self.current = Part {
+                            boundary: None,
+                            encoding: Encoding::Plain,
+                            text: false,
+                        };
+                    } else {
+                        self.at = Where::PartHeaders;
+                    }
+                    return;
+                }
+            }
+        }
+        // Only the text of the message is searched for proxy-check markers.
+        if !self.current.text || self.current.boundary.is_some() {
+            return;
+        }
+        if self.email.body_lines.len() >= self.limits.body_lines {
+            return;
+        }
+        let decoded = match self.current.encoding {
+            Encoding::Plain => lossy(line),
+            Encoding::QuotedPrintable => decode_qp(line),
+            Encoding::Base64 => {
+                match base64::engine::general_purpose::STANDARD.decode(trim(line)) {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(_) => lossy(line),
+                }
+            }
+        };
+        for l in decoded.split('\n') {
+            let l = l.trim_end_matches('\r');
+            if !l.trim().is_empty() && self.email.body_lines.len() < self.limits.body_lines {
+                self.email
+                    .body_lines
+                    .push(cut(l.to_owned(), self.limits.max_value));
+            }
+        }
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut c = max;
+        while !s.is_char_boundary(c) {
+            c -= 1;
+        }
+        s.truncate(c);
+    }
+    s
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let i = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    &b[i..]
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let b = trim_start(b);
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |e| e + 1);
+    &b[..end]
+}
+
+/// Splits an address list at top-level commas (not inside quotes, angle
+/// brackets or comments).
+fn push_list(out: &mut Vec<String>, value: &[u8], max_list: usize, max: usize) {
+    let s = lossy(value);
+    let mut depth_angle = 0i32;
+    let mut depth_paren = 0i32;
+    let mut quoted = false;
+    let mut start = 0;
+    let bytes = s.as_bytes();
+    let mut emit = |piece: &str| {
+        let p = piece.trim();
+        if !p.is_empty() && out.len() < max_list {
+            out.push(cut(p.to_owned(), max));
+        }
+    };
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'"' if i == 0 || bytes[i - 1] != b'\\' => quoted = !quoted,
+            b'<' if !quoted => depth_angle += 1,
+            b'>' if !quoted => depth_angle -= 1,
+            b'(' if !quoted => depth_paren += 1,
+            b')' if !quoted => depth_paren -= 1,
+            b',' if !quoted && depth_angle <= 0 && depth_paren <= 0 => {
+                emit(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    emit(&s[start..]);
+}
+
+/// A MIME parameter (`boundary=...`, `filename="..."`), case-insensitive name.
+fn param(header: &str, name: &str) -> Option<String> {
+    for piece in header.split(';').skip(1) {
+        let Some((k, v)) = piece.split_once('=') else {
+            continue;
+        };
+        let k = k.trim().to_ascii_lowercase();
+        // RFC 2231 continuations/charsets (`filename*=`) are taken as plain.
+        if k == name || k == format!("{name}*") || k == format!("{name}*0") {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            let v = match v.split_once("''") {
+                Some((_, rest)) if k.ends_with('*') => rest,
+                _ => v,
+            };
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
+/// Decodes RFC 2047 encoded words (`=?charset?Q|B?text?=`); white space
+/// between adjacent encoded words is dropped, as the RFC says.
+pub fn decode_words(value: &[u8]) -> String {
+    let s = lossy(value);
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, from) = rest.split_at(start);
+        match decode_one_word(from) {
+            Some((decoded, used)) => {
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&decoded);
+                rest = &from[used..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(before);
+                out.push_str("=?");
+                rest = &from[2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One `=?charset?enc?text?=` at the start of `s`: the decoded text and the
+/// bytes it used.
+fn decode_one_word(s: &str) -> Option<(String, usize)> {
+    let inner = s.strip_prefix("=?")?;
+    let q1 = inner.find('?')?;
+    let charset = inner[..q1].split('*').next()?.to_ascii_lowercase();
+    let after = &inner[q1 + 1..];
+    let q2 = after.find('?')?;
+    let enc = after[..q2].to_ascii_lowercase();
+    let text_and_more = &after[q2 + 1..];
+    let end = text_and_more.find("?=")?;
+    let text = &text_and_more[..end];
+    if text.contains(' ') {
+        return None;
+    }
+    let bytes = match enc.as_str() {
+        "b" => base64::engine::general_purpose::STANDARD
+            .decode(text.trim_end_matches('='))
+            .or_else(|_| {
+                base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim_end_matches('='))
+            })
+            .ok()?,
+        "q" => decode_q(text.as_bytes()),
+        _ => return None,
+    };
+    let used = 2 + q1 + 1 + q2 + 1 + end + 2;
+    Some((to_utf8(&charset, &bytes), used))
+}
+
+/// RFC 2047 "Q": quoted-printable where `_` is a space.
+fn decode_q(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'_' => out.push(b' '),
+            b'=' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'='),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Quoted-printable body text (soft line breaks end the line here).
+fn decode_qp(line: &[u8]) -> String {
+    let line = line.strip_suffix(b"=").unwrap_or(line);
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] == b'='
+            && let (Some(h), Some(l)) = (
+                line.get(i + 1).copied().and_then(hex),
+                line.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(line[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Bytes in `charset` as UTF-8: UTF-8 and ASCII as they are, Latin-1 (and
+/// its Windows superset's common range) byte by byte; others lossily.
+fn to_utf8(charset: &str, b: &[u8]) -> String {
+    match charset {
+        "iso-8859-1" | "latin1" | "iso-8859-15" | "windows-1252" | "cp1252" => {
+            b.iter().map(|&c| c as char).collect()
+        }
+        _ => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_value: 1024,
+            max_list: 32,
+            body_lines: 10,
+            max_header: 8192,
+        }
+    }
+
+    fn parse(msg: &[u8]) -> Email {
+        let mut p = MessageParser::new(limits());
+        p.feed(msg);
+        p.finish();
+        p.email
+    }
+
+    #[test]
+    fn headers_and_folding() {
+        let e = parse(
+            b"Received: from a (helo=x)\r\n\tby b with esmtp\r\nFrom: \"Gurpartap Singh\" <g@p.in>\r\n\
+              To: a@x, \"B, C\" <b@x>, <c@x>\r\nCc: d@x\r\nSubject: hello\r\nX-Mailer: M 1\r\n\r\nbody line\r\n",
+        );
+        assert_eq!(e.received, ["from a (helo=x)by b with esmtp"]);
+        assert_eq!(e.from.as_deref(), Some("\"Gurpartap Singh\" <g@p.in>"));
+        assert_eq!(e.to, ["a@x", "\"B, C\" <b@x>", "<c@x>"]);
+        assert_eq!(e.cc, ["d@x"]);
+        assert_eq!(e.subject.as_deref(), Some("hello"));
+        assert_eq!(e.x_mailer.as_deref(), Some("M 1"));
+        assert_eq!(e.body_lines, ["body line"]);
+        assert!(e.headers_done);
+    }
+
+    #[test]
+    fn encoded_words() {
+        assert_eq!(
+            decode_words(b"=?UTF-8?B?MTkyLjAuMi4xOjgwODA=?="),
+            "192.0.2.1:8080"
+        );
+        assert_eq!(
+            decode_words(b"=?iso-8859-1?Q?Gr=FC=DFe_aus?= Tokyo"),
+            "Grüße aus Tokyo"
+        );
+        assert_eq!(decode_words(b"=?utf-8?q?a?= =?utf-8?q?b?="), "ab");
+        assert_eq!(decode_words(b"plain =?bad"), "plain =?bad");
+        assert_eq!(decode_words(b"=?x?Z?abc?="), "=?x?Z?abc?=");
+    }
+
+    #[test]
+    fn attachments_and_text_parts() {
+        let e = parse(
+            b"Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\n\
+              Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nproxy 10.0.0.1:3128 =\r\nok\r\n\
+              --XX\r\nContent-Type: application/octet-stream; name=\"NEWS.txt\"\r\nContent-Disposition: attachment; filename=\"NEWS.txt\"\r\n\
+              Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--XX--\r\nepilogue\r\n",
+        );
+        assert_eq!(e.attachments, ["NEWS.txt"]);
+        assert_eq!(e.body_lines, ["proxy 10.0.0.1:3128 ", "ok"]);
+    }
+
+    #[test]
+    fn base64_text_body() {
+        let e = parse(b"Content-Transfer-Encoding: base64\r\n\r\nMjAzLjAuMTEzLjk6ODA4MA==\r\n");
+        assert_eq!(e.body_lines, ["203.0.113.9:8080"]);
+    }
+
+    #[test]
+    fn pieces_make_no_difference() {
+        let msg = b"Subject: =?utf-8?B?w6k=?=\r\nTo: a@b\r\n\r\nline one\r\nline two\r\n";
+        let whole = parse(msg);
+        for step in 1..msg.len() {
+            let mut p = MessageParser::new(limits());
+            for piece in msg.chunks(step) {
+                p.feed(piece);
+            }
+            p.finish();
+            assert_eq!(p.email, whole, "step {step}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_messages_never_panic(b in proptest::collection::vec(proptest::num::u8::ANY, 0..800)) {
+            let _ = parse(&b);
+            let _ = decode_words(&b);
+        }
+
+        #[test]
+        fn header_like_messages_never_panic(s in "([A-Za-z-]{1,12}: [ -~]{0,30}\r\n( [ -~]{0,10}\r\n)?){0,6}\r\n[ -~=?]{0,60}") {
+            let _ = parse(s.as_bytes());
+        }
+    }
+}

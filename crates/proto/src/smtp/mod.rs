@@ -1,0 +1,947 @@
+//! SMTP (RFC 5321), both directions, with pipelining (RFC 2920), CHUNKING's
+//! BDAT (RFC 3030), AUTH (mechanism only, never credentials) and STARTTLS.
+//!
+//! Replies are matched to commands in order through a queue, the server's
+//! greeting answering the connection itself. Where the client must wait
+//! for an answer before its next bytes mean anything (after DATA, during
+//! AUTH, after STARTTLS) it waits, so message text is never mistaken for
+//! commands and vice versa. The message travels through a [`MessageParser`]
+//! without being stored: only headers, attachment names and the first body
+//! lines are kept.
+//!
+//! A mail transaction runs from MAIL (or a RCPT with none before it) to the
+//! answer to the end of its data, or to RSET, HELO, QUIT, a new MAIL, or
+//! the end of the connection.
+
+pub mod message;
+
+use std::collections::VecDeque;
+
+use memchr::memchr;
+
+use crate::{Direction, Probe, StreamParser};
+pub use message::{Email, Limits, MessageParser};
+
+/// Limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Longest command or reply line kept.
+    pub max_line: usize,
+    /// Recipients kept per transaction.
+    pub max_recipients: usize,
+    /// Transactions alive at once.
+    pub max_txs: usize,
+    /// Commands awaiting their reply (pipelining depth).
+    pub max_pending: usize,
+    pub message: Limits,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            max_line: 4096,
+            max_recipients: 128,
+            max_txs: 16,
+            max_pending: 256,
+            message: Limits {
+                max_value: 1024,
+                max_list: 32,
+                body_lines: 10,
+                max_header: 16384,
+            },
+        }
+    }
+}
+
+/// A reply: the code and the text of its lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    /// Text of each line, after the code.
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// `250 Message accepted.`: the code and the last line's text, as Zeek's
+    /// `last_reply` has it.
+    pub fn summary(&self) -> String {
+        match self.lines.last().map(|l| l.trim()) {
+            Some(t) if !t.is_empty() => format!("{} {t}", self.code),
+            _ => self.code.to_string(),
+        }
+    }
+
+    pub fn is_positive(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+}
+
+/// A recipient and the server's answer to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// The argument as sent, e.g. `<a@example.net>` (what Suricata logs).
+    pub arg: String,
+    /// The bare address, e.g. `a@example.net` (what Zeek logs).
+    pub address: String,
+    pub reply: Option<Reply>,
+}
+
+impl Recipient {
+    /// The domain of the address, lower-cased.
+    pub fn domain(&self) -> Option<String> {
+        self.address
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+    }
+}
+
+/// Facts about the connection, not one mail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    /// The greeting's text (after `220 `).
+    pub banner: Option<String>,
+    /// The host name the server gave in its greeting or EHLO answer.
+    pub server_domain: Option<String>,
+    /// `HELO` or `EHLO`.
+    pub helo_verb: Option<String>,
+    pub helo: Option<String>,
+    /// EHLO keywords the server offered (PIPELINING, CHUNKING, STARTTLS, AUTH ...).
+    pub capabilities: Vec<String>,
+    pub auth_mechanism: Option<String>,
+    pub auth_ok: Option<bool>,
+    /// STARTTLS was accepted: the rest of the connection is encrypted.
+    pub tls: bool,
+}
+
+/// One mail transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpTx {
+    pub id: u64,
+    pub helo: Option<String>,
+    /// MAIL's argument as sent, e.g. `<a@example.net>` (Suricata's `mail_from`).
+    pub mail_from: Option<String>,
+    /// The bare address (Zeek's `mailfrom`).
+    pub mail_from_address: Option<String>,
+    /// MAIL's parameters (`SIZE=1234`, `BODY=8BITMIME`).
+    pub mail_params: Vec<String>,
+    pub mail_reply: Option<Reply>,
+    pub rcpt: Vec<Recipient>,
+    pub rcpt_dropped: u32,
+    /// The message, once DATA or BDAT carried one.
+    pub email: Option<Email>,
+    /// The end of the data was seen (`.` line or BDAT LAST).
+    pub data_complete: bool,
+    /// The answer to the end of the data: the message's fate.
+    pub data_reply: Option<Reply>,
+    /// The last reply within the transaction.
+    pub last_reply: Option<Reply>,
+    pub bdat: bool,
+    pub gap: bool,
+    /// STARTTLS happened on the connection before this transaction ended.
+    pub tls: bool,
+}
+
+impl SmtpTx {
+    fn new(id: u64, helo: Option<String>) -> Self {
+        SmtpTx {
+            id,
+            helo,
+            mail_from: None,
+            mail_from_address: None,
+            mail_params: Vec::new(),
+            mail_reply: None,
+            rcpt: Vec::new(),
+            rcpt_dropped: 0,
+            email: None,
+            data_complete: false,
+            data_reply: None,
+            last_reply: None,
+            bdat: false,
+            gap: false,
+            tls: false,
+        }
+    }
+}
+
+/// Malformed or unexpected input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SmtpAnomaly {
+    LineTooLong,
+    UnknownCommand,
+    InvalidReply,
+    /// A reply with no command waiting for it.
+    UnexpectedReply,
+    TooManyRecipients,
+    TooManyTransactions,
+    TooManyPendingCommands,
+    Gap,
+}
+
+impl SmtpAnomaly {
+    pub fn name(self) -> &'static str {
+        match self {
+            SmtpAnomaly::LineTooLong => "line_too_long",
+            SmtpAnomaly::UnknownCommand => "unknown_command",
+            SmtpAnomaly::InvalidReply => "invalid_reply",
+            SmtpAnomaly::UnexpectedReply => "unexpected_reply",
+            SmtpAnomaly::TooManyRecipients => "too_many_recipients",
+            SmtpAnomaly::TooManyTransactions => "too_many_transactions",
+            SmtpAnomaly::TooManyPendingCommands => "too_many_pending_commands",
+            SmtpAnomaly::Gap => "gap",
+        }
+    }
+}
+
+/// What the parser reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpEvent {
+    /// The server answered recipient `index` of `tx`: relay alerts fire here.
+    Rcpt {
+        tx: u64,
+        index: usize,
+    },
+    /// The message's data ended: headers and first body lines are known.
+    MessageDone {
+        tx: u64,
+    },
+    /// The transaction is over: log it.
+    TxDone {
+        tx: u64,
+    },
+    /// STARTTLS was accepted; nothing more will be parsed.
+    StartTls,
+    Anomaly {
+        tx: Option<u64>,
+        kind: SmtpAnomaly,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cmd {
+    Greeting,
+    Helo,
+    Mail { tx: u64 },
+    Rcpt { tx: u64, index: Option<usize> },
+    Data { tx: u64 },
+    DataEnd { tx: u64 },
+    Bdat { tx: u64, last: bool },
+    Auth,
+    StartTls,
+    Other { tx: Option<u64> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Client {
+    Commands,
+    /// DATA sent; its answer decides what the next bytes are.
+    AwaitData {
+        tx: u64,
+    },
+    /// In the message; `line_start` when the next byte starts a line.
+    Data {
+        tx: u64,
+        line_start: bool,
+    },
+    /// BDAT chunk bytes still to come.
+    Bdat {
+        tx: u64,
+        left: u64,
+        last: bool,
+    },
+    /// AUTH sent; waiting for a challenge or the verdict.
+    AwaitAuth,
+    /// A challenge came: the next line is a credential.
+    AuthLine,
+    AwaitTls,
+    Opaque,
+}
+
+/// An SMTP connection.
+#[derive(Debug)]
+pub struct SmtpParser {
+    cfg: SmtpConfig,
+    session: Session,
+    client: Client,
+    /// Lines of the reply being read.
+    reply: Option<Reply>,
+    pending: VecDeque<Cmd>,
+    txs: VecDeque<SmtpTx>,
+    messages: Vec<(u64, MessageParser)>,
+    current: Option<u64>,
+    /// Transactions whose data ended, waiting for the server's verdict.
+    /// They no longer take commands (a new MAIL starts a new transaction).
+    awaiting_verdict: Vec<u64>,
+    next_id: u64,
+    server_opaque: bool,
+}
+
+impl SmtpParser {
+    pub fn new(cfg: SmtpConfig) -> Self {
+        let mut pending = VecDeque::new();
+        pending.push_back(Cmd::Greeting);
+        SmtpParser {
+            cfg,
+            session: Session::default(),
+            client: Client::Commands,
+            reply: None,
+            pending,
+            txs: VecDeque::new(),
+            messages: Vec::new(),
+            current: None,
+            awaiting_verdict: Vec::new(),
+            next_id: 0,
+            server_opaque: false,
+        }
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn tx(&self, id: u64) -> Option<&SmtpTx> {
+        self.txs.iter().find(|t| t.id == id)
+    }
+
+    pub fn take_tx(&mut self, id: u64) -> Option<SmtpTx> {
+        let i = self.txs.iter().position(|t| t.id == id)?;
+        self.txs.remove(i)
+    }
+
+    pub fn tx_count(&self) -> u64 {
+        self.next_id
+    }
+
+    fn tx_mut(&mut self, id: u64) -> Option<&mut SmtpTx> {
+        self.txs.iter_mut().find(|t| t.id == id)
+    }
+
+    fn open_tx(&mut self, ev: &mut Vec<SmtpEvent>) -> u64 {
+        self.close_tx(ev);
+        if self.txs.len() >= self.cfg.max_txs
+            && let Some(old) = self.txs.pop_front()
+        {
+            ev.push(SmtpEvent::Anomaly {
+                tx: Some(old.id),
+                kind: SmtpAnomaly::TooManyTransactions,
+            });
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut t = SmtpTx::new(id, self.session.helo.clone());
+        t.tls = self.session.tls;
+        self.txs.push_back(t);
+        self.current = Some(id);
+        id
+    }
+
+    /// Ends the current transaction (RSET, a new MAIL, HELO, QUIT, the end).
+    fn close_tx(&mut self, ev: &mut Vec<SmtpEvent>) {
+        if let Some(id) = self.current.take() {
+            self.finish_message(id, ev);
+            ev.push(SmtpEvent::TxDone { tx: id });
+        }
+    }
+
+    /// The data of `tx` ended: it waits for its verdict, detached from the
+    /// commands that follow.
+    fn data_ended(&mut self, tx: u64, ev: &mut Vec<SmtpEvent>) {
+        if let Some(t) = self.tx_mut(tx) {
+            t.data_complete = true;
+        }
+        self.finish_message(tx, ev);
+        if self.current == Some(tx) {
+            self.current = None;
+        }
+        if !self.awaiting_verdict.contains(&tx) {
+            self.awaiting_verdict.push(tx);
+        }
+    }
+
+    fn current_or_new(&mut self, ev: &mut Vec<SmtpEvent>) -> u64 {
+        match self.current {
+            Some(id) => id,
+            None => self.open_tx(ev),
+        }
+    }
+
+    fn push_cmd(&mut self, c: Cmd, ev: &mut Vec<SmtpEvent>) {
+        if self.pending.len() >= self.cfg.max_pending {
+            ev.push(SmtpEvent::Anomaly {
+                tx: self.current,
+                kind: SmtpAnomaly::TooManyPendingCommands,
+            });
+            self.pending.pop_front();
+        }
+        self.pending.push_back(c);
+    }
+
+    fn message(&mut self, tx: u64) -> &mut MessageParser {
+        if let Some(i) = self.messages.iter().position(|(id, _)| *id == tx) {
+            return &mut self.messages[i].1;
+        }
+        self.messages
+            .push((tx, MessageParser::new(self.cfg.message.clone())));
+        let last = self.messages.len() - 1;
+        &mut self.messages[last].1
+    }
+
+    /// Moves a message's parsed facts into its transaction.
+    fn finish_message(&mut self, tx: u64, ev: &mut Vec<SmtpEvent>) {
+        let Some(i) = self.messages.iter().position(|(id, _)| *id == tx) else {
+            return;
+        };
+        let (_, mut m) = self.messages.swap_remove(i);
+        m.finish();
+        let complete = self.tx(tx).is_some_and(|t| t.data_complete);
+        if let Some(t) = self.tx_mut(tx) {
+            t.email = Some(m.email);
+        }
+        if complete {
+            ev.push(SmtpEvent::MessageDone { tx });
+        }
+    }
+
+    fn line<'a>(&self, input: &'a [u8], ev: &mut Vec<SmtpEvent>) -> Option<(&'a [u8], usize)> {
+        match memchr(b'\n', input) {
+            Some(i) if i <= self.cfg.max_line => {
+                let l = &input[..i];
+                Some((l.strip_suffix(b"\r").unwrap_or(l), i + 1))
+            }
+            _ if input.len() > self.cfg.max_line => {
+                ev.push(SmtpEvent::Anomaly {
+                    tx: self.current,
+                    kind: SmtpAnomaly::LineTooLong,
+                });
+                let end = memchr(b'\n', input).map_or(input.len(), |i| i + 1);
+                Some((&input[..self.cfg.max_line], end))
+            }
+            _ => None,
+        }
+    }
+
+    // ---- client ------------------------------------------------------------
+
+    fn client_bytes(&mut self, input: &[u8], ev: &mut Vec<SmtpEvent>) -> usize {
+        match self.client {
+            Client::Opaque => input.len(),
+            Client::AwaitData { .. } | Client::AwaitAuth | Client::AwaitTls => 0,
+            Client::Data { tx, line_start } => self.data_bytes(tx, line_start, input, ev),
+            Client::Bdat { tx, left, last } => {
+                let n = (input.len() as u64).min(left);
+                self.message(tx).feed(&input[..n as usize]);
+                if n == left {
+                    self.client = Client::Commands;
+                    if last {
+                        self.data_ended(tx, ev);
+                    }
+                } else {
+                    self.client = Client::Bdat {
+                        tx,
+                        left: left - n,
+                        last,
+                    };
+                }
+                n as usize
+            }
+            Client::AuthLine => {
+                // A credential: consumed, never kept.
+                let Some((_, used)) = self.line(input, ev) else {
+                    return 0;
+                };
+                self.client = Client::AwaitAuth;
+                used
+            }
+            Client::Commands => {
+                let Some((line, used)) = self.line(input, ev) else {
+                    return 0;
+                };
+                self.command(line, ev);
+                used
+            }
+        }
+    }
+
+    /// Message text after a 354, up to the `.` line, dot-unstuffed.
+    fn data_bytes(
+        &mut self,
+        tx: u64,
+        line_start: bool,
+        input: &[u8],
+        ev: &mut Vec<SmtpEvent>,
+    ) -> usize {
+        let mut at = 0;
+        if line_start && input.first() == Some(&b'.') {
+            match input.get(1) {
+                None => return 0,
+                Some(b'\n') | Some(b'\r') => {
+                    let end = match input.get(1) {
+                        Some(b'\n') => 2,
+                        _ => match input.get(2) {
+                            None => return 0,
+                            Some(b'\n') => 3,
+                            // ".\r" followed by something else: a line starting with ".\r".
+                            Some(_) => 0,
+                        },
+                    };
+                    if end > 0 {
+                        self.data_ended(tx, ev);
+                        self.push_cmd(Cmd::DataEnd { tx }, ev);
+                        self.client = Client::Commands;
+                        return end;
+                    }
+                }
+                // Dot-stuffed: drop the first dot.
+                Some(_) => at = 1,
+            }
+        }
+        let rest = &input[at..];
+        let (chunk, next_start) = match memchr(b'\n', rest) {
+            Some(i) => (&rest[..=i], true),
+            None => (rest, false),
+        };
+        self.message(tx).feed(chunk);
+        self.client = Client::Data {
+            tx,
+            line_start: next_start,
+        };
+        at + chunk.len()
+    }
+
+    fn command(&mut self, line: &[u8], ev: &mut Vec<SmtpEvent>) {
+        let line = trim(line);
+        if line.is_empty() {
+            return;
+        }
+        let verb_end = line
+            .iter()
+            .position(|&c| c == b' ' || c == b'\t')
+            .unwrap_or(line.len());
+        let verb = String::from_utf8_lossy(&line[..verb_end]).to_ascii_uppercase();
+        let arg = trim(&line[verb_end..]);
+        match verb.as_str() {
+            "HELO" | "EHLO" => {
+                self.close_tx(ev);
+                self.session.helo_verb = Some(verb);
+                self.session.helo = Some(lossy(arg));
+                self.push_cmd(Cmd::Helo, ev);
+            }
+            "MAIL" => {
+                let tx = self.open_tx(ev);
+                let (raw, addr, params) = path_argument(arg, b"FROM:");
+                if let Some(t) = self.tx_mut(tx) {
+                    t.mail_from = Some(raw);
+                    t.mail_from_address = Some(addr);
+                    t.mail_params = params;
+                }
+                self.push_cmd(Cmd::Mail { tx }, ev);
+            }
+            "RCPT" => {
+                let tx = self.current_or_new(ev);
+                let (raw, addr, _) = path_argument(arg, b"TO:");
+                let max = self.cfg.max_recipients;
+                let mut index = None;
+                let mut too_many = false;
+                if let Some(t) = self.tx_mut(tx) {
+                    if t.rcpt.len() < max {
+                        t.rcpt.push(Recipient {
+                            arg: raw,
+                            address: addr,
+                            reply: None,
+                        });
+                        index = Some(t.rcpt.len() - 1);
+                    } else {
+                        t.rcpt_dropped += 1;
+                        too_many = t.rcpt_dropped == 1;
+                    }
+                }
+                if too_many {
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: Some(tx),
+                        kind: SmtpAnomaly::TooManyRecipients,
+                    });
+                }
+                self.push_cmd(Cmd::Rcpt { tx, index }, ev);
+            }
+            "DATA" => {
+                let tx = self.current_or_new(ev);
+                self.push_cmd(Cmd::Data { tx }, ev);
+                self.client = Client::AwaitData { tx };
+            }
+            "BDAT" => {
+                let tx = self.current_or_new(ev);
+                let mut parts = arg
+                    .split(|&c| c == b' ' || c == b'\t')
+                    .filter(|p| !p.is_empty());
+                let size = parts
+                    .next()
+                    .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u64>().ok());
+                let last = parts
+                    .next()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"LAST"));
+                match size {
+                    Some(n) => {
+                        if let Some(t) = self.tx_mut(tx) {
+                            t.bdat = true;
+                        }
+                        self.message(tx);
+                        self.push_cmd(Cmd::Bdat { tx, last }, ev);
+                        if n > 0 {
+                            self.client = Client::Bdat { tx, left: n, last };
+                        } else if last {
+                            self.data_ended(tx, ev);
+                        }
+                    }
+                    None => {
+                        ev.push(SmtpEvent::Anomaly {
+                            tx: Some(tx),
+                            kind: SmtpAnomaly::UnknownCommand,
+                        });
+                        self.push_cmd(Cmd::Other { tx: Some(tx) }, ev);
+                    }
+                }
+            }
+            "RSET" => {
+                self.close_tx(ev);
+                self.push_cmd(Cmd::Other { tx: None }, ev);
+            }
+            "QUIT" => {
+                self.close_tx(ev);
+                self.push_cmd(Cmd::Other { tx: None }, ev);
+            }
+            "AUTH" => {
+                let mech = arg.split(|&c| c == b' ').next().unwrap_or(b"");
+                self.session.auth_mechanism = Some(lossy(mech).to_ascii_uppercase());
+                self.push_cmd(Cmd::Auth, ev);
+                self.client = Client::AwaitAuth;
+            }
+            "STARTTLS" => {
+                self.push_cmd(Cmd::StartTls, ev);
+                self.client = Client::AwaitTls;
+            }
+            "NOOP" | "VRFY" | "EXPN" | "HELP" | "TURN" | "ETRN" | "ATRN" | "XCLIENT"
+            | "XFORWARD" => {
+                self.push_cmd(Cmd::Other { tx: self.current }, ev);
+            }
+            _ => {
+                ev.push(SmtpEvent::Anomaly {
+                    tx: self.current,
+                    kind: SmtpAnomaly::UnknownCommand,
+                });
+                // The server answers unknown commands too (500).
+                self.push_cmd(Cmd::Other { tx: self.current }, ev);
+            }
+        }
+    }
+
+    // ---- server ------------------------------------------------------------
+
+    fn server_bytes(&mut self, input: &[u8], ev: &mut Vec<SmtpEvent>) -> usize {
+        if self.server_opaque {
+            return input.len();
+        }
+        let Some((line, used)) = self.line(input, ev) else {
+            return 0;
+        };
+        let Some((code, last, text)) = reply_line(line) else {
+            if !line.is_empty() {
+                ev.push(SmtpEvent::Anomaly {
+                    tx: self.current,
+                    kind: SmtpAnomaly::InvalidReply,
+                });
+            }
+            return used;
+        };
+        let r = self.reply.get_or_insert_with(|| Reply {
+            code,
+            lines: Vec::new(),
+        });
+        if r.lines.len() < 64 {
+            r.lines.push(text);
+        }
+        r.code = code;
+        if last && let Some(r) = self.reply.take() {
+            self.answer(r, ev);
+        }
+        used
+    }
+
+    fn answer(&mut self, r: Reply, ev: &mut Vec<SmtpEvent>) {
+        let Some(cmd) = self.pending.pop_front() else {
+            ev.push(SmtpEvent::Anomaly {
+                tx: self.current,
+                kind: SmtpAnomaly::UnexpectedReply,
+            });
+            return;
+        };
+        let cmd = match cmd {
+            // Picked up midstream: the first reply is not a greeting.
+            Cmd::Greeting if r.code != 220 && !self.pending.is_empty() => {
+                match self.pending.pop_front() {
+                    Some(c) => c,
+                    None => return,
+                }
+            }
+            c => c,
+        };
+        let tx_of = match cmd {
+            Cmd::Mail { tx }
+            | Cmd::Rcpt { tx, .. }
+            | Cmd::Data { tx }
+            | Cmd::DataEnd { tx }
+            | Cmd::Bdat { tx, .. }
+            | Cmd::Other { tx: Some(tx) } => Some(tx),
+            _ => None,
+        };
+        if let Some(tx) = tx_of
+            && let Some(t) = self.tx_mut(tx)
+        {
+            t.last_reply = Some(r.clone());
+        }
+        match cmd {
+            Cmd::Greeting => {
+                let text = r.lines.first().cloned().unwrap_or_default();
+                self.session.server_domain = first_word(&text);
+                self.session.banner = Some(text);
+            }
+            Cmd::Helo => {
+                if r.is_positive() {
+                    if let Some(d) = r.lines.first().and_then(|l| first_word(l)) {
+                        self.session.server_domain.get_or_insert(d);
+                    }
+                    self.session.capabilities = r
+                        .lines
+                        .iter()
+                        .skip(1)
+                        .map(|l| l.trim().to_owned())
+                        .collect();
+                }
+            }
+            Cmd::Mail { tx } => {
+                if let Some(t) = self.tx_mut(tx) {
+                    t.mail_reply = Some(r);
+                }
+            }
+            Cmd::Rcpt { tx, index } => {
+                if let Some(i) = index
+                    && let Some(t) = self.tx_mut(tx)
+                    && let Some(rc) = t.rcpt.get_mut(i)
+                {
+                    rc.reply = Some(r);
+                    ev.push(SmtpEvent::Rcpt { tx, index: i });
+                }
+            }
+            Cmd::Data { tx } => {
+                let waiting = self.client == Client::AwaitData { tx };
+                if r.code == 354 {
+                    if waiting {
+                        self.message(tx);
+                        self.client = Client::Data {
+                            tx,
+                            line_start: true,
+                        };
+                    }
+                } else if waiting {
+                    self.client = Client::Commands;
+                }
+            }
+            Cmd::DataEnd { tx } | Cmd::Bdat { tx, last: true } => {
+                if let Some(t) = self.tx_mut(tx) {
+                    t.data_reply = Some(r);
+                }
+                if let Some(i) = self.awaiting_verdict.iter().position(|&id| id == tx) {
+                    self.awaiting_verdict.remove(i);
+                    ev.push(SmtpEvent::TxDone { tx });
+                }
+            }
+            Cmd::Bdat { .. } => {}
+            Cmd::Auth => {
+                if r.code == 334 {
+                    // A challenge: the command stays answered-to-be.
+                    self.pending.push_front(Cmd::Auth);
+                    if self.client == Client::AwaitAuth {
+                        self.client = Client::AuthLine;
+                    }
+                } else {
+                    self.session.auth_ok = Some(r.is_positive());
+                    if matches!(self.client, Client::AwaitAuth | Client::AuthLine) {
+                        self.client = Client::Commands;
+                    }
+                }
+            }
+            Cmd::StartTls => {
+                if r.code == 220 {
+                    self.session.tls = true;
+                    for t in self.txs.iter_mut() {
+                        t.tls = true;
+                    }
+                    self.client = Client::Opaque;
+                    self.server_opaque = true;
+                    ev.push(SmtpEvent::StartTls);
+                } else if self.client == Client::AwaitTls {
+                    self.client = Client::Commands;
+                }
+            }
+            Cmd::Other { .. } => {}
+        }
+    }
+}
+
+impl StreamParser for SmtpParser {
+    type Event = SmtpEvent;
+
+    fn parse(&mut self, dir: Direction, input: &[u8], events: &mut Vec<SmtpEvent>) -> usize {
+        match dir {
+            Direction::ToServer => self.client_bytes(input, events),
+            Direction::ToClient => self.server_bytes(input, events),
+        }
+    }
+
+    fn gap(&mut self, dir: Direction, len: u64, events: &mut Vec<SmtpEvent>) {
+        if let Some(id) = self.current
+            && let Some(t) = self.tx_mut(id)
+        {
+            t.gap = true;
+        }
+        match (dir, self.client) {
+            // A hole inside a BDAT chunk only shortens it.
+            (Direction::ToServer, Client::Bdat { tx, left, last }) if len < left => {
+                self.client = Client::Bdat {
+                    tx,
+                    left: left - len,
+                    last,
+                };
+                return;
+            }
+            // A hole in message text loses text; the `.` line still ends it.
+            (Direction::ToServer, Client::Data { tx, .. }) => {
+                self.client = Client::Data {
+                    tx,
+                    line_start: false,
+                };
+            }
+            (Direction::ToServer, Client::Opaque) | (Direction::ToClient, _)
+                if self.server_opaque =>
+            {
+                return;
+            }
+            (Direction::ToServer, _) => self.client = Client::Commands,
+            (Direction::ToClient, _) => {
+                // Replies lost: their commands will not be answered.
+                self.reply = None;
+                self.pending.clear();
+            }
+        }
+        events.push(SmtpEvent::Anomaly {
+            tx: self.current,
+            kind: SmtpAnomaly::Gap,
+        });
+    }
+
+    fn end(&mut self, dir: Direction, events: &mut Vec<SmtpEvent>) {
+        if dir == Direction::ToClient
+            && let Some(r) = self.reply.take()
+        {
+            self.answer(r, events);
+        }
+        self.close_tx(events);
+        if dir == Direction::ToClient {
+            // No verdict will come any more.
+            for tx in std::mem::take(&mut self.awaiting_verdict) {
+                events.push(SmtpEvent::TxDone { tx });
+            }
+        }
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
+    &b[s..e]
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn first_word(s: &str) -> Option<String> {
+    s.split_whitespace().next().map(|w| w.to_ascii_lowercase())
+}
+
+/// `FROM:<a@b> SIZE=10` → (`<a@b>`, `a@b`, [`SIZE=10`]), tolerating a
+/// space after the colon and a missing pair of angle brackets.
+fn path_argument(arg: &[u8], keyword: &[u8]) -> (String, String, Vec<String>) {
+    let rest = if arg.len() >= keyword.len() && arg[..keyword.len()].eq_ignore_ascii_case(keyword) {
+        trim(&arg[keyword.len()..])
+    } else {
+        // `MAIL FROM <a@b>` and other deviations: take what follows the verb.
+        let colon = memchr(b':', arg).map_or(0, |i| i + 1);
+        trim(&arg[colon..])
+    };
+    let (path, params) = if rest.first() == Some(&b'<') {
+        match memchr(b'>', rest) {
+            Some(i) => (&rest[..=i], trim(&rest[i + 1..])),
+            None => (rest, &b""[..]),
+        }
+    } else {
+        let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        (&rest[..end], trim(&rest[end..]))
+    };
+    let raw = lossy(path);
+    let bare = raw.trim_start_matches('<').trim_end_matches('>').to_owned();
+    let params = params
+        .split(|&c| c == b' ')
+        .filter(|p| !p.is_empty())
+        .take(16)
+        .map(lossy)
+        .collect();
+    (raw, bare, params)
+}
+
+/// `250-text` / `250 text` / `250`: (code, last line?, text).
+fn reply_line(line: &[u8]) -> Option<(u16, bool, String)> {
+    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = u16::from(line[0] - b'0') * 100
+        + u16::from(line[1] - b'0') * 10
+        + u16::from(line[2] - b'0');
+    match line.get(3) {
+        None => Some((code, true, String::new())),
+        Some(b'-') => Some((code, false, lossy(&line[4..]))),
+        Some(b' ') | Some(b'\t') => Some((code, true, lossy(&line[4..]))),
+        Some(_) => None,
+    }
+}
+
+/// Does `data`, the first bytes one side sent, open an SMTP exchange?
+/// The server's `220` greeting, or the client's EHLO/HELO.
+pub fn probe(dir: Direction, data: &[u8]) -> Probe {
+    let want: &[&[u8]] = match dir {
+        Direction::ToClient => &[b"220 ", b"220-"],
+        Direction::ToServer => &[b"EHLO ", b"HELO "],
+    };
+    let mut need_more = false;
+    for w in want {
+        let n = data.len().min(w.len());
+        if data[..n].eq_ignore_ascii_case(&w[..n]) {
+            if n == w.len() {
+                return Probe::Match;
+            }
+            need_more = true;
+        }
+    }
+    if need_more {
+        Probe::NeedMore
+    } else {
+        Probe::NoMatch
+    }
+}
+
+#[cfg(test)]
+mod tests;

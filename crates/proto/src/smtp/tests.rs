@@ -1,0 +1,334 @@
+use super::*;
+use crate::StreamDriver;
+
+use Direction::{ToClient as TC, ToServer as TS};
+
+type Outcome = (Vec<SmtpEvent>, Vec<SmtpTx>, Session);
+
+fn run_split(script: &[(Direction, &[u8])], step: usize) -> Outcome {
+    let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
+    let mut ev = Vec::new();
+    let mut done = Vec::new();
+    for &(dir, bytes) in script {
+        for piece in bytes.chunks(step.max(1)) {
+            let before = ev.len();
+            d.feed(dir, piece, &mut ev);
+            collect(&mut d, &ev[before..], &mut done);
+        }
+    }
+    let before = ev.len();
+    d.end(TS, &mut ev);
+    d.end(TC, &mut ev);
+    collect(&mut d, &ev[before..], &mut done);
+    (ev, done, d.parser().session().clone())
+}
+
+fn run(script: &[(Direction, &[u8])]) -> Outcome {
+    run_split(script, usize::MAX)
+}
+
+fn collect(d: &mut StreamDriver<SmtpParser>, ev: &[SmtpEvent], done: &mut Vec<SmtpTx>) {
+    for e in ev {
+        if let SmtpEvent::TxDone { tx } = e
+            && let Some(t) = d.parser_mut().take_tx(*tx)
+        {
+            done.push(t);
+        }
+    }
+}
+
+/// An open relay accepting one foreign recipient and refusing another,
+/// pipelined, with a proxy-check subject.
+const RELAY: &[(Direction, &[u8])] = &[
+    (TC, b"220 mail.example.net ESMTP Postfix\r\n"),
+    (TS, b"EHLO prober.example\r\n"),
+    (TC, b"250-mail.example.net\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+    (TS, b"MAIL FROM:<check@prober.example> SIZE=120\r\nRCPT TO:<list@prober.example>\r\nRCPT TO:<x@other.example>\r\nDATA\r\n"),
+    (
+        TC,
+        b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n554 5.7.1 <x@other.example>: Relay access denied\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+    ),
+    (
+        TS,
+        b"Subject: 198.51.100.20:8080\r\nFrom: <check@prober.example>\r\nTo: list@prober.example\r\n\r\nchecking\r\n..dotted\r\n.\r\nQUIT\r\n",
+    ),
+    (TC, b"250 2.0.0 Ok: queued as ABC\r\n221 2.0.0 Bye\r\n"),
+];
+
+#[test]
+fn pipelined_relay_dialogue() {
+    let (ev, txs, session) = run(RELAY);
+    assert_eq!(
+        session.banner.as_deref(),
+        Some("mail.example.net ESMTP Postfix")
+    );
+    assert_eq!(session.server_domain.as_deref(), Some("mail.example.net"));
+    assert_eq!(
+        (session.helo_verb.as_deref(), session.helo.as_deref()),
+        (Some("EHLO"), Some("prober.example"))
+    );
+    assert_eq!(session.capabilities, ["PIPELINING", "8BITMIME"]);
+    assert_eq!(txs.len(), 1);
+    let t = &txs[0];
+    assert_eq!(t.helo.as_deref(), Some("prober.example"));
+    assert_eq!(t.mail_from.as_deref(), Some("<check@prober.example>"));
+    assert_eq!(t.mail_from_address.as_deref(), Some("check@prober.example"));
+    assert_eq!(t.mail_params, ["SIZE=120"]);
+    let codes: Vec<Option<u16>> = t
+        .rcpt
+        .iter()
+        .map(|r| r.reply.as_ref().map(|r| r.code))
+        .collect();
+    assert_eq!(codes, [Some(250), Some(554)]);
+    assert_eq!(t.rcpt[1].domain().as_deref(), Some("other.example"));
+    let e = t.email.as_ref().unwrap();
+    assert_eq!(e.subject.as_deref(), Some("198.51.100.20:8080"));
+    assert_eq!(e.body_lines, ["checking", ".dotted"]);
+    assert!(t.data_complete);
+    assert_eq!(
+        t.data_reply.as_ref().map(Reply::summary).as_deref(),
+        Some("250 2.0.0 Ok: queued as ABC")
+    );
+    let kinds: Vec<SmtpEvent> = ev
+        .into_iter()
+        .filter(|e| !matches!(e, SmtpEvent::Anomaly { .. }))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            SmtpEvent::Rcpt { tx: 0, index: 0 },
+            SmtpEvent::Rcpt { tx: 0, index: 1 },
+            SmtpEvent::MessageDone { tx: 0 },
+            SmtpEvent::TxDone { tx: 0 }
+        ]
+    );
+}
+
+#[test]
+fn every_split_gives_the_same_result() {
+    let whole = run(RELAY);
+    for step in 1..48 {
+        assert_eq!(run_split(RELAY, step), whole, "step {step}");
+    }
+}
+
+/// Zeek's smtp-mail-transactions-invalid trace: after a refused DATA the
+/// message text is commands (and refused as such), RCPT without MAIL
+/// starts a transaction, and every MAIL starts a new one.
+#[test]
+fn refused_data_and_odd_transactions() {
+    let (_, txs, _) = run(&[
+        (TS, b"EHLO Bob-PC\r\n"),
+        (TC, b"220 tinkyx390 ESMTP Exim 4.94.2\r\n250-tinkyx390 Hello localhost [127.0.0.1]\r\n250 HELP\r\n"),
+        (TS, b"MAIL FROM:<bob@example.org>\r\n"),
+        (TC, b"250 OK\r\n"),
+        (TS, b"RCPT TO:<alice@example.org>\r\n"),
+        (TC, b"250 Accepted\r\n"),
+        (TS, b"DATA\r\n"),
+        (TC, b"354 Enter message\r\n"),
+        (TS, b"Hello, Alice (1)\r\n.\r\n"),
+        (TC, b"250 OK id=1pgobK-001mwq-ED\r\n"),
+        (TS, b"RCPT TO:<alice@example.org>\r\n"),
+        (TC, b"503 sender not yet given\r\n"),
+        (TS, b"DATA\r\n"),
+        (TC, b"503-All RCPT commands were rejected with this error:\r\n503-503 sender not yet given\r\n503 valid RCPT command must precede DATA\r\n"),
+        (TS, b"Hello, Alice (2)\r\n"),
+        (TC, b"500 unrecognized command\r\n"),
+        (TS, b".\r\n"),
+        (TC, b"500 unrecognized command\r\n"),
+        (TS, b"MAIL FROM:<bob@example.org>\r\n"),
+        (TC, b"250 OK\r\n"),
+        (TS, b"DATA\r\n"),
+        (TC, b"503 valid RCPT command must precede DATA\r\n"),
+        (TS, b"Hello, Alice (3)\r\n"),
+        (TC, b"500 unrecognized command\r\n"),
+        (TS, b".\r\n"),
+        (TC, b"500 unrecognized command\r\n"),
+        (TS, b"MAIL FROM:<bob@example.org>\r\n"),
+        (TC, b"503 sender already given\r\n"),
+        (TS, b"RCPT TO:<alice@example.org>\r\n"),
+        (TC, b"250 Accepted\r\n"),
+        (TS, b"DATA\r\n"),
+        (TC, b"354 Enter message\r\n"),
+        (TS, b"Hello, Alice... do you still like me?\r\n.\r\n"),
+        (TC, b"250 OK id=1pgobM-001mwq-Vc\r\n"),
+        (TS, b"QUIT\r\n"),
+        (TC, b"221 closing connection\r\n"),
+    ]);
+    let rows: Vec<(Option<&str>, Vec<&str>, Option<String>)> = txs
+        .iter()
+        .map(|t| {
+            (
+                t.mail_from_address.as_deref(),
+                t.rcpt.iter().map(|r| r.address.as_str()).collect(),
+                t.last_reply.as_ref().map(Reply::summary),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                Some("bob@example.org"),
+                vec!["alice@example.org"],
+                Some("250 OK id=1pgobK-001mwq-ED".into())
+            ),
+            (
+                None,
+                vec!["alice@example.org"],
+                Some("500 unrecognized command".into())
+            ),
+            (
+                Some("bob@example.org"),
+                vec![],
+                Some("500 unrecognized command".into())
+            ),
+            (
+                Some("bob@example.org"),
+                vec!["alice@example.org"],
+                Some("250 OK id=1pgobM-001mwq-Vc".into())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn bdat_chunks() {
+    let (_, txs, _) = run(&[
+        (TC, b"220 localhost ESMTP\r\n"),
+        (TS, b"EHLO localhost\r\nMAIL FROM:<zeek@localhost>\r\nRCPT TO:<root@localhost>\r\nBDAT 28\r\nSubject: This is a test\r\n\r\nhBDAT 9 LAST\r\nbody!\r\n\r\n"),
+        (TC, b"250 localhost\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 28 bytes received\r\n250 2.0.0 Ok: 37 bytes queued as X\r\n"),
+    ]);
+    let t = &txs[0];
+    assert!(t.bdat && t.data_complete);
+    let e = t.email.as_ref().unwrap();
+    assert_eq!(e.subject.as_deref(), Some("This is a test"));
+    assert_eq!(e.size, 37);
+    assert_eq!(e.body_lines, ["hbody!"]);
+    assert_eq!(
+        t.data_reply.as_ref().unwrap().summary(),
+        "250 2.0.0 Ok: 37 bytes queued as X"
+    );
+}
+
+#[test]
+fn auth_credentials_are_never_kept() {
+    let (ev, txs, session) = run(&[
+        (TC, b"220 mx ESMTP\r\n"),
+        (TS, b"EHLO me\r\n"),
+        (TC, b"250-mx\r\n250 AUTH LOGIN PLAIN\r\n"),
+        (TS, b"AUTH LOGIN\r\n"),
+        (TC, b"334 VXNlcm5hbWU6\r\n"),
+        (TS, b"c2VjcmV0dXNlcg==\r\n"),
+        (TC, b"334 UGFzc3dvcmQ6\r\n"),
+        (TS, b"c2VjcmV0cGFzcw==\r\n"),
+        (TC, b"235 2.7.0 Authentication successful\r\n"),
+        (TS, b"MAIL FROM:<a@b>\r\n"),
+        (TC, b"250 ok\r\n"),
+    ]);
+    assert_eq!(session.auth_mechanism.as_deref(), Some("LOGIN"));
+    assert_eq!(session.auth_ok, Some(true));
+    assert!(!format!("{txs:?}{session:?}").contains("c2Vj"));
+    assert!(
+        !ev.iter().any(|e| matches!(e, SmtpEvent::Anomaly { .. })),
+        "{ev:?}"
+    );
+    assert_eq!(txs[0].mail_from_address.as_deref(), Some("a@b"));
+}
+
+#[test]
+fn starttls_makes_the_rest_opaque() {
+    let (ev, txs, session) = run(&[
+        (TC, b"220 mx.google.com ESMTP\r\n"),
+        (TS, b"EHLO openssl.client.net\r\n"),
+        (TC, b"250-mx.google.com at your service\r\n250 STARTTLS\r\n"),
+        (TS, b"STARTTLS\r\n\x16\x03\x01\x02\x00\x01"),
+        (TC, b"220 2.0.0 Ready to start TLS\r\n\x16\x03\x03garbage"),
+        (TS, b"\x17\x03\x03more tls"),
+    ]);
+    assert!(session.tls);
+    assert!(ev.contains(&SmtpEvent::StartTls));
+    assert!(
+        !ev.iter().any(|e| matches!(e, SmtpEvent::Anomaly { .. })),
+        "{ev:?}"
+    );
+    assert!(txs.is_empty());
+}
+
+#[test]
+fn gap_in_the_message_keeps_the_transaction() {
+    let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
+    let mut ev = Vec::new();
+    d.feed(TC, b"220 mx\r\n", &mut ev);
+    d.feed(TS, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", &mut ev);
+    d.feed(TC, b"250 ok\r\n250 ok\r\n354 go\r\n", &mut ev);
+    d.feed(TS, b"Subject: s\r\n\r\nbody", &mut ev);
+    d.gap(TS, 1000, &mut ev);
+    d.feed(TS, b"end of a line\r\n.\r\n", &mut ev);
+    d.feed(TC, b"250 queued\r\n", &mut ev);
+    let t = d.parser_mut().take_tx(0).unwrap();
+    assert!(t.gap && t.data_complete);
+    assert_eq!(t.data_reply.unwrap().code, 250);
+    assert_eq!(t.email.unwrap().subject.as_deref(), Some("s"));
+}
+
+#[test]
+fn midstream_pickup_without_greeting() {
+    let (_, txs, _) = run(&[(TS, b"RCPT TO:<x@y>\r\n"), (TC, b"250 ok\r\n")]);
+    assert_eq!(txs[0].rcpt[0].reply.as_ref().map(|r| r.code), Some(250));
+}
+
+#[test]
+fn probes() {
+    assert_eq!(probe(TC, b"220 mail ESMTP"), Probe::Match);
+    assert_eq!(probe(TC, b"220-mail"), Probe::Match);
+    assert_eq!(probe(TC, b"22"), Probe::NeedMore);
+    assert_eq!(probe(TC, b"HTTP/1.1"), Probe::NoMatch);
+    assert_eq!(probe(TS, b"ehlo x"), Probe::Match);
+    assert_eq!(probe(TS, b"HEL"), Probe::NeedMore);
+    assert_eq!(probe(TS, b"GET /"), Probe::NoMatch);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_cut_points_give_the_same_result(cuts in proptest::collection::vec(0usize..300, 0..10)) {
+            let whole = run(RELAY);
+            let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
+            let mut ev = Vec::new();
+            let mut done = Vec::new();
+            for &(dir, bytes) in RELAY {
+                let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+                points.sort_unstable();
+                let mut at = 0;
+                for p in points.into_iter().chain([bytes.len()]) {
+                    let before = ev.len();
+                    d.feed(dir, &bytes[at..p.max(at)], &mut ev);
+                    collect(&mut d, &ev[before..], &mut done);
+                    at = p.max(at);
+                }
+            }
+            let before = ev.len();
+            d.end(TS, &mut ev);
+            d.end(TC, &mut ev);
+            collect(&mut d, &ev[before..], &mut done);
+            prop_assert_eq!((ev, done, d.parser().session().clone()), whole);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(ts in proptest::collection::vec(any::<u8>(), 0..500),
+                                       tc in proptest::collection::vec(any::<u8>(), 0..500),
+                                       step in 1usize..50) {
+            let _ = run_split(&[(TC, &tc), (TS, &ts), (TC, &tc)], step);
+        }
+
+        #[test]
+        fn command_like_input_never_panics(s in "((MAIL FROM:|RCPT TO:|DATA|BDAT [0-9]{1,3}( LAST)?|AUTH LOGIN|STARTTLS|RSET|[A-Z]{4})[ -~]{0,20}\r\n){1,8}",
+                                           r in "([0-9]{3}[ -][ -~]{0,20}\r\n){1,8}") {
+            let _ = run(&[(TS, s.as_bytes()), (TC, r.as_bytes()), (TS, s.as_bytes())]);
+        }
+    }
+}
