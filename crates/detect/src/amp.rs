@@ -58,15 +58,19 @@ struct Bucket {
 }
 
 #[derive(Clone, Debug)]
-struct Pair {
+struct Pair<F> {
     buckets: [Bucket; BUCKETS],
     last_seen: Timestamp,
     /// When 9700032 / 9700034 last fired for this pair.
     last_ratio_alert: Option<Timestamp>,
     last_unsolicited_alert: Option<Timestamp>,
     dirty: bool,
-    /// The flow of the pair's latest packet, for the alert's header.
-    flow: u64,
+    /// The oldest bucket holding packets not judged yet (meaningful while
+    /// `dirty`).
+    first_unjudged: u64,
+    /// What the caller wants back with an alert about this pair (the flow
+    /// of its latest packet, for the alert's header).
+    flow: F,
 }
 
 /// The window's totals for one pair: the evidence an alert carries.
@@ -91,23 +95,28 @@ pub struct Evidence {
 
 /// An amplification alert: the signature, the flow to attach it to, evidence.
 #[derive(Clone, Debug, PartialEq)]
-pub struct AmpAlert {
+pub struct AmpAlert<F> {
     pub sid: u32,
-    pub flow: u64,
+    pub flow: F,
     pub evidence: Evidence,
+    /// The packet time the verdict speaks for.
+    pub ts: Timestamp,
 }
 
-/// A worker's amplification state.
-pub struct AmpTracker {
+/// A worker's amplification state. `F` is the caller's note about the
+/// latest packet of a pair (which flow it was in), returned with alerts.
+pub struct AmpTracker<F> {
     window: u64,
     bucket: u64,
     ports: HashMap<u16, u16, foldhash::fast::RandomState>,
-    pairs: HashMap<PairKey, Pair, foldhash::fast::RandomState>,
+    pairs: HashMap<PairKey, Pair<F>, foldhash::fast::RandomState>,
+    /// Pairs with packets not judged yet.
+    dirty: Vec<PairKey>,
     last_sweep: Timestamp,
     pub pairs_dropped: u64,
 }
 
-impl AmpTracker {
+impl<F: Copy> AmpTracker<F> {
     pub fn new(det: &Detector) -> Self {
         let window = det.conf.amplification.window.max(BUCKETS as u64) * 1_000_000;
         let ports = det
@@ -123,6 +132,7 @@ impl AmpTracker {
             bucket: window / BUCKETS as u64,
             ports,
             pairs: HashMap::default(),
+            dirty: Vec::new(),
             last_sweep: Timestamp::default(),
             pairs_dropped: 0,
         }
@@ -151,7 +161,7 @@ impl AmpTracker {
     }
 
     /// Counts one datagram of `bytes` UDP payload.
-    pub fn observe(&mut self, ts: Timestamp, key: PairKey, role: Role, bytes: u64, flow: u64) {
+    pub fn observe(&mut self, ts: Timestamp, key: PairKey, role: Role, bytes: u64, flow: F) {
         if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {
             self.pairs_dropped += 1;
             return;
@@ -163,6 +173,7 @@ impl AmpTracker {
             last_ratio_alert: None,
             last_unsolicited_alert: None,
             dirty: false,
+            first_unjudged: id,
             flow,
         });
         let b = &mut p.buckets[(id % BUCKETS as u64) as usize];
@@ -185,28 +196,68 @@ impl AmpTracker {
         if ts > p.last_seen {
             p.last_seen = ts;
         }
-        p.dirty = true;
+        if !p.dirty {
+            p.dirty = true;
+            p.first_unjudged = id;
+            self.dirty.push(key);
+        } else if id < p.first_unjudged {
+            p.first_unjudged = id;
+        }
         p.flow = flow;
     }
 
-    /// Evaluates the pairs that changed since the last call (once per
-    /// batch): ratio and unsolicited alerts for the pair, and the shared
-    /// per-victim reflector count.
-    pub fn evaluate(&mut self, now: Timestamp, det: &Detector, out: &mut Vec<AmpAlert>) {
+    /// Judges the pairs that changed: ratio and unsolicited alerts for the
+    /// pair, and the shared per-victim reflector count.
+    ///
+    /// Verdicts are taken at bucket boundaries of packet time, over the
+    /// buckets that are complete at `now`, so they do not depend on where
+    /// batches happen to end; a pair whose new packets all lie in the bucket
+    /// still open waits for the next boundary. `last` judges everything
+    /// (end of input).
+    pub fn evaluate(
+        &mut self,
+        now: Timestamp,
+        det: &Detector,
+        out: &mut Vec<AmpAlert<F>>,
+        last: bool,
+    ) {
         let services = &det.conf.amplification.services;
         let min_reflectors = det.conf.amplification.min_reflectors.max(1);
         let window_s = self.window / 1_000_000;
-        for (key, p) in self.pairs.iter_mut() {
-            if !p.dirty {
+        let open = now.0 / self.bucket;
+        let dirty = std::mem::take(&mut self.dirty);
+        for key in dirty {
+            let Some(p) = self.pairs.get_mut(&key) else {
+                continue;
+            };
+            let newest = p.last_seen.0 / self.bucket;
+            if p.first_unjudged >= open && !last {
+                // All its new packets are in the open bucket: judge later.
+                self.dirty.push(key);
                 continue;
             }
-            p.dirty = false;
+            if newest >= open && !last {
+                // Judge the complete buckets now; the open one stays due.
+                p.first_unjudged = open;
+                self.dirty.push(key);
+            } else {
+                p.dirty = false;
+            }
             let Some(svc) = services.get(usize::from(key.service)) else {
                 continue;
             };
-            let current = now.0.max(p.last_seen.0) / self.bucket;
+            let upto = if last { newest + 1 } else { open };
+            let verdict_ts = if last {
+                p.last_seen
+            } else {
+                Timestamp(open * self.bucket)
+            };
             let mut t = Bucket::default();
-            for b in p.buckets.iter().filter(|b| b.id + BUCKETS as u64 > current) {
+            for b in p
+                .buckets
+                .iter()
+                .filter(|b| b.id < upto && b.id + BUCKETS as u64 >= upto)
+            {
                 t.req_bytes += b.req_bytes;
                 t.req_pkts += b.req_pkts;
                 t.resp_bytes += b.resp_bytes;
@@ -230,17 +281,18 @@ impl AmpTracker {
                 baf: svc.baf,
                 reflectors,
             };
-            let due = |last: Option<Timestamp>| {
-                last.is_none_or(|l| p.last_seen.micros_since(l) >= self.window)
-            };
+            let window = self.window;
+            let due =
+                |last: Option<Timestamp>| last.is_none_or(|l| verdict_ts.micros_since(l) >= window);
             let amplifying = match ratio {
                 Some(r) if r >= svc.min_ratio => {
                     if due(p.last_ratio_alert) {
-                        p.last_ratio_alert = Some(p.last_seen);
+                        p.last_ratio_alert = Some(verdict_ts);
                         out.push(AmpAlert {
                             sid: AMP_RATIO,
                             flow: p.flow,
                             evidence: evidence(None),
+                            ts: verdict_ts,
                         });
                     }
                     true
@@ -248,11 +300,12 @@ impl AmpTracker {
                 Some(_) => false,
                 None => {
                     if due(p.last_unsolicited_alert) {
-                        p.last_unsolicited_alert = Some(p.last_seen);
+                        p.last_unsolicited_alert = Some(verdict_ts);
                         out.push(AmpAlert {
                             sid: AMP_UNSOLICITED,
                             flow: p.flow,
                             evidence: evidence(None),
+                            ts: verdict_ts,
                         });
                     }
                     true
@@ -262,12 +315,13 @@ impl AmpTracker {
                 && let Some(n) =
                     det.shared
                         .victims
-                        .reflector(key, p.last_seen, self.window, min_reflectors)
+                        .reflector(&key, verdict_ts, self.window, min_reflectors)
             {
                 out.push(AmpAlert {
                     sid: AMP_REFLECTION_DDOS,
                     flow: p.flow,
                     evidence: evidence(Some(n)),
+                    ts: verdict_ts,
                 });
             }
         }
@@ -319,7 +373,8 @@ impl VictimMap {
                 alerted: false,
             });
         let w = e.value_mut();
-        if ts.micros_since(w.start) >= window {
+        // Time running backwards (another capture) starts a new window too.
+        if ts < w.start || ts.micros_since(w.start) >= window {
             *w = VictimWindow {
                 start: ts,
                 reflectors: Vec::new(),
@@ -352,7 +407,8 @@ impl ScanLimiter {
         self.sources
             .entry((source, sid))
             .and_modify(|last| {
-                if ts.micros_since(*last) >= window {
+                // Time running backwards (another capture) starts afresh.
+                if ts < *last || ts.micros_since(*last) >= window {
                     *last = ts;
                     fired = true;
                 }
@@ -410,7 +466,7 @@ mod tests {
     #[test]
     fn monlist_reflection_ratio() {
         let d = det();
-        let mut a = AmpTracker::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d);
         let (svc, role) = a.classify(40000, 123).unwrap();
         assert_eq!(role, Some(Role::Request));
         let key = PairKey {
@@ -430,7 +486,7 @@ mod tests {
             );
         }
         let mut out = Vec::new();
-        a.evaluate(t(100.2), &d, &mut out);
+        a.evaluate(t(100.2), &d, &mut out, true);
         assert_eq!(out.len(), 1);
         let e = &out[0].evidence;
         assert_eq!(out[0].sid, AMP_RATIO);
@@ -440,16 +496,40 @@ mod tests {
         );
         assert_eq!(e.ratio, Some(229.2));
         // Nothing new: nothing more. More responses within the window: rate-limited.
-        a.evaluate(t(100.3), &d, &mut out);
+        a.evaluate(t(100.3), &d, &mut out, true);
         a.observe(t(110.0), key, Role::Response, 440, 1);
-        a.evaluate(t(110.0), &d, &mut out);
+        a.evaluate(t(110.0), &d, &mut out, true);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn verdicts_wait_for_the_open_bucket_to_close() {
+        let d = det();
+        let mut a = AmpTracker::<u64>::new(&d);
+        let key = PairKey {
+            reflector: ip("10.0.0.5"),
+            victim: ip("203.0.113.7"),
+            service: a.classify(123, 40000).unwrap().0,
+        };
+        let mut out = Vec::new();
+        a.observe(t(101.0), key, Role::Request, 192, 1);
+        a.observe(t(101.5), key, Role::Response, 20_000, 1);
+        a.evaluate(t(105.0), &d, &mut out, false);
+        assert!(out.is_empty(), "the 100-110 s bucket is still open");
+        // Whenever the evaluation runs after the boundary, the verdict is the same.
+        a.observe(t(111.0), key, Role::Response, 20_000, 1);
+        a.evaluate(t(112.0), &d, &mut out, false);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].evidence.response_bytes, out[0].ts),
+            (20_000, t(110.0))
+        );
     }
 
     #[test]
     fn ordinary_sync_is_quiet() {
         let d = det();
-        let mut a = AmpTracker::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d);
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("10.0.0.9"),
@@ -460,14 +540,14 @@ mod tests {
             a.observe(t(f64::from(i) + 0.01), key, Role::Response, 48, 1);
         }
         let mut out = Vec::new();
-        a.evaluate(t(1000.0), &d, &mut out);
+        a.evaluate(t(1000.0), &d, &mut out, true);
         assert!(out.is_empty());
     }
 
     #[test]
     fn unsolicited_and_many_reflectors() {
         let d = det();
-        let mut a = AmpTracker::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d);
         let svc = a.classify(123, 5555).unwrap().0;
         let mut out = Vec::new();
         for r in 0..6 {
@@ -486,7 +566,7 @@ mod tests {
                 );
             }
         }
-        a.evaluate(t(51.0), &d, &mut out);
+        a.evaluate(t(51.0), &d, &mut out, true);
         let sids: Vec<u32> = out.iter().map(|a| a.sid).collect();
         assert_eq!(sids.iter().filter(|&&s| s == AMP_UNSOLICITED).count(), 6);
         assert_eq!(
@@ -501,7 +581,7 @@ mod tests {
     #[test]
     fn window_slides() {
         let d = det();
-        let mut a = AmpTracker::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d);
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("203.0.113.7"),
@@ -512,13 +592,13 @@ mod tests {
         for k in 0..10 {
             a.observe(t(f64::from(k) * 70.0), key, Role::Request, 100, 1);
             a.observe(t(f64::from(k) * 70.0), key, Role::Response, 6_000, 1);
-            a.evaluate(t(f64::from(k) * 70.0), &d, &mut out);
+            a.evaluate(t(f64::from(k) * 70.0), &d, &mut out, true);
         }
         assert!(out.is_empty(), "{out:?}");
         // ...but one 40 s after the last shares its window.
         a.observe(t(670.0), key, Role::Request, 100, 1);
         a.observe(t(670.0), key, Role::Response, 6_000, 1);
-        a.evaluate(t(670.0), &d, &mut out);
+        a.evaluate(t(670.0), &d, &mut out, true);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].evidence.response_bytes, 12_000);
     }

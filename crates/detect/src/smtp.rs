@@ -8,42 +8,57 @@ use fumidai_wire::Timestamp;
 use crate::catalog::*;
 use crate::{Detector, normalise_domain};
 
+/// What the relay judgement needs about one recipient.
+#[derive(Clone, Copy, Debug)]
+pub struct Recipient<'a> {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub domain: &'a str,
+    /// The server's own host name (its greeting or EHLO answer).
+    pub server_domain: Option<&'a str>,
+    /// The server's answer to this recipient.
+    pub reply: Option<u16>,
+    /// The client authenticated (SMTP AUTH succeeded): authorised relaying.
+    pub authenticated: bool,
+}
+
 impl Detector {
-    /// Signatures a recipient raises once its reply code is known:
-    /// 9700020 when a client outside the relay networks names a recipient
-    /// outside our domains, plus 9700021 when the server accepted it.
+    /// Signatures a recipient raises once its reply code is known: 9700020
+    /// for a relay attempt, plus 9700021 when the server accepted it.
     ///
-    /// With no `local_domains` configured, the server's own domain (from
-    /// its banner or EHLO greeting) decides what is local; with neither
-    /// known, nothing can be judged and nothing fires.
-    pub fn smtp_recipient(
-        &self,
-        client: IpAddr,
-        recipient_domain: &str,
-        server_domain: Option<&str>,
-        reply: Option<u16>,
-    ) -> Vec<u32> {
-        if self.relay_networks.contains(client) {
+    /// For our own servers (in home_net) a relay attempt is a client outside
+    /// `relay_networks` naming a domain outside `local_domains` (or, with
+    /// none configured, outside the server's own domain). For other servers
+    /// our relay networks and domains mean nothing: a recipient outside the
+    /// server's own domain is asked to be relayed by whoever asks. An
+    /// authenticated client, or one on the server's own host, relays by
+    /// right. With no domain to judge by, nothing fires.
+    pub fn smtp_recipient(&self, r: &Recipient<'_>) -> Vec<u32> {
+        if r.authenticated || r.client == r.server || r.client.is_loopback() {
             return Vec::new();
         }
-        let rcpt = normalise_domain(recipient_domain);
+        let ours = self.home_net.contains(r.server);
+        if ours && self.relay_networks.contains(r.client) {
+            return Vec::new();
+        }
+        let rcpt = normalise_domain(r.domain);
         if rcpt.is_empty() {
             return Vec::new();
         }
-        let local = if self.local_domains.is_empty() {
-            match server_domain {
-                Some(s) => same_organisation(&rcpt, &normalise_domain(s)),
-                None => return Vec::new(),
-            }
-        } else {
+        let local = if ours && !self.local_domains.is_empty() {
             self.local_domains
                 .iter()
                 .any(|d| rcpt == *d || rcpt.ends_with(&format!(".{d}")))
+        } else {
+            match r.server_domain {
+                Some(s) => same_organisation(&rcpt, &normalise_domain(s)),
+                None => return Vec::new(),
+            }
         };
         if local {
             return Vec::new();
         }
-        match reply {
+        match r.reply {
             Some(code) if (200..300).contains(&code) => vec![SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN],
             _ => vec![SMTP_RELAY_ATTEMPT],
         }
@@ -166,7 +181,8 @@ impl BotCounter {
             alerted: false,
         });
         let w = e.value_mut();
-        if ts.micros_since(w.start) >= HOUR_MICROS {
+        // Time running backwards (another capture) starts a new hour too.
+        if ts < w.start || ts.micros_since(w.start) >= HOUR_MICROS {
             *w = BotWindow {
                 start: ts,
                 count: 0,
@@ -206,68 +222,108 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn rcpt<'a>(
+        client: &str,
+        server: &str,
+        domain: &'a str,
+        server_domain: Option<&'a str>,
+        reply: u16,
+    ) -> Recipient<'a> {
+        Recipient {
+            client: ip(client),
+            server: ip(server),
+            domain,
+            server_domain,
+            reply: Some(reply),
+            authenticated: false,
+        }
+    }
+
     #[test]
-    fn relay_judged_by_the_servers_own_domain() {
+    fn external_servers_are_judged_by_their_own_domain() {
         let d = det(&[]);
-        let outside = ip("203.0.113.9");
+        let mx = Some("mailin03.sul.t-online.de");
         // t-online's MX receiving mail for t-online.de is not relaying.
         assert!(
-            d.smtp_recipient(
-                outside,
-                "t-online.de",
-                Some("mailin03.sul.t-online.de"),
-                Some(250)
-            )
-            .is_empty()
-        );
-        assert!(
-            d.smtp_recipient(outside, "example.net", Some("mail.example.net"), Some(250))
+            d.smtp_recipient(&rcpt("203.0.113.9", "194.25.134.8", "t-online.de", mx, 250))
                 .is_empty()
         );
+        let ex = Some("mail.example.net");
         assert!(
-            d.smtp_recipient(
-                outside,
+            d.smtp_recipient(&rcpt(
+                "10.1.1.1",
+                "198.51.100.1",
                 "sales.example.net",
-                Some("mail.example.net"),
-                Some(250)
-            )
+                ex,
+                250
+            ))
             .is_empty()
         );
+        // Our client asking someone else's server to relay: reported.
         assert_eq!(
-            d.smtp_recipient(outside, "yahoo.com", Some("mail.example.net"), Some(554)),
+            d.smtp_recipient(&rcpt(
+                "10.1.1.1",
+                "64.12.168.40",
+                "example",
+                Some("mtaout.aol.com"),
+                553
+            )),
             [SMTP_RELAY_ATTEMPT]
         );
         assert_eq!(
-            d.smtp_recipient(outside, "yahoo.com", Some("mail.example.net"), Some(250)),
+            d.smtp_recipient(&rcpt("10.1.1.1", "198.51.100.1", "yahoo.com", ex, 250)),
             [SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN]
         );
         assert!(
-            d.smtp_recipient(outside, "yahoo.com", None, Some(250))
+            d.smtp_recipient(&rcpt("10.1.1.1", "198.51.100.1", "yahoo.com", None, 250))
                 .is_empty(),
             "cannot judge"
-        );
-        assert!(
-            d.smtp_recipient(
-                ip("10.1.1.1"),
-                "yahoo.com",
-                Some("mail.example.net"),
-                Some(250)
-            )
-            .is_empty()
         );
     }
 
     #[test]
-    fn relay_judged_by_local_domains() {
-        let d = det(&["Example.NET."]);
-        let outside = ip("203.0.113.9");
+    fn our_servers_relay_for_our_clients() {
+        let d = det(&[]);
+        let ex = Some("mail.example.net");
         assert!(
-            d.smtp_recipient(outside, "example.net", Some("smtp.isp.test"), Some(250))
+            d.smtp_recipient(&rcpt("10.1.1.1", "10.0.0.25", "yahoo.com", ex, 250))
                 .is_empty()
         );
         assert_eq!(
-            d.smtp_recipient(outside, "other.org", Some("mail.example.net"), None),
+            d.smtp_recipient(&rcpt("203.0.113.9", "10.0.0.25", "yahoo.com", ex, 554)),
             [SMTP_RELAY_ATTEMPT]
+        );
+        let d = det(&["Example.NET."]);
+        assert!(
+            d.smtp_recipient(&rcpt(
+                "203.0.113.9",
+                "10.0.0.25",
+                "example.net",
+                Some("smtp.isp.test"),
+                250
+            ))
+            .is_empty()
+        );
+        assert_eq!(
+            d.smtp_recipient(&rcpt("203.0.113.9", "10.0.0.25", "other.org", ex, 250)),
+            [SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN]
+        );
+    }
+
+    #[test]
+    fn authenticated_and_same_host_clients_relay_by_right() {
+        let d = det(&[]);
+        let ex = Some("mail.example.net");
+        let mut r = rcpt("203.0.113.9", "10.0.0.25", "yahoo.com", ex, 250);
+        r.authenticated = true;
+        assert!(d.smtp_recipient(&r).is_empty());
+        assert!(
+            d.smtp_recipient(&rcpt("127.0.0.1", "127.0.0.1", "yahoo.com", ex, 250))
+                .is_empty()
+        );
+        assert!(
+            d.smtp_recipient(&rcpt("10.0.0.25", "10.0.0.25", "yahoo.com", ex, 250))
+                .is_empty()
         );
     }
 

@@ -48,7 +48,8 @@ impl Detector {
                 alerted: false,
             });
         let w = e.value_mut();
-        if ts.micros_since(w.start) >= window {
+        // Time running backwards (another capture) starts a new window too.
+        if ts < w.start || ts.micros_since(w.start) >= window {
             *w = SweepWindow {
                 start: ts,
                 hosts: Vec::new(),

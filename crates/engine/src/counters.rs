@@ -41,11 +41,8 @@ pub struct WorkerCounters {
     pub tcp_stats: TcpStats,
     pub defrag: DefragStats,
 
-    pub alerts: u64,
+    /// Decoder and stream anomalies logged.
     pub anomalies: u64,
-    /// Per app-layer protocol: flows detected and transactions logged.
-    pub app_flows: Vec<(&'static str, u64)>,
-    pub app_tx: Vec<(&'static str, u64)>,
 }
 
 impl Default for WorkerCounters {
@@ -80,10 +77,7 @@ impl Default for WorkerCounters {
             flow_end_closed: 0,
             tcp_stats: TcpStats::default(),
             defrag: DefragStats::default(),
-            alerts: 0,
             anomalies: 0,
-            app_flows: Vec::new(),
-            app_tx: Vec::new(),
         }
     }
 }
@@ -100,22 +94,7 @@ pub(crate) fn link_index(l: LinkType) -> usize {
 
 const LINK_NAMES: [&str; 5] = ["ethernet", "sll", "sll2", "raw", "null"];
 
-fn bump(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
-    match list.iter_mut().find(|(n, _)| *n == name) {
-        Some((_, c)) => *c += 1,
-        None => list.push((name, 1)),
-    }
-}
-
 impl WorkerCounters {
-    pub fn app_flow(&mut self, proto: &'static str) {
-        bump(&mut self.app_flows, proto);
-    }
-
-    pub fn app_tx(&mut self, proto: &'static str) {
-        bump(&mut self.app_tx, proto);
-    }
-
     /// The counters under Suricata's names (plus the overlay's additions).
     /// `active_flows` and the memory gauges are read from the worker.
     pub fn to_counters(
@@ -204,13 +183,6 @@ impl WorkerCounters {
         d(&mut c, "defrag.memuse", defrag_memuse as u64);
         d(&mut c, "defrag.memcap_drop", f.memcap_drop);
 
-        for (p, n) in &self.app_flows {
-            d(&mut c, &format!("app_layer.flow.{p}"), *n);
-        }
-        for (p, n) in &self.app_tx {
-            d(&mut c, &format!("app_layer.tx.{p}"), *n);
-        }
-        d(&mut c, "detect.alert", self.alerts);
         c
     }
 }

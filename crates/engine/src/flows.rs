@@ -10,6 +10,8 @@ use fumidai_wire::community_id::community_id;
 use fumidai_wire::{Endpoint, FlowKey, Side, Timestamp};
 use serde::Serialize;
 
+use crate::app::App;
+
 /// Suricata's coarse flow state, as written in `flow.state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -28,9 +30,9 @@ impl State {
     }
 }
 
-/// One flow.
+/// What every record about a flow needs: identity, endpoints, counters.
 #[derive(Debug)]
-pub struct Flow {
+pub struct Meta {
     pub key: FlowKey,
     /// Which endpoint of the key is the client.
     pub client: Side,
@@ -40,12 +42,23 @@ pub struct Flow {
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
     pub state: State,
-    pub tcp: Option<Box<TcpSession>>,
     /// ICMP type and code of the first packet: ICMP's "ports" for Community ID.
     pub icmp: Option<(u8, u8)>,
     pub flow_id: u64,
     pub alerted: bool,
-    community_id: Option<String>,
+    pub community_id: String,
+    /// The application protocol (for a tunnel, the one inside it).
+    pub app_proto: Option<&'static str>,
+    /// For a tunnel, the protocol that opened it (Suricata's `app_proto_orig`).
+    pub app_proto_orig: Option<&'static str>,
+}
+
+/// One flow.
+#[derive(Debug)]
+pub struct Flow {
+    pub meta: Meta,
+    pub tcp: Option<Box<TcpSession>>,
+    pub app: App,
 }
 
 /// The seed for flow ids: fixed so that the same capture gives the same ids
@@ -53,26 +66,58 @@ pub struct Flow {
 const FLOW_ID_SEED: u64 = 0x6675_6d69_6461_6921;
 
 impl Flow {
-    pub fn new(key: FlowKey, client: Side, start: Timestamp, icmp: Option<(u8, u8)>) -> Self {
+    pub fn new(
+        key: FlowKey,
+        client: Side,
+        start: Timestamp,
+        icmp: Option<(u8, u8)>,
+        seed: u16,
+    ) -> Self {
         let mut h = foldhash::fast::FixedState::with_seed(FLOW_ID_SEED).build_hasher();
         key.hash(&mut h);
         start.hash(&mut h);
+        let (mut a, mut b) = (key.endpoint(client), key.endpoint(client.other()));
+        if let Some((t, c)) = icmp {
+            a.port = u16::from(t);
+            b.port = u16::from(c);
+        }
         Flow {
-            key,
-            client,
-            start,
-            last: start,
-            pkts: [0; 2],
-            bytes: [0; 2],
-            state: State::New,
+            meta: Meta {
+                key,
+                client,
+                start,
+                last: start,
+                pkts: [0; 2],
+                bytes: [0; 2],
+                state: State::New,
+                icmp,
+                flow_id: mask_flow_id(h.finish()),
+                alerted: false,
+                community_id: community_id(seed, a, b, key.proto),
+                app_proto: None,
+                app_proto_orig: None,
+            },
             tcp: (key.proto == 6).then(Box::<TcpSession>::default),
-            icmp,
-            flow_id: mask_flow_id(h.finish()),
-            alerted: false,
-            community_id: None,
+            app: App::default(),
         }
     }
 
+    /// Updates `state` from the TCP session, or from having seen both
+    /// directions for other protocols.
+    pub fn update_state(&mut self) {
+        self.meta.state = match &self.tcp {
+            Some(t) => match t.state {
+                TcpState::None | TcpState::SynSent | TcpState::SynRecv => State::New,
+                TcpState::Established | TcpState::FinWait1 => State::Established,
+                TcpState::Closed => State::Closed,
+            },
+            None if self.meta.pkts[1] > 0 && self.meta.pkts[0] > 0 => State::Established,
+            None => State::New,
+        };
+    }
+}
+
+impl Meta {
     /// The direction of a packet sent by `side`.
     pub fn direction(&self, side: Side) -> Direction {
         if side == self.client {
@@ -105,35 +150,8 @@ impl Flow {
         }
     }
 
-    /// Updates `state` from the TCP session, or from having seen both
-    /// directions for other protocols.
-    pub fn update_state(&mut self) {
-        self.state = match &self.tcp {
-            Some(t) => match t.state {
-                TcpState::None | TcpState::SynSent | TcpState::SynRecv => State::New,
-                TcpState::Established | TcpState::FinWait1 => State::Established,
-                TcpState::Closed => State::Closed,
-            },
-            None if self.pkts[1] > 0 && self.pkts[0] > 0 => State::Established,
-            None => State::New,
-        };
-    }
-
-    /// The flow's Community ID, computed once.
-    pub fn community_id(&mut self, seed: u16) -> &str {
-        if self.community_id.is_none() {
-            let (mut a, mut b) = (self.client(), self.server());
-            if let Some((t, c)) = self.icmp {
-                a.port = u16::from(t);
-                b.port = u16::from(c);
-            }
-            self.community_id = Some(community_id(seed, a, b, self.key.proto));
-        }
-        self.community_id.as_deref().unwrap_or_default()
-    }
-
     /// A header for a record about this flow, client to server.
-    pub fn header<'a>(&'a self, ts: Timestamp, event_type: EventType) -> Header<'a> {
+    pub fn header(&self, ts: Timestamp, event_type: EventType) -> Header<'_> {
         let mut h = Header::new(EveTime(ts), event_type);
         let (c, s) = (self.client(), self.server());
         h.flow_id = Some(self.flow_id);
@@ -155,13 +173,16 @@ impl Flow {
             }
             None => {}
         }
-        h.community_id = self.community_id.as_deref();
+        h.community_id = Some(&self.community_id);
+        h.app_proto = self.app_proto;
         h
     }
 }
 
 #[derive(Serialize)]
 struct FlowBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto_orig: Option<&'static str>,
     flow: FlowObj,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpObj>,
@@ -169,26 +190,21 @@ struct FlowBody {
 
 /// Writes the `flow` record of a flow that ended for `reason`. Its time is
 /// the flow's last packet: the same whichever sweep noticed the timeout.
-pub fn write_flow_record(
-    out: &mut EveBatch,
-    flow: &mut Flow,
-    reason: EndReason,
-    app_proto: Option<&str>,
-    seed: u16,
-) {
-    flow.community_id(seed);
+pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
+    let m = &flow.meta;
     let body = FlowBody {
+        app_proto_orig: m.app_proto_orig,
         flow: FlowObj {
-            pkts_toserver: flow.pkts[0],
-            pkts_toclient: flow.pkts[1],
-            bytes_toserver: flow.bytes[0],
-            bytes_toclient: flow.bytes[1],
-            start: EveTime(flow.start),
-            end: EveTime(flow.last),
-            age: flow.last.secs().saturating_sub(flow.start.secs()),
-            state: flow.state.as_str(),
+            pkts_toserver: m.pkts[0],
+            pkts_toclient: m.pkts[1],
+            bytes_toserver: m.bytes[0],
+            bytes_toclient: m.bytes[1],
+            start: EveTime(m.start),
+            end: EveTime(m.last),
+            age: m.last.secs().saturating_sub(m.start.secs()),
+            state: m.state.as_str(),
             reason: reason.as_str(),
-            alerted: flow.alerted,
+            alerted: m.alerted,
         },
         tcp: flow.tcp.as_ref().map(|t| {
             TcpObj::new(
@@ -200,7 +216,8 @@ pub fn write_flow_record(
             )
         }),
     };
-    let mut header = flow.header(flow.last, EventType::Flow);
-    header.app_proto = app_proto;
-    out.push(&Record { header, body });
+    out.push(&Record {
+        header: m.header(m.last, EventType::Flow),
+        body,
+    });
 }

@@ -2,31 +2,44 @@
 //! application layer → detection → EVE records.
 //!
 //! An [`Engine`] owns one shard of the flows (the capture thread sends every
-//! packet between two hosts to the same worker) and needs no locks. Its
-//! clock is packet time: it advances with the packets and with the ticks the
-//! capture thread sends, so a replay gives the same events at any speed and
-//! with any number of workers.
+//! packet between two hosts to the same worker) and needs no locks; the
+//! only shared state is the detectors' coarse cross-flow counters. Its clock
+//! is packet time: it advances with the packets and with the ticks the
+//! capture thread sends, so a replay gives the same events at any speed.
 
+pub mod app;
 pub mod counters;
+pub mod cx;
 pub mod flows;
+mod udp;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use fumidai_detect::Detector;
+use fumidai_detect::amp::AmpTracker;
+use fumidai_eve::app::{FumidaiObj, SweepObj};
 use fumidai_eve::objects::AnomalyObj;
 use fumidai_eve::{Counters, EveBatch, EveTime, EventType, Header, Record, Vlan, proto_name};
 use fumidai_flow::tcp::{Ctx, SessionReceiver};
-use fumidai_flow::{Chunk, EndReason, FlowTable, Memcap, StreamConfig, StreamEvent, Timeouts};
-use fumidai_proto::Direction;
+use fumidai_flow::{
+    Chunk, EndReason, FlowRef, FlowTable, Memcap, StreamConfig, StreamEvent, Timeouts,
+};
+use fumidai_proto::{AppProto, Direction};
 use fumidai_wire::defrag::{DefragConfig, Defragmenter, Outcome};
 use fumidai_wire::{
-    DecodeEvent, Decoded, FlowKey, L4, LinkType, Packet, Timestamp, decode, decode_reassembled,
+    DecodeEvent, Decoded, FlowKey, L4, LinkType, Packet, Side, Timestamp, decode,
+    decode_reassembled,
 };
 use serde::Serialize;
 
+use app::App;
 pub use counters::WorkerCounters;
 use counters::link_index;
+pub use cx::AppCounters;
+use cx::Cx;
 use flows::{Flow, State, write_flow_record};
+use udp::AmpHint;
 
 /// Which anomalies become `anomaly` records (all are always counted).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +56,9 @@ pub struct EngineConfig {
     /// Flows this worker may hold.
     pub max_flows: usize,
     pub stream: StreamConfig,
+    /// Reassembly depth per application protocol (0: no limit), overriding
+    /// `stream.depth` once the protocol is known.
+    pub app_depth: Vec<(AppProto, u64)>,
     /// Reassembly memory this worker may hold.
     pub stream_memcap: usize,
     pub defrag: DefragConfig,
@@ -65,6 +81,7 @@ pub type StreamTap = Box<dyn FnMut(u64, Direction, Chunk<'_>) + Send>;
 /// One worker's share of the sensor.
 pub struct Engine {
     cfg: Arc<EngineConfig>,
+    det: Arc<Detector>,
     flows: FlowTable<Flow>,
     ended: Vec<(Flow, EndReason)>,
     defrag: Defragmenter,
@@ -72,24 +89,30 @@ pub struct Engine {
     frag_events: Vec<DecodeEvent>,
     mem: Memcap,
     counters: WorkerCounters,
+    app_stats: AppCounters,
+    amp: AmpTracker<AmpHint>,
     out: EveBatch,
     clock: Timestamp,
     stream_events: Vec<(Direction, StreamEvent)>,
     tap: Option<StreamTap>,
 }
 
-/// Receives reassembled bytes of one flow.
-struct StreamSink<'a> {
+/// Receives reassembled bytes of one flow and hands them to its
+/// application layer.
+struct StreamSink<'a, 'c> {
     flow_id: u64,
+    app: &'a mut App,
+    cx: Cx<'c>,
     events: &'a mut Vec<(Direction, StreamEvent)>,
     tap: Option<&'a mut StreamTap>,
 }
 
-impl SessionReceiver for StreamSink<'_> {
+impl SessionReceiver for StreamSink<'_, '_> {
     fn chunk(&mut self, dir: Direction, chunk: Chunk<'_>) {
         if let Some(tap) = self.tap.as_mut() {
             tap(self.flow_id, dir, chunk);
         }
+        self.app.chunk(dir, chunk, &mut self.cx);
     }
 
     fn event(&mut self, dir: Direction, event: StreamEvent) {
@@ -102,8 +125,13 @@ struct AnomalyBody {
     anomaly: AnomalyObj,
 }
 
+#[derive(Serialize)]
+struct SweepEvidence {
+    fumidai: FumidaiObj,
+}
+
 impl Engine {
-    pub fn new(cfg: Arc<EngineConfig>) -> Self {
+    pub fn new(cfg: Arc<EngineConfig>, det: Arc<Detector>) -> Self {
         Engine {
             flows: FlowTable::new(cfg.timeouts.clone(), cfg.max_flows),
             ended: Vec::new(),
@@ -112,15 +140,19 @@ impl Engine {
             frag_events: Vec::new(),
             mem: Memcap::new(cfg.stream_memcap),
             counters: WorkerCounters::default(),
+            app_stats: AppCounters::default(),
+            amp: AmpTracker::new(&det),
             out: EveBatch::with_capacity(64 << 10),
             clock: Timestamp::default(),
             stream_events: Vec::new(),
             tap: None,
             cfg,
+            det,
         }
     }
 
-    /// Hands every reassembled chunk to `tap` as well.
+    /// Hands every reassembled chunk to `tap` as well. With a tap, flows
+    /// are reassembled to the end even when no parser needs them.
     pub fn set_stream_tap(&mut self, tap: StreamTap) {
         self.tap = Some(tap);
     }
@@ -144,7 +176,20 @@ impl Engine {
     pub fn counters(&self) -> Counters {
         let mut c = self.counters.clone();
         c.defrag = self.defrag.stats.clone();
-        c.to_counters(self.flows.len(), self.mem.used, self.defrag.memuse())
+        let mut out = c.to_counters(self.flows.len(), self.mem.used, self.defrag.memuse());
+        let a = &self.app_stats;
+        out.add("detect.alert", a.alerts);
+        out.add("app_layer.anomalies", a.anomalies);
+        out.add("app_layer.anomalies_suppressed", a.anomalies_suppressed);
+        for (p, n) in &a.flows {
+            out.add(&format!("app_layer.flow.{p}"), *n);
+        }
+        for (p, n) in &a.txs {
+            out.add(&format!("app_layer.tx.{p}"), *n);
+        }
+        out.add("amplification.pairs", self.amp.len() as u64);
+        out.add("amplification.pairs_dropped", self.amp.pairs_dropped);
+        out
     }
 
     /// Processes one captured frame.
@@ -242,7 +287,7 @@ impl Engine {
         if let (Some(r), L4::Tcp(t)) = (fref, &p.l4)
             && t.flags.syn()
             && !t.flags.ack()
-            && self.flows.flow_mut(r).state == State::Closed
+            && self.flows.flow_mut(r).meta.state == State::Closed
         {
             // A new connection on a closed connection's 4-tuple.
             if let Some(old) = self.flows.remove(r) {
@@ -255,27 +300,67 @@ impl Engine {
             None => self.new_flow(key, side, ts, p),
         };
         let flow = self.flows.flow_mut(fref);
-        let dir = flow.direction(side);
-        flow.pkts[dir.index()] += frames;
-        flow.bytes[dir.index()] += wire_bytes;
-        if ts > flow.last {
-            flow.last = ts;
+        let Flow { meta, tcp, app } = flow;
+        let dir = meta.direction(side);
+        meta.pkts[dir.index()] += frames;
+        meta.bytes[dir.index()] += wire_bytes;
+        if ts > meta.last {
+            meta.last = ts;
         }
-        if let (L4::Tcp(t), Some(sess)) = (&p.l4, flow.tcp.as_mut()) {
-            let mut ctx = Ctx {
-                cfg: &self.cfg.stream,
-                mem: &mut self.mem,
-                stats: &mut self.counters.tcp_stats,
-            };
-            let mut sink = StreamSink {
-                flow_id: flow.flow_id,
-                events: &mut self.stream_events,
-                tap: self.tap.as_mut(),
-            };
-            sess.segment(dir, t, &mut ctx, &mut sink);
+        let cx = Cx {
+            meta,
+            ts,
+            out: &mut self.out,
+            det: &self.det,
+            cfg: &self.cfg,
+            stats: &mut self.app_stats,
+        };
+        match (&p.l4, tcp.as_mut()) {
+            (L4::Tcp(t), Some(sess)) => {
+                let flow_id = cx.meta.flow_id;
+                let mut ctx = Ctx {
+                    cfg: &self.cfg.stream,
+                    mem: &mut self.mem,
+                    stats: &mut self.counters.tcp_stats,
+                };
+                let mut sink = StreamSink {
+                    flow_id,
+                    app,
+                    cx,
+                    events: &mut self.stream_events,
+                    tap: self.tap.as_mut(),
+                };
+                sess.segment(dir, t, &mut ctx, &mut sink);
+                let mut cx = sink.cx;
+                // A flow nothing will parse stops being reassembled, unless a
+                // tap wants the streams themselves.
+                if app.take_stop() && self.tap.is_none() {
+                    sess.stop(&mut self.mem);
+                }
+                if let Some(proto) = app.take_detected() {
+                    let depth = self
+                        .cfg
+                        .app_depth
+                        .iter()
+                        .find(|(p, _)| *p == proto)
+                        .map(|(_, d)| *d);
+                    if let Some(d) = depth {
+                        sess.set_depth(d);
+                    }
+                }
+                if t.flags.syn() && !t.flags.ack() && self.det.is_sweep_port(t.dport) {
+                    sweep(&mut cx, p, t.dport);
+                }
+            }
+            (L4::Udp(u), _) => {
+                let mut cx = cx;
+                udp::datagram(&mut cx, app, &mut self.amp, p, u);
+            }
+            _ => {}
         }
+        let flow = self.flows.flow_mut(fref);
         flow.update_state();
-        let class = flow.class();
+        let class = flow.meta.class();
         self.flows.touch(fref, class, ts);
         if !self.stream_events.is_empty() {
             self.log_stream_events(fref, ts);
@@ -283,13 +368,7 @@ impl Engine {
         self.process_ended();
     }
 
-    fn new_flow(
-        &mut self,
-        key: FlowKey,
-        side: fumidai_wire::Side,
-        ts: Timestamp,
-        p: &Packet<'_>,
-    ) -> fumidai_flow::FlowRef {
+    fn new_flow(&mut self, key: FlowKey, side: Side, ts: Timestamp, p: &Packet<'_>) -> FlowRef {
         // The client is the SYN's sender; a SYN-ACK's receiver; otherwise
         // whoever spoke first.
         let client = match p.l4 {
@@ -312,17 +391,15 @@ impl Engine {
             58 => c.flow_icmpv6 += 1,
             _ => {}
         }
-        let flow = Flow::new(key, client, ts, icmp);
-        let class = flow.class();
+        let flow = Flow::new(key, client, ts, icmp, self.cfg.community_id_seed);
+        let class = flow.meta.class();
         self.flows.insert(key, class, ts, flow, &mut self.ended)
     }
 
-    fn log_stream_events(&mut self, fref: fumidai_flow::FlowRef, ts: Timestamp) {
+    fn log_stream_events(&mut self, fref: FlowRef, ts: Timestamp) {
         let events = std::mem::take(&mut self.stream_events);
         if self.cfg.anomaly.stream && self.cfg.logs(EventType::Anomaly) {
-            let seed = self.cfg.community_id_seed;
-            let flow = self.flows.flow_mut(fref);
-            flow.community_id(seed);
+            let meta = &self.flows.flow_mut(fref).meta;
             for (_, e) in &events {
                 let event = match e {
                     StreamEvent::OverlapDifferentData { .. } => {
@@ -331,9 +408,8 @@ impl Engine {
                     StreamEvent::Gap { .. } => "stream.reassembly_seq_gap",
                     StreamEvent::DepthReached => "stream.reassembly_depth_reached",
                 };
-                let header = flow.header(ts, EventType::Anomaly);
                 self.out.push(&Record {
-                    header,
+                    header: meta.header(ts, EventType::Anomaly),
                     body: AnomalyBody {
                         anomaly: AnomalyObj {
                             app_proto: None,
@@ -382,12 +458,13 @@ impl Engine {
         });
     }
 
-    /// Advances the clock to `now` (a tick from the capture thread) and
-    /// ends the flows that have timed out.
+    /// Advances the clock to `now` (end of a batch, or a tick from the
+    /// capture thread), evaluates amplification, and ends timed-out flows.
     pub fn advance(&mut self, now: Timestamp) {
         if now > self.clock {
             self.clock = now;
         }
+        udp::evaluate(self, false);
         self.flows.expire(self.clock, &mut self.ended);
         self.defrag.expire(self.clock);
         self.process_ended();
@@ -396,6 +473,7 @@ impl Engine {
     /// Ends every flow (end of input, shutdown, or time running backwards
     /// between capture files).
     pub fn end_all(&mut self, reason: EndReason) {
+        udp::evaluate(self, true);
         self.flows.drain(reason, &mut self.ended);
         self.process_ended();
     }
@@ -412,20 +490,35 @@ impl Engine {
     }
 
     fn end_flow(&mut self, flow: &mut Flow, reason: EndReason) {
-        if let Some(sess) = flow.tcp.as_mut() {
+        let ts = flow.meta.last;
+        let Flow { meta, tcp, app } = flow;
+        let mut cx = Cx {
+            meta,
+            ts,
+            out: &mut self.out,
+            det: &self.det,
+            cfg: &self.cfg,
+            stats: &mut self.app_stats,
+        };
+        if let Some(sess) = tcp.as_mut() {
             let mut ctx = Ctx {
                 cfg: &self.cfg.stream,
                 mem: &mut self.mem,
                 stats: &mut self.counters.tcp_stats,
             };
+            let flow_id = cx.meta.flow_id;
             let mut sink = StreamSink {
-                flow_id: flow.flow_id,
+                flow_id,
+                app,
+                cx,
                 events: &mut self.stream_events,
                 tap: self.tap.as_mut(),
             };
             sess.finish(&mut ctx, &mut sink);
+            cx = sink.cx;
             sess.release(&mut self.mem);
         }
+        app.finish(&mut cx);
         self.stream_events.clear();
         let c = &mut self.counters;
         match reason {
@@ -434,19 +527,30 @@ impl Engine {
             EndReason::TcpReuse => c.flow_tcp_reuse += 1,
             EndReason::Shutdown => {}
         }
-        match flow.state {
+        match flow.meta.state {
             State::New => c.flow_end_new += 1,
             State::Established => c.flow_end_established += 1,
             State::Closed => c.flow_end_closed += 1,
         }
         if self.cfg.logs(EventType::Flow) {
-            write_flow_record(
-                &mut self.out,
-                flow,
-                reason,
-                None,
-                self.cfg.community_id_seed,
-            );
+            write_flow_record(&mut self.out, flow, reason);
         }
+    }
+}
+
+/// A SYN to a proxy port: counts toward a sweep by its source.
+fn sweep(cx: &mut Cx<'_>, p: &Packet<'_>, port: u16) {
+    if let Some((sid, hosts)) = cx.det.sweep_probe(p.src, p.dst, cx.ts) {
+        let ev = SweepEvidence {
+            fumidai: FumidaiObj {
+                sweep: Some(SweepObj {
+                    hosts,
+                    port,
+                    window_s: cx.det.conf.sweep.window,
+                }),
+                ..FumidaiObj::default()
+            },
+        };
+        cx.alert(sid, None, &ev);
     }
 }

@@ -1,6 +1,7 @@
 //! Suricata-compatible EVE JSON for fumidai: record types, serialisation
 //! into line batches, and the outputs that write them.
 
+pub mod app;
 pub mod objects;
 pub mod output;
 pub mod record;

@@ -134,6 +134,10 @@ pub struct Stream {
     fin_off: Option<u64>,
     ended: bool,
     depth_reached: bool,
+    /// Overrides `StreamConfig::depth` (the application protocol's own depth).
+    depth: Option<u64>,
+    /// Nothing more is delivered: the application layer has no use for it.
+    stopped: bool,
     /// A hole was skipped at least once.
     pub had_gap: bool,
 }
@@ -162,6 +166,19 @@ impl Stream {
     /// Bytes this stream holds (for memory accounting).
     pub fn buffered(&self) -> usize {
         self.held.bytes() + self.retained.len()
+    }
+
+    /// Sets this stream's depth (0: no limit), overriding the configured one.
+    pub fn set_depth(&mut self, depth: u64) {
+        self.depth = Some(depth);
+    }
+
+    /// Stops delivering: the application layer needs nothing more (an
+    /// unknown protocol, encryption). Held data is released.
+    pub fn stop(&mut self, mem: &mut Memcap) {
+        self.stopped = true;
+        self.drop_held(mem);
+        self.drop_retained(mem);
     }
 
     /// Starts the stream so that `seq` is its first byte.
@@ -197,7 +214,7 @@ impl Stream {
         if !self.started {
             self.start_at(seq);
         }
-        if self.ended || self.depth_reached || data.is_empty() {
+        if self.ended || self.depth_reached || self.stopped || data.is_empty() {
             return;
         }
         let off = self.offset_of(seq);
@@ -266,8 +283,9 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        if cfg.depth > 0 && self.next_off + data.len() as u64 >= cfg.depth {
-            data = &data[..(cfg.depth.saturating_sub(self.next_off)) as usize];
+        let depth = self.depth.unwrap_or(cfg.depth);
+        if depth > 0 && self.next_off + data.len() as u64 >= depth {
+            data = &data[..(depth.saturating_sub(self.next_off)) as usize];
             if !self.depth_reached {
                 self.depth_reached = true;
                 stats.stream_depth_reached += 1;
@@ -448,7 +466,7 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        if !self.started || self.ended {
+        if !self.started || self.ended || self.stopped {
             return;
         }
         let ack_off = self.offset_of(ack);

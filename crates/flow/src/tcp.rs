@@ -253,6 +253,20 @@ impl TcpSession {
         }
     }
 
+    /// Both directions stop delivering (nothing more will be parsed).
+    pub fn stop(&mut self, mem: &mut Memcap) {
+        for s in &mut self.streams {
+            s.stop(mem);
+        }
+    }
+
+    /// Both directions deliver at most `depth` bytes (0: no limit).
+    pub fn set_depth(&mut self, depth: u64) {
+        for s in &mut self.streams {
+            s.set_depth(depth);
+        }
+    }
+
     /// Frees the memory the streams hold, without delivering anything.
     pub fn release(&mut self, mem: &mut Memcap) {
         for s in &mut self.streams {

@@ -163,6 +163,7 @@ pub struct StreamConf {
     pub max_buffered: ByteSize,
     pub max_segments: usize,
     pub retain_bytes: ByteSize,
+    pub app_depth: AppDepth,
 }
 
 impl Default for StreamConf {
@@ -174,6 +175,26 @@ impl Default for StreamConf {
             max_buffered: ByteSize(1 << 20),
             max_segments: 2048,
             retain_bytes: ByteSize(64 << 10),
+            app_depth: AppDepth::default(),
+        }
+    }
+}
+
+/// Reassembly depth per application protocol once it is detected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppDepth {
+    pub http: ByteSize,
+    pub smtp: ByteSize,
+    pub socks: ByteSize,
+}
+
+impl Default for AppDepth {
+    fn default() -> Self {
+        AppDepth {
+            http: ByteSize(0),
+            smtp: ByteSize(0),
+            socks: ByteSize(1 << 20),
         }
     }
 }

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::{bounded, unbounded};
+use fumidai_detect::{DetectConf, Detector, NetSet};
 use fumidai_engine::{AnomalyLog, Engine, EngineConfig};
 use fumidai_eve::output::{Output, OutputReport};
 use fumidai_eve::sink::{FileSink, Sink, TypeFilter};
 use fumidai_eve::{Counters, EventType};
 use fumidai_flow::{Class, OverlapPolicy, StreamConfig, Timeouts};
+use fumidai_proto::AppProto;
 use fumidai_wire::defrag::DefragConfig;
 
 use crate::batch::{Batch, ToWorker};
@@ -87,6 +89,11 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
             retain_bytes: s.retain_bytes.as_usize(),
             ..StreamConfig::default()
         },
+        app_depth: vec![
+            (AppProto::Http, s.app_depth.http.0),
+            (AppProto::Smtp, s.app_depth.smtp.0),
+            (AppProto::Socks, s.app_depth.socks.0),
+        ],
         stream_memcap: s.memcap.as_usize() / workers,
         defrag: DefragConfig {
             timeout_secs: cfg.defrag.timeout,
@@ -103,6 +110,21 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
         },
         community_id_seed: cfg.eve.community_id_seed,
     }
+}
+
+/// The detectors, configured, with their shared state.
+pub fn detector(cfg: &Config) -> Detector {
+    let set = |v: &[crate::config::Net]| NetSet::new(v.iter().map(|n| n.0));
+    let conf = DetectConf {
+        proxy: cfg.proxy.clone(),
+        socks: cfg.socks.clone(),
+        smtp: cfg.smtp.clone(),
+        ntp: cfg.ntp.clone(),
+        amplification: cfg.amplification.clone(),
+        sweep: cfg.sweep.clone(),
+        alerts: cfg.alerts.clone(),
+    };
+    Detector::new(conf, set(&cfg.home_net), set(&cfg.external_net))
 }
 
 /// The opened sinks and the files they write.
@@ -174,6 +196,7 @@ pub fn run(
     let flush_every = Duration::from_millis(cfg.capture.flush_ms.clamp(100, 1000));
     let output = Output::spawn(sinks, 1024, Arc::clone(&signals.reopen), flush_every)?;
     let ecfg = Arc::new(engine_config(cfg, workers));
+    let det = Arc::new(detector(cfg));
     let (stats_tx, stats_rx) = unbounded::<StatsPart>();
     let log_stats = cfg.stats.enabled && cfg.eve.types.iter().any(|t| t.0 == EventType::Stats);
     let stats_thread = stats::spawn(workers + 1, stats_rx, output.sender(), log_stats, started)?;
@@ -190,7 +213,7 @@ pub fn run(
             out_pool: output.recycled(),
             stats: stats_tx.clone(),
         };
-        let engine = Engine::new(Arc::clone(&ecfg));
+        let engine = Engine::new(Arc::clone(&ecfg), Arc::clone(&det));
         handles.push(
             std::thread::Builder::new()
                 .name(format!("fumidai-w{i}"))

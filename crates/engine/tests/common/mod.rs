@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use fumidai_detect::{DetectConf, Detector, NetSet};
 use fumidai_engine::{AnomalyLog, Engine, EngineConfig};
 use fumidai_eve::EventType;
 use fumidai_flow::{Chunk, Class, EndReason, StreamConfig, Timeouts};
-use fumidai_proto::Direction;
+use fumidai_proto::{AppProto, Direction};
 use fumidai_wire::defrag::DefragConfig;
 use fumidai_wire::{LinkType, Timestamp};
 use serde_json::Value;
@@ -29,6 +30,11 @@ pub fn config(stream: StreamConfig) -> EngineConfig {
         }),
         max_flows: 100_000,
         stream,
+        app_depth: vec![
+            (AppProto::Http, 0),
+            (AppProto::Smtp, 0),
+            (AppProto::Socks, 1 << 20),
+        ],
         stream_memcap: 64 << 20,
         defrag: DefragConfig::default(),
         log: [true; EventType::ALL.len()],
@@ -80,7 +86,13 @@ type Collected = (HashMap<(u64, usize), Vec<u8>>, HashMap<(u64, usize), u64>);
 
 /// Replays `file` through an engine configured with `cfg`.
 pub fn replay(file: &Path, cfg: EngineConfig) -> Replay {
-    let mut engine = Engine::new(Arc::new(cfg));
+    let home = NetSet::new(
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+            .iter()
+            .filter_map(|n| n.parse().ok()),
+    );
+    let det = Detector::new(DetectConf::default(), home, NetSet::default());
+    let mut engine = Engine::new(Arc::new(cfg), Arc::new(det));
     let streams: Arc<Mutex<Collected>> = Arc::default();
     let sink = Arc::clone(&streams);
     engine.set_stream_tap(Box::new(move |id, dir: Direction, chunk: Chunk<'_>| {

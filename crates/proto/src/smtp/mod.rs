@@ -111,6 +111,8 @@ pub struct Session {
     pub auth_ok: Option<bool>,
     /// STARTTLS was accepted: the rest of the connection is encrypted.
     pub tls: bool,
+    /// The server's latest reply.
+    pub last_reply: Option<Reply>,
 }
 
 /// One mail transaction.
@@ -666,6 +668,7 @@ impl SmtpParser {
     }
 
     fn answer(&mut self, r: Reply, ev: &mut Vec<SmtpEvent>) {
+        self.session.last_reply = Some(r.clone());
         let Some(cmd) = self.pending.pop_front() else {
             ev.push(SmtpEvent::Anomaly {
                 tx: self.current,

@@ -1,0 +1,297 @@
+//! A flow's application layer: detects the protocol from the first bytes,
+//! drives its parser, turns its events into EVE records and alerts, and
+//! follows tunnels — when a CONNECT is answered 2xx or a SOCKS request is
+//! granted, the rest of the connection is detected and parsed afresh as
+//! whatever runs inside.
+
+mod http;
+mod smtp;
+mod socks;
+
+use fumidai_flow::Chunk;
+use fumidai_proto::{AppProto, Detection, Direction, detect};
+
+use crate::cx::Cx;
+
+/// Bytes kept per direction while the protocol is being detected.
+const PROBE_BYTES: usize = 4096;
+/// Application-layer anomalies logged per flow; the rest are only counted.
+const MAX_ANOMALIES: u16 = 16;
+
+/// The outer request of a tunnel.
+#[derive(Clone, Debug)]
+pub struct Tunnel {
+    /// `http_connect` or `socks`.
+    pub kind: &'static str,
+    pub request: String,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// The outer transaction's id.
+    pub tx_id: u64,
+    /// The protocol that opened it.
+    pub outer: &'static str,
+    /// 9700023 fired for this tunnel.
+    pub smtp_alerted: bool,
+}
+
+/// What a session asks of the application layer after handling bytes.
+pub(crate) enum Outcome {
+    Continue,
+    /// A tunnel opened: the rest of both streams is another protocol's.
+    Tunnel(Tunnel),
+    /// Nothing more will be parsed.
+    Stop,
+}
+
+/// State shared by a flow's sessions.
+pub(crate) struct Base<'a> {
+    /// Transaction ids of this protocol start here (after a tunnel's outer ones).
+    pub tx_base: u64,
+    pub tunnel: Option<&'a mut Tunnel>,
+    anomalies: &'a mut u16,
+}
+
+impl Base<'_> {
+    /// Logs an anomaly unless this flow has logged enough of them.
+    pub fn anomaly(&mut self, cx: &mut Cx<'_>, proto: &'static str, name: &str, tx: Option<u64>) {
+        if *self.anomalies < MAX_ANOMALIES {
+            *self.anomalies += 1;
+            cx.anomaly(proto, name, tx.map(|t| t + self.tx_base));
+        } else {
+            cx.stats.anomalies_suppressed += 1;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+enum State {
+    #[default]
+    Probing,
+    Http(Box<http::Session>),
+    Socks(Box<socks::Session>),
+    Smtp(Box<smtp::Session>),
+    /// Nothing (more) to parse: unknown protocol, encryption, or a stop.
+    Done,
+}
+
+/// The first bytes of each direction, and the order they came in.
+#[derive(Debug, Default)]
+struct ProbeBuf {
+    bytes: [Vec<u8>; 2],
+    order: Vec<(Direction, usize)>,
+}
+
+/// A flow's application layer.
+#[derive(Debug, Default)]
+pub struct App {
+    state: State,
+    probe: ProbeBuf,
+    tunnel: Option<Box<Tunnel>>,
+    tx_base: u64,
+    ended: [bool; 2],
+    anomalies: u16,
+    /// The engine should stop reassembling: nothing will be parsed.
+    stop: bool,
+    /// Set when a protocol was detected: its reassembly depth applies.
+    detected: Option<AppProto>,
+    /// NTP: which directions had their modes 1–5 packet logged, and the
+    /// datagrams seen (NTP transaction ids).
+    pub ntp_logged: [bool; 2],
+    pub ntp_txs: u64,
+}
+
+impl App {
+    /// True once, when the engine should stop reassembling this flow.
+    pub fn take_stop(&mut self) -> bool {
+        std::mem::take(&mut self.stop)
+    }
+
+    /// The protocol just detected, once, so its depth can be applied.
+    pub fn take_detected(&mut self) -> Option<AppProto> {
+        self.detected.take()
+    }
+
+    /// Handles one chunk of a reassembled direction.
+    pub fn chunk(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Cx<'_>) {
+        match chunk {
+            Chunk::Data(d) => self.data(dir, d, cx),
+            Chunk::Gap(n) => self.gap(dir, n, cx),
+            Chunk::End => self.end(dir, cx),
+        }
+    }
+
+    /// The flow ends: every direction not ended yet ends now.
+    pub fn finish(&mut self, cx: &mut Cx<'_>) {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            if !self.ended[dir.index()] {
+                self.end(dir, cx);
+            }
+        }
+    }
+
+    fn base(&mut self) -> (&mut State, Base<'_>) {
+        (
+            &mut self.state,
+            Base {
+                tx_base: self.tx_base,
+                tunnel: self.tunnel.as_deref_mut(),
+                anomalies: &mut self.anomalies,
+            },
+        )
+    }
+
+    fn data(&mut self, dir: Direction, d: &[u8], cx: &mut Cx<'_>) {
+        match self.state {
+            _ if d.is_empty() => return,
+            State::Done => return,
+            State::Probing => return self.probe(dir, d, cx),
+            _ => {}
+        }
+        let (state, mut base) = self.base();
+        let outcome = match state {
+            State::Http(s) => s.data(dir, d, cx, &mut base),
+            State::Socks(s) => s.data(dir, d, cx, &mut base),
+            State::Smtp(s) => s.data(dir, d, cx, &mut base),
+            State::Probing | State::Done => Outcome::Continue,
+        };
+        self.after(outcome, cx);
+    }
+
+    fn gap(&mut self, dir: Direction, n: u64, cx: &mut Cx<'_>) {
+        match self.state {
+            State::Done => return,
+            // Detection cannot work across a hole.
+            State::Probing => return self.give_up(cx),
+            _ => {}
+        }
+        let (state, mut base) = self.base();
+        let outcome = match state {
+            State::Http(s) => s.gap(dir, n, cx, &mut base),
+            State::Socks(s) => s.gap(dir, n, cx, &mut base),
+            State::Smtp(s) => s.gap(dir, n, cx, &mut base),
+            State::Probing | State::Done => Outcome::Continue,
+        };
+        self.after(outcome, cx);
+    }
+
+    fn end(&mut self, dir: Direction, cx: &mut Cx<'_>) {
+        self.ended[dir.index()] = true;
+        match self.state {
+            State::Done => return,
+            State::Probing => {
+                if self.ended == [true, true] && !self.probe.order.is_empty() {
+                    self.give_up(cx);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let (state, mut base) = self.base();
+        let outcome = match state {
+            State::Http(s) => s.end(dir, cx, &mut base),
+            State::Socks(s) => s.end(dir, cx, &mut base),
+            State::Smtp(s) => s.end(dir, cx, &mut base),
+            State::Probing | State::Done => Outcome::Continue,
+        };
+        self.after(outcome, cx);
+    }
+
+    fn after(&mut self, outcome: Outcome, cx: &mut Cx<'_>) {
+        match outcome {
+            Outcome::Continue => {}
+            Outcome::Stop => {
+                self.state = State::Done;
+                self.stop = true;
+            }
+            Outcome::Tunnel(t) => self.open_tunnel(t, cx),
+        }
+    }
+
+    /// Buffers `d` and tries to tell the protocol.
+    fn probe(&mut self, dir: Direction, d: &[u8], cx: &mut Cx<'_>) {
+        let i = dir.index();
+        let room = PROBE_BYTES.saturating_sub(self.probe.bytes[i].len());
+        if room == 0 {
+            self.give_up(cx);
+            return;
+        }
+        let take = d.len().min(room);
+        self.probe.bytes[i].extend_from_slice(&d[..take]);
+        self.probe.order.push((dir, take));
+        let server_port = cx.meta.server().port;
+        match detect(&self.probe.bytes[0], &self.probe.bytes[1], server_port) {
+            Detection::NeedMore => {
+                if take < d.len() {
+                    self.give_up(cx);
+                }
+            }
+            Detection::Unknown => self.give_up(cx),
+            Detection::Found(p) => {
+                self.start(p, cx);
+                // Replay what was buffered, in arrival order, then the rest.
+                let buf = std::mem::take(&mut self.probe);
+                let mut at = [0usize; 2];
+                for (dir, n) in buf.order {
+                    let j = dir.index();
+                    let piece = &buf.bytes[j][at[j]..at[j] + n];
+                    at[j] += n;
+                    self.data(dir, piece, cx);
+                }
+                if take < d.len() {
+                    self.data(dir, &d[take..], cx);
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, p: AppProto, cx: &mut Cx<'_>) {
+        self.state = match p {
+            AppProto::Http => State::Http(Box::default()),
+            AppProto::Socks => State::Socks(Box::new(socks::Session::new(cx))),
+            AppProto::Smtp => State::Smtp(Box::default()),
+        };
+        cx.meta.app_proto = Some(p.name());
+        cx.stats.flow(p.name());
+        self.detected = Some(p);
+    }
+
+    /// None of fumidai's protocols: stop looking.
+    fn give_up(&mut self, cx: &mut Cx<'_>) {
+        self.probe = ProbeBuf::default();
+        self.state = State::Done;
+        self.stop = true;
+        if self.tunnel.is_none() && cx.meta.app_proto.is_none() {
+            cx.meta.app_proto = Some("failed");
+        }
+    }
+
+    /// The outer protocol handed the connection over: take its unconsumed
+    /// bytes and detect what runs inside.
+    fn open_tunnel(&mut self, t: Tunnel, cx: &mut Cx<'_>) {
+        let (ts, tc, txs) = match std::mem::take(&mut self.state) {
+            State::Http(s) => (*s).into_parts(),
+            State::Socks(s) => (*s).into_parts(),
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        cx.meta.app_proto_orig = Some(t.outer);
+        self.tx_base += txs;
+        self.tunnel = Some(Box::new(t));
+        self.probe = ProbeBuf::default();
+        // The server speaks first in what fumidai follows through tunnels
+        // (SMTP), and a client cannot have had an answer yet.
+        if !tc.is_empty() {
+            self.data(Direction::ToClient, &tc, cx);
+        }
+        if !ts.is_empty() {
+            self.data(Direction::ToServer, &ts, cx);
+        }
+    }
+
+    /// The tunnel this flow carries, if any.
+    pub fn tunnel(&self) -> Option<&Tunnel> {
+        self.tunnel.as_deref()
+    }
+}

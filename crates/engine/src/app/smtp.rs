@@ -1,0 +1,320 @@
+//! SMTP: relay, proxy-check, bot-volume and in-tunnel alerts, and `smtp`
+//! events with their `email` objects.
+
+use std::net::IpAddr;
+
+use fumidai_detect::catalog::{SMTP_BOT_VOLUME, SMTP_IN_TUNNEL, SMTP_PROXY_CHECK};
+use fumidai_detect::smtp::{Recipient, find_ipv4_port};
+use fumidai_eve::EventType;
+use fumidai_eve::app::{
+    EmailObj, FumidaiObj, ProxyCheckObj, RecipientObj, SmtpObj, TunnelObj, VolumeObj,
+};
+use fumidai_proto::smtp::{Session as SmtpSession, SmtpConfig, SmtpEvent, SmtpParser, SmtpTx};
+use fumidai_proto::{Direction, StreamDriver};
+use serde::Serialize;
+
+use super::{Base, Outcome};
+use crate::cx::Cx;
+
+const MAX_PENDING: usize = 64 << 10;
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    driver: StreamDriver<SmtpParser>,
+    events: Vec<SmtpEvent>,
+    /// (tx, sid) pairs already raised: each fires once per transaction.
+    fired: Vec<(u64, u32)>,
+    /// An `smtp` event was written for this connection.
+    logged: bool,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            driver: StreamDriver::new(SmtpParser::new(SmtpConfig::default()), MAX_PENDING),
+            events: Vec::new(),
+            fired: Vec::new(),
+            logged: false,
+        }
+    }
+}
+
+#[derive(Serialize, Default)]
+struct Evidence {
+    smtp: SmtpObj,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<EmailObj>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fumidai: Option<FumidaiObj>,
+}
+
+impl Session {
+    pub fn data(
+        &mut self,
+        dir: Direction,
+        d: &[u8],
+        cx: &mut Cx<'_>,
+        base: &mut Base<'_>,
+    ) -> Outcome {
+        self.driver.feed(dir, d, &mut self.events);
+        self.handle(cx, base)
+    }
+
+    pub fn gap(&mut self, dir: Direction, n: u64, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+        self.driver.gap(dir, n, &mut self.events);
+        self.handle(cx, base)
+    }
+
+    pub fn end(&mut self, dir: Direction, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+        self.driver.end(dir, &mut self.events);
+        let outcome = self.handle(cx, base);
+        if dir == Direction::ToClient {
+            self.log_session(cx, base);
+        }
+        outcome
+    }
+
+    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+        let mut outcome = Outcome::Continue;
+        let events = std::mem::take(&mut self.events);
+        for e in &events {
+            match *e {
+                SmtpEvent::Rcpt { tx, index } => self.on_rcpt(tx, index, cx, base),
+                SmtpEvent::MessageDone { tx } => self.on_message(tx, cx, base),
+                SmtpEvent::TxDone { tx } => self.on_done(tx, cx, base),
+                SmtpEvent::StartTls => {
+                    // The rest is encrypted: nothing more to see.
+                    self.log_session(cx, base);
+                    outcome = Outcome::Stop;
+                }
+                SmtpEvent::Anomaly { tx, kind } => base.anomaly(cx, "smtp", kind.name(), tx),
+            }
+        }
+        self.events = events;
+        self.events.clear();
+        outcome
+    }
+
+    /// Raises `sid` for `tx` unless it already fired for it.
+    fn raise(&mut self, sid: u32, tx: u64, ev: &Evidence, cx: &mut Cx<'_>, base: &Base<'_>) {
+        if self.fired.contains(&(tx, sid)) {
+            return;
+        }
+        if self.fired.len() >= 64 {
+            self.fired.remove(0);
+        }
+        self.fired.push((tx, sid));
+        cx.alert(sid, Some(base.tx_base + tx), ev);
+    }
+
+    fn on_rcpt(&mut self, tx: u64, index: usize, cx: &mut Cx<'_>, base: &Base<'_>) {
+        let p = self.driver.parser();
+        let Some(t) = p.tx(tx) else { return };
+        let Some(r) = t.rcpt.get(index) else { return };
+        let Some(domain) = r.domain() else { return };
+        let sids = cx.det.smtp_recipient(&Recipient {
+            client: cx.meta.client().addr,
+            server: cx.meta.server().addr,
+            domain: &domain,
+            server_domain: p.session().server_domain.as_deref(),
+            reply: r.reply.as_ref().map(|r| r.code),
+            authenticated: p.session().auth_ok == Some(true),
+        });
+        if sids.is_empty() {
+            return;
+        }
+        let ev = evidence(t, p.session());
+        for sid in sids {
+            self.raise(sid, tx, &ev, cx, base);
+        }
+    }
+
+    fn on_message(&mut self, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
+        let p = self.driver.parser();
+        let Some(t) = p.tx(tx) else { return };
+        let Some(email) = &t.email else { return };
+        let lines = cx.det.conf.smtp.proxy_check_body_lines;
+        let found = email
+            .subject
+            .as_deref()
+            .and_then(find_ipv4_port)
+            .map(|m| (m, "subject"))
+            .or_else(|| {
+                email
+                    .body_lines
+                    .iter()
+                    .take(lines)
+                    .find_map(|l| find_ipv4_port(l))
+                    .map(|m| (m, "body"))
+            });
+        let Some(((addr, port), found_in)) = found else {
+            return;
+        };
+        let addr = IpAddr::V4(addr);
+        let (client, server) = (cx.meta.client(), cx.meta.server());
+        let matches = if addr == server.addr && port == server.port {
+            if base.tunnel.is_some() {
+                "tunnel_server"
+            } else {
+                "server"
+            }
+        } else if addr == client.addr {
+            "client"
+        } else if addr == server.addr {
+            "server"
+        } else {
+            "other"
+        };
+        let mut ev = evidence(t, p.session());
+        ev.fumidai = Some(FumidaiObj {
+            proxy_check: Some(ProxyCheckObj {
+                address: addr,
+                port,
+                found_in,
+                matches,
+            }),
+            ..FumidaiObj::default()
+        });
+        self.raise(SMTP_PROXY_CHECK, tx, &ev, cx, base);
+    }
+
+    fn on_done(&mut self, tx: u64, cx: &mut Cx<'_>, base: &mut Base<'_>) {
+        let Some(t) = self.driver.parser_mut().take_tx(tx) else {
+            return;
+        };
+        let session = self.driver.parser().session().clone();
+        let ev = evidence(&t, &session);
+        cx.stats.tx("smtp");
+        cx.event(EventType::Smtp, Some(base.tx_base + tx), &ev);
+        self.logged = true;
+        self.tunnel_alert(Some(&t), &session, cx, base);
+        if t.data_complete && cx.det.smtp_message(cx.meta.client().addr, cx.ts) {
+            let mut ev = ev;
+            ev.fumidai = Some(FumidaiObj {
+                mail_volume: Some(VolumeObj {
+                    messages: cx.det.shared.bots.messages(cx.meta.client().addr),
+                    limit: cx.det.conf.smtp.bot_messages_per_hour,
+                    window_s: 3600,
+                }),
+                ..FumidaiObj::default()
+            });
+            self.raise(SMTP_BOT_VOLUME, tx, &ev, cx, base);
+        }
+        self.fired.retain(|(id, _)| *id != tx);
+    }
+
+    /// 9700023 once per tunnel, with the tunnel's outer request.
+    fn tunnel_alert(
+        &mut self,
+        t: Option<&SmtpTx>,
+        session: &SmtpSession,
+        cx: &mut Cx<'_>,
+        base: &mut Base<'_>,
+    ) {
+        let Some(tunnel) = base.tunnel.as_deref_mut() else {
+            return;
+        };
+        if tunnel.smtp_alerted {
+            return;
+        }
+        tunnel.smtp_alerted = true;
+        let mut ev = match t {
+            Some(t) => evidence(t, session),
+            None => Evidence {
+                smtp: session_obj(session),
+                ..Evidence::default()
+            },
+        };
+        ev.fumidai = Some(FumidaiObj {
+            tunnel: Some(TunnelObj {
+                kind: tunnel.kind,
+                request: tunnel.request.clone(),
+                host: tunnel.host.clone(),
+                port: tunnel.port,
+                tx_id: tunnel.tx_id,
+            }),
+            ..FumidaiObj::default()
+        });
+        let tx_id = t.map(|t| base.tx_base + t.id);
+        cx.alert(SMTP_IN_TUNNEL, tx_id, &ev);
+    }
+
+    /// A connection that never got to a mail transaction (STARTTLS, or
+    /// only a greeting and HELO) is still logged once, as Zeek does.
+    fn log_session(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) {
+        if self.logged {
+            return;
+        }
+        let session = self.driver.parser().session().clone();
+        if session.helo.is_none() && session.banner.is_none() {
+            return;
+        }
+        self.logged = true;
+        let ev = Evidence {
+            smtp: session_obj(&session),
+            ..Evidence::default()
+        };
+        let tx_id = base.tx_base + self.driver.parser().tx_count();
+        cx.stats.tx("smtp");
+        cx.event(EventType::Smtp, Some(tx_id), &ev);
+        self.tunnel_alert(None, &session, cx, base);
+    }
+}
+
+fn session_obj(s: &SmtpSession) -> SmtpObj {
+    SmtpObj {
+        helo: s.helo.clone(),
+        last_reply: s.last_reply.as_ref().map(|r| r.summary()),
+        server_domain: s.server_domain.clone(),
+        starttls: s.tls,
+        auth_mechanism: s.auth_mechanism.clone(),
+        ..SmtpObj::default()
+    }
+}
+
+fn evidence(t: &SmtpTx, s: &SmtpSession) -> Evidence {
+    Evidence {
+        smtp: smtp_obj(t, s),
+        email: t.email.as_ref().map(|e| EmailObj {
+            status: if t.data_complete {
+                "PARSE_DONE"
+            } else if e.headers_done {
+                "BODY_STARTED"
+            } else {
+                "HEADER_READY"
+            },
+            from: e.from.clone(),
+            to: e.to.clone(),
+            cc: e.cc.clone(),
+            subject: e.subject.clone(),
+            date: e.date.clone(),
+            message_id: e.message_id.clone(),
+            x_mailer: e.x_mailer.clone(),
+            received: e.received.clone(),
+            attachment: e.attachments.clone(),
+        }),
+        fumidai: None,
+    }
+}
+
+/// Suricata's `smtp` object, plus the overlay's per-recipient replies.
+fn smtp_obj(t: &SmtpTx, s: &SmtpSession) -> SmtpObj {
+    SmtpObj {
+        helo: t.helo.clone().or_else(|| s.helo.clone()),
+        mail_from: t.mail_from.clone(),
+        rcpt_to: t.rcpt.iter().map(|r| r.arg.clone()).collect(),
+        recipients: t
+            .rcpt
+            .iter()
+            .map(|r| RecipientObj {
+                to: r.arg.clone(),
+                reply_code: r.reply.as_ref().map(|r| r.code),
+                reply: r.reply.as_ref().map(|r| r.summary()),
+            })
+            .collect(),
+        last_reply: t.last_reply.as_ref().map(|r| r.summary()),
+        server_domain: s.server_domain.clone(),
+        starttls: t.tls || s.tls,
+        auth_mechanism: s.auth_mechanism.clone(),
+    }
+}

@@ -1,0 +1,132 @@
+//! What application-layer handlers write through: the flow's identity, the
+//! packet time, the detectors, and the worker's EVE output and counters.
+
+use fumidai_detect::Detector;
+use fumidai_eve::objects::{AlertObj, AnomalyObj};
+use fumidai_eve::{EveBatch, EventType, Record};
+use fumidai_wire::Timestamp;
+use serde::Serialize;
+
+use crate::EngineConfig;
+use crate::flows::Meta;
+
+/// Counters the application layer keeps (merged into `stats`).
+#[derive(Clone, Debug, Default)]
+pub struct AppCounters {
+    pub alerts: u64,
+    pub anomalies: u64,
+    /// Flows per detected protocol and transactions logged per protocol.
+    pub flows: Vec<(&'static str, u64)>,
+    pub txs: Vec<(&'static str, u64)>,
+    /// Application-layer anomalies counted but not logged (per-flow cap).
+    pub anomalies_suppressed: u64,
+}
+
+fn bump(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
+    match list.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, c)) => *c += 1,
+        None => list.push((name, 1)),
+    }
+}
+
+impl AppCounters {
+    pub fn flow(&mut self, proto: &'static str) {
+        bump(&mut self.flows, proto);
+    }
+
+    pub fn tx(&mut self, proto: &'static str) {
+        bump(&mut self.txs, proto);
+    }
+}
+
+/// A flow's context for one call into the application layer.
+pub struct Cx<'a> {
+    pub meta: &'a mut Meta,
+    pub ts: Timestamp,
+    pub out: &'a mut EveBatch,
+    pub det: &'a Detector,
+    pub cfg: &'a EngineConfig,
+    pub stats: &'a mut AppCounters,
+}
+
+#[derive(Serialize)]
+struct AlertBody<'b, B: Serialize> {
+    alert: AlertObj,
+    #[serde(flatten)]
+    evidence: &'b B,
+}
+
+#[derive(Serialize)]
+struct AnomalyBody {
+    anomaly: AnomalyObj,
+}
+
+impl Cx<'_> {
+    pub fn logs(&self, t: EventType) -> bool {
+        self.cfg.log[t.index()]
+    }
+
+    /// Writes an application-layer event (`http`, `smtp`, `socks`, `ntp`)
+    /// whose objects are `body`'s fields.
+    pub fn event<B: Serialize>(&mut self, t: EventType, tx_id: Option<u64>, body: &B) {
+        if !self.logs(t) {
+            return;
+        }
+        let mut header = self.meta.header(self.ts, t);
+        header.tx_id = tx_id;
+        self.out.push(&Record { header, body });
+    }
+
+    /// Raises `sid` with `evidence` (the transaction's objects), unless the
+    /// signature is switched off. Returns whether it fired.
+    pub fn alert<B: Serialize>(&mut self, sid: u32, tx_id: Option<u64>, evidence: &B) -> bool {
+        let Some(a) = self.det.alert(sid) else {
+            return false;
+        };
+        self.stats.alerts += 1;
+        self.meta.alerted = true;
+        if !self.logs(EventType::Alert) {
+            return true;
+        }
+        let mut header = self.meta.header(self.ts, EventType::Alert);
+        header.tx_id = tx_id;
+        header.pkt_src = Some("wire/pcap");
+        self.out.push(&Record {
+            header,
+            body: AlertBody {
+                alert: AlertObj {
+                    action: "allowed",
+                    gid: 1,
+                    signature_id: a.sid,
+                    rev: a.rev,
+                    signature: a.msg,
+                    category: a.category,
+                    severity: a.severity,
+                },
+                evidence,
+            },
+        });
+        true
+    }
+
+    /// Logs an application-layer anomaly (`anomaly.type` `applayer`).
+    pub fn anomaly(&mut self, app_proto: &'static str, event: &str, tx_id: Option<u64>) {
+        self.stats.anomalies += 1;
+        if !(self.cfg.anomaly.applayer && self.logs(EventType::Anomaly)) {
+            return;
+        }
+        let mut header = self.meta.header(self.ts, EventType::Anomaly);
+        header.tx_id = tx_id;
+        self.out.push(&Record {
+            header,
+            body: AnomalyBody {
+                anomaly: AnomalyObj {
+                    app_proto: Some(app_proto),
+                    kind: "applayer",
+                    event: format!("{app_proto}.{event}"),
+                    layer: Some("proto_parser"),
+                },
+            },
+        });
+    }
+}

@@ -1,0 +1,279 @@
+//! UDP: NTP events and monlist alerts per datagram, and the amplification
+//! engine's measurements (per datagram) and verdicts (per batch).
+
+use fumidai_detect::amp::{PairKey, Role};
+use fumidai_eve::app::{AmplificationObj, NtpObj};
+use fumidai_eve::{EveTime, EventType, Header, Record, proto_name};
+use fumidai_proto::Direction;
+use fumidai_proto::ntp::{self, Body, NtpPacket};
+use fumidai_wire::community_id::community_id;
+use fumidai_wire::{Endpoint, Packet, Udp};
+use serde::Serialize;
+
+use crate::Engine;
+use crate::app::App;
+use crate::cx::Cx;
+use fumidai_detect::amp::AmpTracker;
+
+const NTP_PORT: u16 = 123;
+
+/// What the amplification engine keeps about a pair's latest datagram, to
+/// write an alert about the pair later: its flow, the victim's port, and
+/// for NTP the datagram's kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct AmpHint {
+    flow_id: u64,
+    victim_port: u16,
+    ntp: Option<NtpBrief>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct NtpBrief {
+    version: u8,
+    mode: u8,
+    response: bool,
+    request_code: Option<u8>,
+    implementation: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct NtpEvidence {
+    ntp: NtpObj,
+}
+
+#[derive(Serialize)]
+struct AmpEvidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ntp: Option<NtpObj>,
+    amplification: AmplificationObj,
+}
+
+/// Handles one UDP datagram of a flow.
+pub(crate) fn datagram(
+    cx: &mut Cx<'_>,
+    app: &mut App,
+    amp: &mut AmpTracker<AmpHint>,
+    p: &Packet<'_>,
+    u: &Udp<'_>,
+) {
+    let dir = if p.src == cx.meta.client().addr && u.sport == cx.meta.client().port {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    };
+    let parsed = if u.sport == NTP_PORT || u.dport == NTP_PORT {
+        ntp::parse(u.payload).ok()
+    } else {
+        None
+    };
+    if let Some(n) = &parsed {
+        ntp_datagram(cx, app, dir, p, n);
+    }
+    let Some((service, role)) = amp.classify(u.sport, u.dport) else {
+        return;
+    };
+    // Both ports the service's (NTP's 123<->123): the payload says which.
+    let role = match (role, &parsed) {
+        (Some(r), _) => r,
+        (None, Some(n)) if n.is_response() => Role::Response,
+        (None, Some(_)) => Role::Request,
+        (None, None) => return,
+    };
+    let (reflector, victim) = match role {
+        Role::Response => (
+            p.src,
+            Endpoint {
+                addr: p.dst,
+                port: u.dport,
+            },
+        ),
+        Role::Request => (
+            p.dst,
+            Endpoint {
+                addr: p.src,
+                port: u.sport,
+            },
+        ),
+    };
+    let hint = AmpHint {
+        flow_id: cx.meta.flow_id,
+        victim_port: victim.port,
+        ntp: parsed.as_ref().map(brief),
+    };
+    let key = PairKey {
+        reflector,
+        victim: victim.addr,
+        service,
+    };
+    amp.observe(cx.ts, key, role, u64::from(u.len), hint);
+}
+
+fn brief(n: &NtpPacket<'_>) -> NtpBrief {
+    let (request_code, implementation) = match &n.body {
+        Body::Private(p) => (Some(p.request_code.0), Some(p.implementation.0)),
+        _ => (None, None),
+    };
+    NtpBrief {
+        version: n.version,
+        mode: n.mode.0,
+        response: n.is_response(),
+        request_code,
+        implementation,
+    }
+}
+
+fn ntp_datagram(cx: &mut Cx<'_>, app: &mut App, dir: Direction, p: &Packet<'_>, n: &NtpPacket<'_>) {
+    if cx.meta.app_proto.is_none() {
+        cx.meta.app_proto = Some("ntp");
+        cx.stats.flow("ntp");
+    }
+    let tx = app.ntp_txs;
+    app.ntp_txs += 1;
+    let obj = ntp_obj(n);
+    let log = match n.body {
+        Body::Standard(_) => match cx.det.conf.ntp.log {
+            fumidai_detect::config::NtpLog::All => true,
+            fumidai_detect::config::NtpLog::None => false,
+            fumidai_detect::config::NtpLog::Summary => {
+                !std::mem::replace(&mut app.ntp_logged[dir.index()], true)
+            }
+        },
+        _ => true,
+    };
+    if let Body::Private(pr) = &n.body
+        && pr.request_code.is_monlist()
+        && let Some(sid) = cx.det.monlist(p.src, pr.response, cx.ts)
+    {
+        cx.alert(sid, Some(tx), &NtpEvidence { ntp: obj.clone() });
+    }
+    if log {
+        cx.stats.tx("ntp");
+        cx.event(EventType::Ntp, Some(tx), &NtpEvidence { ntp: obj });
+    }
+}
+
+/// Suricata's `ntp` object with the overlay's mode 6/7 fields.
+fn ntp_obj(n: &NtpPacket<'_>) -> NtpObj {
+    let mut o = NtpObj {
+        version: n.version,
+        mode: n.mode.0,
+        ..NtpObj::default()
+    };
+    match &n.body {
+        Body::Standard(s) => {
+            o.stratum = Some(s.stratum);
+            o.reference_id = Some(ntp::reference_id_hex(s.reference_id));
+            o.poll = Some(s.poll);
+            o.precision = Some(s.precision);
+        }
+        Body::Control(c) => {
+            o.response = Some(c.response);
+            o.error = Some(u8::from(c.error));
+            o.more = Some(c.more);
+            o.opcode = Some(c.opcode.0);
+            o.sequence = Some(c.sequence);
+            o.status = Some(c.status);
+            o.association_id = Some(c.association_id);
+        }
+        Body::Private(p) => {
+            o.response = Some(p.response);
+            o.more = Some(p.more);
+            o.auth = Some(p.auth);
+            o.error = Some(p.error);
+            o.sequence = Some(u16::from(p.sequence));
+            o.implementation = Some(p.implementation.0);
+            o.request_code = Some(p.request_code.0);
+            o.request = p.request_code.name();
+            o.item_count = Some(p.item_count);
+            o.item_size = Some(p.item_size);
+            if p.response && p.request_code.is_monlist() {
+                o.monlist_entries = Some(p.monlist().count());
+            }
+        }
+    }
+    o
+}
+
+/// Runs the amplification verdicts (once per batch) and writes their alerts.
+/// `last`: the end of the input, when the open bucket is judged too.
+pub(crate) fn evaluate(e: &mut Engine, last: bool) {
+    let mut alerts = Vec::new();
+    e.amp.evaluate(e.clock, &e.det, &mut alerts, last);
+    for a in alerts {
+        let Some(info) = e.det.alert(a.sid) else {
+            continue;
+        };
+        e.app_stats.alerts += 1;
+        if !e.cfg.logs(EventType::Alert) {
+            continue;
+        }
+        let ev = &a.evidence;
+        let victim = Endpoint {
+            addr: ev.victim,
+            port: a.flow.victim_port,
+        };
+        let reflector = Endpoint {
+            addr: ev.reflector,
+            port: ev.port,
+        };
+        // The alert reads as the exchange does: victim (or its forger) to reflector.
+        let cid = community_id(e.cfg.community_id_seed, victim, reflector, 17);
+        let mut header = Header::new(EveTime(a.ts), EventType::Alert);
+        header.flow_id = Some(a.flow.flow_id);
+        header.src_ip = Some(victim.addr);
+        header.src_port = Some(victim.port);
+        header.dest_ip = Some(reflector.addr);
+        header.dest_port = Some(reflector.port);
+        header.proto = Some(proto_name(17));
+        header.pkt_src = Some("wire/pcap");
+        header.community_id = Some(&cid);
+        header.app_proto = a.flow.ntp.map(|_| "ntp");
+        let body = AmpEvidence {
+            ntp: a.flow.ntp.map(|b| NtpObj {
+                version: b.version,
+                mode: b.mode,
+                response: Some(b.response),
+                request_code: b.request_code,
+                implementation: b.implementation,
+                request: b.request_code.and_then(|c| ntp::RequestCode(c).name()),
+                ..NtpObj::default()
+            }),
+            amplification: AmplificationObj {
+                service: ev.service.clone(),
+                port: ev.port,
+                reflector: ev.reflector,
+                victim: ev.victim,
+                ratio: ev.ratio,
+                request_bytes: ev.request_bytes,
+                response_bytes: ev.response_bytes,
+                request_pkts: ev.request_pkts,
+                response_pkts: ev.response_pkts,
+                window_s: ev.window_s,
+                baf: ev.baf,
+                reflectors: ev.reflectors,
+            },
+        };
+        e.out.push(&Record {
+            header,
+            body: AlertBody {
+                alert: fumidai_eve::objects::AlertObj {
+                    action: "allowed",
+                    gid: 1,
+                    signature_id: info.sid,
+                    rev: info.rev,
+                    signature: info.msg,
+                    category: info.category,
+                    severity: info.severity,
+                },
+                evidence: body,
+            },
+        });
+    }
+}
+
+#[derive(Serialize)]
+struct AlertBody {
+    alert: fumidai_eve::objects::AlertObj,
+    #[serde(flatten)]
+    evidence: AmpEvidence,
+}
