@@ -20,6 +20,9 @@ pub struct Recipient<'a> {
     pub reply: Option<u16>,
     /// The client authenticated (SMTP AUTH succeeded): authorised relaying.
     pub authenticated: bool,
+    /// The server's answer to the end of the message, once known: `Some(true)`
+    /// when it accepted the message (2xx).
+    pub message_accepted: Option<bool>,
 }
 
 impl Detector {
@@ -59,7 +62,14 @@ impl Detector {
             return Vec::new();
         }
         match r.reply {
-            Some(code) if (200..300).contains(&code) => vec![SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN],
+            // Someone else's server, judged by its banner: one machine often
+            // hosts many domains, and many servers accept any RCPT and refuse
+            // at the end of DATA. Confirm only once the message was taken.
+            Some(code)
+                if (200..300).contains(&code) && (ours || r.message_accepted == Some(true)) =>
+            {
+                vec![SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN]
+            }
             _ => vec![SMTP_RELAY_ATTEMPT],
         }
     }
@@ -236,6 +246,7 @@ mod tests {
             server_domain,
             reply: Some(reply),
             authenticated: false,
+            message_accepted: None,
         }
     }
 
@@ -270,10 +281,14 @@ mod tests {
             )),
             [SMTP_RELAY_ATTEMPT]
         );
-        assert_eq!(
-            d.smtp_recipient(&rcpt("10.1.1.1", "198.51.100.1", "yahoo.com", ex, 250)),
-            [SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN]
-        );
+        // Someone else's server answering RCPT 250: an attempt; confirmed
+        // only once it accepts the message itself.
+        let mut r = rcpt("10.1.1.1", "198.51.100.1", "yahoo.com", ex, 250);
+        assert_eq!(d.smtp_recipient(&r), [SMTP_RELAY_ATTEMPT]);
+        r.message_accepted = Some(false);
+        assert_eq!(d.smtp_recipient(&r), [SMTP_RELAY_ATTEMPT]);
+        r.message_accepted = Some(true);
+        assert_eq!(d.smtp_recipient(&r), [SMTP_RELAY_ATTEMPT, SMTP_RELAY_OPEN]);
         assert!(
             d.smtp_recipient(&rcpt("10.1.1.1", "198.51.100.1", "yahoo.com", None, 250))
                 .is_empty(),

@@ -1021,10 +1021,19 @@ fn parse_request_line(line: &[u8]) -> Option<RequestLine> {
     }
     let last_start = rest.iter().rposition(|&c| is_ws(c)).map_or(0, |p| p + 1);
     let last = &rest[last_start..];
+    // A last token that starts like a version is one, even cut short
+    // (`GET / HTTP/1.`, seen in the wild): the target stays `/`, as Zeek
+    // and libhtp read it.
+    let looks_like_version =
+        last_start > 0 && last.len() >= 5 && last[..5].eq_ignore_ascii_case(b"HTTP/");
     let (uri, protocol) = match http_version(last) {
         Ok((&[], v)) => (
             trim(&rest[..last_start]),
             Some(lossy(v).to_ascii_uppercase()),
+        ),
+        _ if looks_like_version => (
+            trim(&rest[..last_start]),
+            Some(lossy(last).to_ascii_uppercase()),
         ),
         _ => (rest, None),
     };
@@ -1112,7 +1121,11 @@ fn host_port(a: &[u8]) -> Option<(String, Option<u16>)> {
             None => (a, None),
         }
     };
-    if host.is_empty() || !host.iter().all(|&c| c.is_ascii_graphic()) {
+    // A path (`CONNECT / HTTP/1.1`) is not a host.
+    if host.is_empty()
+        || !host.iter().all(|&c| c.is_ascii_graphic())
+        || host.iter().any(|&c| matches!(c, b'/' | b'?' | b'#' | b'@'))
+    {
         return None;
     }
     let port = match port {
@@ -1228,6 +1241,32 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn request_lines_as_zeek_and_libhtp_read_them() {
+        let l = parse_request_line(b"GET / HTTP/1.").unwrap();
+        assert_eq!(
+            (l.uri.as_str(), l.protocol.as_deref()),
+            ("/", Some("HTTP/1."))
+        );
+        // A path where CONNECT wants an authority names no host.
+        for line in [
+            &b"CONNECT / HTTP/1.1"[..],
+            b"CONNECT /HTTP/1.1",
+            b"CONNECT / HTTP/1.",
+        ] {
+            let l = parse_request_line(line).unwrap();
+            assert_eq!(l.host, None, "{}", String::from_utf8_lossy(line));
+        }
+        let l = parse_request_line(b"CONNECT mail.example.net:25 HTTP/1.0").unwrap();
+        assert_eq!(
+            (l.host.as_deref(), l.port),
+            (Some("mail.example.net"), Some(25))
+        );
+        // HTTP/0.9 keeps its whole target.
+        let l = parse_request_line(b"GET /HTTP/1.1").unwrap();
+        assert_eq!((l.uri.as_str(), l.protocol), ("/HTTP/1.1", None));
+    }
     use super::*;
     use crate::StreamDriver;
 

@@ -119,6 +119,7 @@ impl Session {
             server_domain: p.session().server_domain.as_deref(),
             reply: r.reply.as_ref().map(|r| r.code),
             authenticated: p.session().auth_ok == Some(true),
+            message_accepted: None,
         });
         if sids.is_empty() {
             return;
@@ -126,6 +127,40 @@ impl Session {
         let ev = evidence(t, p.session());
         for sid in sids {
             self.raise(sid, tx, &ev, cx, base);
+        }
+    }
+
+    /// Once the server accepted the message: recipients whose relay could
+    /// only be confirmed then (someone else's server) are judged again.
+    fn confirm_relay(
+        &mut self,
+        t: &SmtpTx,
+        session: &SmtpSession,
+        ev: &Evidence,
+        cx: &mut Cx<'_>,
+        base: &Base<'_>,
+    ) {
+        let accepted = t
+            .data_reply
+            .as_ref()
+            .is_some_and(|r| (200..300).contains(&r.code));
+        if !accepted {
+            return;
+        }
+        for r in &t.rcpt {
+            let Some(domain) = r.domain() else { continue };
+            let sids = cx.det.smtp_recipient(&Recipient {
+                client: cx.meta.client().addr,
+                server: cx.meta.server().addr,
+                domain: &domain,
+                server_domain: session.server_domain.as_deref(),
+                reply: r.reply.as_ref().map(|r| r.code),
+                authenticated: session.auth_ok == Some(true),
+                message_accepted: Some(true),
+            });
+            for sid in sids {
+                self.raise(sid, t.id, ev, cx, base);
+            }
         }
     }
 
@@ -184,6 +219,7 @@ impl Session {
         };
         let session = self.driver.parser().session().clone();
         let ev = evidence(&t, &session);
+        self.confirm_relay(&t, &session, &ev, cx, base);
         cx.stats.tx("smtp");
         cx.event(EventType::Smtp, Some(base.tx_base + tx), &ev);
         self.logged = true;
