@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fumidai needs, only those missing.
 #   scripts/deps.sh build   what building needs (libpcap headers)
-#   scripts/deps.sh test    what the test suite needs besides (real peers for output
-#                           and live-capture tests)
+#   scripts/deps.sh test    what the test suite needs besides: real peers for the output
+#                           tests (rsyslog, redis) and the live lab (squid, dante,
+#                           postfix, nginx, ntpsec, and real clients)
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail
@@ -10,7 +11,8 @@ what=${1:-build}
 pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
-  test) pkgs+=(tcpdump) ;;
+  test) pkgs+=(tcpdump rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
+               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
@@ -26,5 +28,18 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Installing a daemon must not start the system's instance of it: the tests
+# start their own, on loopback or in namespaces.
+made_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 755 /usr/sbin/policy-rc.d
+  made_policy=1
+fi
+# postfix asks how to configure itself: the lab configures its own instance.
+echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+rc=0
+$sudo apt-get update -qq || rc=$?
+[ $rc -eq 0 ] && { $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?; }
+[ $made_policy -eq 1 ] && $sudo rm -f /usr/sbin/policy-rc.d
+exit $rc

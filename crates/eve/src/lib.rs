@@ -6,6 +6,7 @@ pub mod objects;
 pub mod output;
 pub mod record;
 pub mod sink;
+pub mod spool;
 pub mod stats;
 pub mod time;
 

@@ -1,151 +1,679 @@
-//! The output thread: takes batches of EVE lines from the workers and
-//! writes each line to every sink whose filter accepts its type.
+//! Delivery of EVE lines to the sinks: per-sink bounded queues, one writer
+//! thread per sink, spooling to disk while a sink is down or too slow, and
+//! counting of everything that could not be delivered.
+//!
+//! Producers (workers, the stats thread) call [`OutputHandle::dispatch`]
+//! with a batch of serialised lines. For each sink that takes some of its
+//! event types, the batch is queued for that sink's writer, unless:
+//! - the sink is down, or its spool still holds older lines: the lines go to
+//!   the spool (those of `spool_types`; the others are dropped and counted);
+//! - the queue is full: live capture must never wait for a collector, so the
+//!   lines go to the spool as above; a replay (`block_when_full`) waits
+//!   instead, as a pcap can, so nothing is lost to a slow disk.
+//!
+//! Order per sink is kept: queued lines are older than spooled ones, and the
+//! writer sends the queue, then the spool, and only when the spool is empty
+//! lets producers queue again.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::sink::{Sink, SinkStats};
-use crate::{EveBatch, EventType};
+use crate::sink::{Line, Sink, TypeFilter};
+use crate::spool::{Chunk, Spool};
+use crate::{Counters, EveBatch, EventType};
 
-/// What the output thread is asked to do.
-pub enum OutputMsg {
-    Lines(EveBatch),
-    /// Re-open every sink (SIGHUP).
-    Reopen,
-    /// Flush every sink now.
-    Flush,
+/// One sink and how it is fed.
+pub struct SinkSpec {
+    /// Key of its counters in `stats.output` (no dots).
+    pub name: String,
+    pub sink: Box<dyn Sink>,
+    pub filter: TypeFilter,
+    /// Event types kept in the spool while the sink cannot take them.
+    pub spool_types: TypeFilter,
+    pub spool_path: PathBuf,
+    pub spool_max_bytes: u64,
+    /// Batches queued in memory.
+    pub queue: usize,
 }
 
-/// What the output thread did, per sink and per event type.
+/// Settings shared by all sinks.
+pub struct OutputOptions {
+    /// Buffered lines reach the destination at least this often.
+    pub flush_every: Duration,
+    /// Producers wait for room instead of spooling when a live sink is slow.
+    pub block_when_full: bool,
+    /// Set by SIGHUP: every sink re-opens.
+    pub reopen: Arc<AtomicBool>,
+}
+
+/// Delivery counters of one sink.
+#[derive(Debug, Default)]
+pub struct SinkCounters {
+    pub written: AtomicU64,
+    pub dropped: AtomicU64,
+    pub spooled: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub errors: AtomicU64,
+    pub reopens: AtomicU64,
+    pub queue_depth: AtomicU64,
+    pub spool_pending: AtomicU64,
+    pub spool_bytes: AtomicU64,
+}
+
+/// A sink's totals at the end of a run.
+#[derive(Clone, Debug, Default)]
+pub struct SinkReport {
+    pub name: String,
+    pub describe: String,
+    pub written: u64,
+    pub dropped: u64,
+    pub spooled: u64,
+    pub reconnects: u64,
+    pub errors: u64,
+    pub reopens: u64,
+    /// Lines still in the spool after shutdown (delivered by the next run).
+    pub undelivered: u64,
+    pub spool_path: PathBuf,
+    /// The destination was open or connected when the run ended.
+    pub up: bool,
+}
+
+/// What the outputs did.
 #[derive(Clone, Debug, Default)]
 pub struct OutputReport {
-    pub sinks: Vec<(String, SinkStats)>,
+    pub sinks: Vec<SinkReport>,
+    /// Lines produced per event type (before any sink's filter).
     pub events: [u64; EventType::ALL.len()],
 }
 
-/// Handle to the running output thread.
+struct State {
+    queue: VecDeque<(Arc<EveBatch>, u64)>,
+    /// The spool holds lines older than anything a producer would queue.
+    overflow: bool,
+    down: bool,
+    closing: bool,
+    /// When closing: the end of the grace period.
+    deadline: Option<Instant>,
+    spool: Spool,
+    next_seq: u64,
+}
+
+struct SinkShared {
+    name: String,
+    describe: String,
+    filter: TypeFilter,
+    spool_types: TypeFilter,
+    cap: usize,
+    state: Mutex<State>,
+    /// The writer waits on it for work.
+    work: Condvar,
+    /// Producers wait on it for room.
+    room: Condvar,
+    c: SinkCounters,
+    up: AtomicBool,
+}
+
+impl SinkShared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking writer must not take the producers down with it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, c: &AtomicU64, v: u64) {
+        if v > 0 {
+            c.fetch_add(v, Ordering::Relaxed);
+        }
+    }
+
+    fn gauges(&self, st: &State) {
+        self.c
+            .queue_depth
+            .store(st.queue.len() as u64, Ordering::Relaxed);
+        self.c
+            .spool_pending
+            .store(st.spool.pending(), Ordering::Relaxed);
+        self.c
+            .spool_bytes
+            .store(st.spool.bytes(), Ordering::Relaxed);
+    }
+
+    /// Spools `lines`, counting what is not kept.
+    fn spool(&self, st: &mut State, lines: &[Line<'_>]) {
+        let keep: Vec<Line<'_>> = lines
+            .iter()
+            .filter(|l| self.spool_types.accepts(l.event_type))
+            .copied()
+            .collect();
+        self.add(&self.c.dropped, (lines.len() - keep.len()) as u64);
+        if keep.is_empty() {
+            return;
+        }
+        match st.spool.append(&keep) {
+            Ok(refused) => {
+                self.add(&self.c.dropped, refused);
+                self.add(&self.c.spooled, keep.len() as u64 - refused);
+                if refused > 0 && self.c.dropped.load(Ordering::Relaxed) == refused {
+                    tracing::error!(
+                        "output {}: spool {} is full: dropping events (counted in stats.output.{}.dropped)",
+                        self.describe,
+                        st.spool.path().display(),
+                        self.name
+                    );
+                }
+            }
+            Err(e) => {
+                self.add(&self.c.dropped, keep.len() as u64);
+                self.add(&self.c.errors, 1);
+                tracing::error!("output {}: spool: {e}", self.describe);
+            }
+        }
+        self.gauges(st);
+    }
+}
+
+/// The lines of `batch` a sink takes, numbered from `base`.
+fn lines_of<'a>(batch: &'a EveBatch, filter: &TypeFilter, base: u64) -> Vec<Line<'a>> {
+    batch
+        .iter()
+        .filter(|(t, _)| filter.accepts(*t))
+        .enumerate()
+        .map(|(i, (event_type, bytes))| Line {
+            seq: base + i as u64,
+            event_type,
+            bytes,
+        })
+        .collect()
+}
+
+/// What producers hold to hand lines over. Cheap to clone.
+#[derive(Clone)]
+pub struct OutputHandle {
+    sinks: Arc<Vec<Arc<SinkShared>>>,
+    block: bool,
+    events: Arc<[AtomicU64; EventType::ALL.len()]>,
+    recycle_tx: Sender<EveBatch>,
+    recycle_rx: Receiver<EveBatch>,
+}
+
+impl OutputHandle {
+    /// Hands a batch to every sink that takes any of its lines. Never waits
+    /// for a sink that is down; waits for a slow one only in replay mode.
+    pub fn dispatch(&self, batch: EveBatch) {
+        if batch.is_empty() {
+            return;
+        }
+        for (t, _) in batch.iter() {
+            self.events[t.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        let batch = Arc::new(batch);
+        for s in self.sinks.iter() {
+            let n = batch.iter().filter(|(t, _)| s.filter.accepts(*t)).count() as u64;
+            if n == 0 {
+                continue;
+            }
+            let mut st = s.lock();
+            loop {
+                if st.down || (st.overflow && !self.block) {
+                    let base = st.next_seq;
+                    st.next_seq += n;
+                    let lines = lines_of(&batch, &s.filter, base);
+                    s.spool(&mut st, &lines);
+                    break;
+                }
+                if !st.overflow && st.queue.len() < s.cap {
+                    let base = st.next_seq;
+                    st.next_seq += n;
+                    st.queue.push_back((Arc::clone(&batch), base));
+                    s.gauges(&st);
+                    s.work.notify_one();
+                    break;
+                }
+                if self.block && !st.closing {
+                    // Replay: wait for the writer (it wakes us when it takes
+                    // a batch or empties its spool, or the sink goes down).
+                    st = s
+                        .room
+                        .wait_timeout(st, Duration::from_millis(100))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                    continue;
+                }
+                st.overflow = true;
+            }
+        }
+        if let Ok(mut b) = Arc::try_unwrap(batch) {
+            b.clear();
+            let _ = self.recycle_tx.try_send(b);
+        }
+    }
+
+    /// An emptied batch to fill, if one is free.
+    pub fn recycled(&self) -> Option<EveBatch> {
+        self.recycle_rx.try_recv().ok()
+    }
+
+    /// Per-sink counters as `output.<name>.*`, for stats events.
+    pub fn counters(&self) -> Counters {
+        let mut c = Counters::default();
+        for s in self.sinks.iter() {
+            let k = |f: &str| format!("output.{}.{f}", s.name);
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            c.add(&k("written"), get(&s.c.written));
+            c.add(&k("dropped"), get(&s.c.dropped));
+            c.add(&k("spooled"), get(&s.c.spooled));
+            c.add(&k("reconnects"), get(&s.c.reconnects));
+            c.add(&k("errors"), get(&s.c.errors));
+            c.add(&k("queue_depth"), get(&s.c.queue_depth));
+            c.add(&k("spool_pending"), get(&s.c.spool_pending));
+            c.add(&k("spool_bytes"), get(&s.c.spool_bytes));
+        }
+        c
+    }
+}
+
+/// The running outputs.
 pub struct Output {
-    tx: Sender<OutputMsg>,
-    recycled: Receiver<EveBatch>,
-    handle: JoinHandle<OutputReport>,
+    handle: OutputHandle,
+    writers: Vec<JoinHandle<()>>,
+    ticker: Option<JoinHandle<()>>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+/// Sequence numbers start at the start-up time in microseconds, so they keep
+/// growing across restarts (a spool left by an earlier run is older) and
+/// stay exact in a double (a Lua number in Redis) for centuries.
+fn first_seq() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(1)
 }
 
 impl Output {
-    /// Starts the thread. `queue` bounds the batches waiting to be written.
-    /// Setting `reopen` makes the thread re-open its sinks (SIGHUP); sinks
-    /// are flushed at least every `flush_every`, so a quiet sensor's events
-    /// still reach disk promptly.
-    pub fn spawn(
-        sinks: Vec<Box<dyn Sink>>,
-        queue: usize,
-        reopen: Arc<AtomicBool>,
-        flush_every: Duration,
-    ) -> std::io::Result<Self> {
-        let (tx, rx) = bounded::<OutputMsg>(queue.max(1));
-        let (back_tx, recycled) = bounded::<EveBatch>(queue.max(1));
-        let handle = std::thread::Builder::new()
-            .name("fumidai-output".into())
-            .spawn(move || run(sinks, rx, back_tx, &reopen, flush_every))?;
-        Ok(Output {
-            tx,
-            recycled,
-            handle,
-        })
-    }
-
-    /// A sender the workers use.
-    pub fn sender(&self) -> Sender<OutputMsg> {
-        self.tx.clone()
-    }
-
-    /// Emptied batches, for reuse.
-    pub fn recycled(&self) -> Receiver<EveBatch> {
-        self.recycled.clone()
-    }
-
-    /// Stops after writing everything queued; returns the report.
-    pub fn finish(self) -> OutputReport {
-        drop(self.tx);
-        self.handle.join().unwrap_or_default()
-    }
-}
-
-fn run(
-    mut sinks: Vec<Box<dyn Sink>>,
-    rx: Receiver<OutputMsg>,
-    back: Sender<EveBatch>,
-    reopen: &AtomicBool,
-    flush_every: Duration,
-) -> OutputReport {
-    let mut report = OutputReport {
-        sinks: sinks
-            .iter()
-            .map(|s| (s.name().to_owned(), SinkStats::default()))
-            .collect(),
-        ..Default::default()
-    };
-    let mut last_flush = Instant::now();
-    loop {
-        if reopen.swap(false, Ordering::Relaxed) {
-            reopen_all(&mut sinks, &mut report);
+    pub fn spawn(specs: Vec<SinkSpec>, opts: OutputOptions) -> std::io::Result<Self> {
+        let (recycle_tx, recycle_rx) = bounded(64);
+        let generation = Arc::new(AtomicU64::new(0));
+        let seq = first_seq();
+        let mut shared = Vec::new();
+        let mut sinks = Vec::new();
+        for spec in specs {
+            let spool = Spool::open(&spec.spool_path, spec.spool_max_bytes).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{}: cannot open spool: {e}", spec.spool_path.display()),
+                )
+            })?;
+            if spool.pending() > 0 {
+                tracing::warn!(
+                    "output {}: {} events left in {} by an earlier run are sent first",
+                    spec.sink.describe(),
+                    spool.pending(),
+                    spool.path().display()
+                );
+            }
+            let st = State {
+                queue: VecDeque::new(),
+                overflow: spool.pending() > 0,
+                down: false,
+                closing: false,
+                deadline: None,
+                spool,
+                next_seq: seq,
+            };
+            let s = Arc::new(SinkShared {
+                name: spec.name,
+                describe: spec.sink.describe(),
+                filter: spec.filter,
+                spool_types: spec.spool_types,
+                cap: spec.queue.max(1),
+                state: Mutex::new(st),
+                work: Condvar::new(),
+                room: Condvar::new(),
+                c: SinkCounters::default(),
+                up: AtomicBool::new(false),
+            });
+            s.gauges(&s.lock());
+            shared.push(Arc::clone(&s));
+            sinks.push((s, spec.sink));
         }
-        if last_flush.elapsed() >= flush_every {
-            flush_all(&mut sinks);
-            last_flush = Instant::now();
-        }
-        let msg = match rx.recv_timeout(flush_every.min(Duration::from_millis(200))) {
-            Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
+        let handle = OutputHandle {
+            sinks: Arc::new(shared),
+            block: opts.block_when_full,
+            events: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            recycle_tx: recycle_tx.clone(),
+            recycle_rx,
         };
-        match msg {
-            OutputMsg::Lines(mut batch) => {
-                for (ty, line) in batch.iter() {
-                    report.events[ty.index()] += 1;
-                    for (sink, stats) in sinks.iter_mut().zip(report.sinks.iter_mut()) {
-                        if !sink.filter().accepts(ty) {
-                            continue;
-                        }
-                        match sink.write_line(line) {
-                            Ok(()) => stats.1.written += 1,
-                            Err(e) => {
-                                stats.1.dropped += 1;
-                                if stats.1.errors == 0 {
-                                    tracing::error!("{}: {e}", sink.name());
-                                }
-                                stats.1.errors += 1;
+        let mut writers = Vec::new();
+        for (s, sink) in sinks {
+            let w = Writer {
+                s,
+                sink,
+                flush_every: opts.flush_every,
+                generation: Arc::clone(&generation),
+                recycle: recycle_tx.clone(),
+            };
+            writers.push(
+                std::thread::Builder::new()
+                    .name("fumidai-output".into())
+                    .spawn(move || w.run())?,
+            );
+        }
+        // SIGHUP arrives as a flag; turn it into a generation every writer sees.
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let stop = Arc::clone(&stop_ticker);
+            let reopen = opts.reopen;
+            let sinks = Arc::clone(&handle.sinks);
+            std::thread::Builder::new()
+                .name("fumidai-hup".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                        if reopen.swap(false, Ordering::Relaxed) {
+                            generation.fetch_add(1, Ordering::Relaxed);
+                            for s in sinks.iter() {
+                                s.work.notify_all();
                             }
                         }
                     }
+                })?
+        };
+        Ok(Output {
+            handle,
+            writers,
+            ticker: Some(ticker),
+            stop_ticker,
+        })
+    }
+
+    pub fn handle(&self) -> OutputHandle {
+        self.handle.clone()
+    }
+
+    /// Delivers what is queued and spooled, for at most `timeout`; what is
+    /// left stays in the spools. Call once every producer has finished.
+    pub fn finish(mut self, timeout: Duration) -> OutputReport {
+        let deadline = Instant::now() + timeout;
+        for s in self.handle.sinks.iter() {
+            let mut st = s.lock();
+            st.closing = true;
+            st.deadline = Some(deadline);
+            drop(st);
+            s.work.notify_all();
+            s.room.notify_all();
+        }
+        for w in self.writers.drain(..) {
+            let _ = w.join();
+        }
+        self.stop_ticker.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+        let mut report = OutputReport::default();
+        for (i, e) in self.handle.events.iter().enumerate() {
+            report.events[i] = e.load(Ordering::Relaxed);
+        }
+        for s in self.handle.sinks.iter() {
+            let st = s.lock();
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            report.sinks.push(SinkReport {
+                name: s.name.clone(),
+                describe: s.describe.clone(),
+                written: get(&s.c.written),
+                dropped: get(&s.c.dropped),
+                spooled: get(&s.c.spooled),
+                reconnects: get(&s.c.reconnects),
+                errors: get(&s.c.errors),
+                reopens: get(&s.c.reopens),
+                undelivered: st.spool.pending(),
+                spool_path: st.spool.path().to_owned(),
+                up: s.up.load(Ordering::Relaxed),
+            });
+        }
+        report
+    }
+}
+
+enum Work {
+    Batch(Arc<EveBatch>, u64),
+    Spool(Chunk),
+    /// Nothing to send for a while: flush, rotate, re-open.
+    Idle,
+    /// Closing and everything delivered, or the grace period is over.
+    Exit,
+}
+
+struct Writer {
+    s: Arc<SinkShared>,
+    sink: Box<dyn Sink>,
+    flush_every: Duration,
+    generation: Arc<AtomicU64>,
+    recycle: Sender<EveBatch>,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+impl Writer {
+    fn run(mut self) {
+        let s = Arc::clone(&self.s);
+        let mut connected = false;
+        let mut ever_up = false;
+        let mut backoff = BACKOFF_MIN;
+        let mut seen_gen = self.generation.load(Ordering::Relaxed);
+        let mut unflushed = false;
+        let mut last_flush = Instant::now();
+        loop {
+            if !connected {
+                match self.sink.connect() {
+                    Ok(()) => {
+                        connected = true;
+                        s.up.store(true, Ordering::Relaxed);
+                        if ever_up {
+                            s.add(&s.c.reconnects, 1);
+                            tracing::warn!("output {}: reconnected", s.describe);
+                        }
+                        ever_up = true;
+                        backoff = BACKOFF_MIN;
+                        s.lock().down = false;
+                    }
+                    Err(e) => {
+                        let mut st = s.lock();
+                        if !st.down {
+                            s.add(&s.c.errors, 1);
+                            tracing::error!(
+                                "output {}: {e}; spooling to {} and retrying",
+                                s.describe,
+                                st.spool.path().display()
+                            );
+                        }
+                        self.mark_down(&mut st);
+                        if past_deadline(&st) {
+                            self.save_queue(&mut st);
+                            break;
+                        }
+                        let _ = s.work.wait_timeout(st, backoff);
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        continue;
+                    }
                 }
-                batch.clear();
-                let _ = back.try_send(batch);
             }
-            OutputMsg::Reopen => reopen_all(&mut sinks, &mut report),
-            OutputMsg::Flush => flush_all(&mut sinks),
+            let g = self.generation.load(Ordering::Relaxed);
+            if g != seen_gen {
+                seen_gen = g;
+                s.add(&s.c.reopens, 1);
+                if let Err(e) = self.sink.reopen() {
+                    self.fail(&e);
+                    connected = false;
+                    continue;
+                }
+            }
+            match self.next_work(unflushed, last_flush) {
+                Work::Exit => break,
+                Work::Idle => {
+                    let r = if unflushed { self.sink.flush() } else { Ok(()) };
+                    unflushed = false;
+                    last_flush = Instant::now();
+                    if let Err(e) = r.and_then(|()| self.sink.tick()) {
+                        self.fail(&e);
+                        connected = false;
+                    }
+                }
+                Work::Batch(b, base) => {
+                    let lines = lines_of(&b, &s.filter, base);
+                    match self.sink.send(&lines) {
+                        Ok(refused) => {
+                            s.add(&s.c.written, lines.len() as u64 - refused);
+                            s.add(&s.c.dropped, refused);
+                            unflushed = true;
+                        }
+                        Err(e) => {
+                            self.fail(&e);
+                            connected = false;
+                            let mut st = s.lock();
+                            st.queue.push_front((Arc::clone(&b), base));
+                            self.mark_down(&mut st);
+                        }
+                    }
+                    drop(lines);
+                    if let Ok(mut b) = Arc::try_unwrap(b) {
+                        b.clear();
+                        let _ = self.recycle.try_send(b);
+                    }
+                }
+                Work::Spool(chunk) => {
+                    let lines = chunk.lines();
+                    match self.sink.send(&lines) {
+                        Ok(refused) => {
+                            s.add(&s.c.written, lines.len() as u64 - refused);
+                            s.add(&s.c.dropped, refused);
+                            unflushed = true;
+                            let mut st = s.lock();
+                            if let Err(e) = st.spool.consume(&chunk) {
+                                tracing::error!("output {}: spool: {e}", s.describe);
+                            }
+                            s.gauges(&st);
+                        }
+                        Err(e) => {
+                            self.fail(&e);
+                            connected = false;
+                            self.mark_down(&mut s.lock());
+                        }
+                    }
+                }
+            }
+        }
+        if connected && let Err(e) = self.sink.flush() {
+            tracing::error!("output {}: flush: {e}", s.describe);
+        }
+        s.up.store(connected, Ordering::Relaxed);
+        let st = s.lock();
+        if let Err(e) = st.spool.sync() {
+            tracing::error!("output {}: spool: {e}", s.describe);
+        }
+        s.gauges(&st);
+    }
+
+    fn fail(&self, e: &std::io::Error) {
+        self.s.add(&self.s.c.errors, 1);
+        tracing::error!("output {}: {e}; spooling and reconnecting", self.s.describe);
+    }
+
+    /// Producers spool from now on; blocked ones are woken to do so.
+    fn mark_down(&self, st: &mut State) {
+        st.down = true;
+        st.overflow = true;
+        self.s.up.store(false, Ordering::Relaxed);
+        self.s.room.notify_all();
+    }
+
+    /// At the end of the grace period: what is still queued goes to the
+    /// front of the spool, as it is older than the spool's records.
+    fn save_queue(&self, st: &mut State) {
+        let items: Vec<_> = st.queue.drain(..).collect();
+        if items.is_empty() {
+            return;
+        }
+        let mut lines = Vec::new();
+        for (b, base) in &items {
+            lines.extend(lines_of(b, &self.s.filter, *base));
+        }
+        let keep: Vec<Line<'_>> = lines
+            .iter()
+            .filter(|l| self.s.spool_types.accepts(l.event_type))
+            .copied()
+            .collect();
+        self.s
+            .add(&self.s.c.dropped, (lines.len() - keep.len()) as u64);
+        match st.spool.prepend(&keep) {
+            Ok(refused) => {
+                self.s.add(&self.s.c.dropped, refused);
+                self.s.add(&self.s.c.spooled, keep.len() as u64 - refused);
+            }
+            Err(e) => {
+                self.s.add(&self.s.c.dropped, keep.len() as u64);
+                tracing::error!("output {}: spool: {e}", self.s.describe);
+            }
+        }
+        self.s.gauges(st);
+    }
+
+    fn next_work(&self, unflushed: bool, last_flush: Instant) -> Work {
+        let s = &self.s;
+        let mut st = s.lock();
+        loop {
+            if past_deadline(&st) {
+                self.save_queue(&mut st);
+                return Work::Exit;
+            }
+            if let Some((b, base)) = st.queue.pop_front() {
+                s.gauges(&st);
+                s.room.notify_one();
+                return Work::Batch(b, base);
+            }
+            if st.overflow {
+                if st.spool.pending() > 0 {
+                    match st.spool.read(256 << 10) {
+                        Ok(c) if !c.is_empty() => return Work::Spool(c),
+                        Ok(c) => {
+                            // Only damaged records: skip them.
+                            let _ = st.spool.consume(&c);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!("output {}: spool: {e}", s.describe);
+                            return Work::Idle;
+                        }
+                    }
+                }
+                st.overflow = false;
+                s.room.notify_all();
+            }
+            if st.closing {
+                return Work::Exit;
+            }
+            if unflushed && last_flush.elapsed() >= self.flush_every {
+                return Work::Idle;
+            }
+            let g = self.generation.load(Ordering::Relaxed);
+            let (guard, timeout) = s
+                .work
+                .wait_timeout(st, self.flush_every)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            if timeout.timed_out() || self.generation.load(Ordering::Relaxed) != g {
+                return Work::Idle;
+            }
         }
     }
-    flush_all(&mut sinks);
-    report
 }
 
-fn reopen_all(sinks: &mut [Box<dyn Sink>], report: &mut OutputReport) {
-    for (sink, stats) in sinks.iter_mut().zip(report.sinks.iter_mut()) {
-        stats.1.reopens += 1;
-        if let Err(e) = sink.reopen() {
-            tracing::error!("{}: reopen: {e}", sink.name());
-        }
-    }
-}
-
-fn flush_all(sinks: &mut [Box<dyn Sink>]) {
-    for s in sinks {
-        if let Err(e) = s.flush() {
-            tracing::error!("{}: flush: {e}", s.name());
-        }
-    }
+fn past_deadline(st: &State) -> bool {
+    st.deadline.is_some_and(|d| Instant::now() >= d)
 }

@@ -229,6 +229,9 @@ pub struct EveConfig {
     pub anomaly: AnomalyConf,
     pub community_id_seed: u16,
     pub outputs: Vec<OutputConf>,
+    /// Seconds given to the outputs at exit to deliver what is queued.
+    pub flush_timeout: u64,
+    pub spool: SpoolConf,
 }
 
 impl Default for EveConfig {
@@ -242,6 +245,8 @@ impl Default for EveConfig {
             anomaly: AnomalyConf::default(),
             community_id_seed: 0,
             outputs: vec![OutputConf::default()],
+            flush_timeout: 5,
+            spool: SpoolConf::default(),
         }
     }
 }
@@ -264,18 +269,74 @@ impl Default for AnomalyConf {
     }
 }
 
+/// suricata.yaml's `eve-log` `filetype`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum FileType {
     Regular,
+    UnixStream,
+    UnixDgram,
+    Syslog,
+    Redis,
 }
 
+/// How syslog messages travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogTransportName {
+    Udp,
+    Tcp,
+    Unix,
+}
+
+/// What a redis output does with each line (Suricata's names and the commands).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisModeName {
+    #[serde(alias = "rpush")]
+    List,
+    #[serde(alias = "xadd")]
+    Stream,
+    #[serde(alias = "publish")]
+    Channel,
+}
+
+/// One output, as an entry of suricata.yaml's `outputs: - eve-log:`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConf {
     pub filetype: FileType,
+    /// regular: the file, relative to the log directory unless absolute;
+    /// unix_stream / unix_dgram: the socket; syslog over `unix`: the socket
+    /// (default /dev/log); redis: a unix socket to use instead of TCP.
     pub filename: String,
+    /// Event types this output takes (empty: all produced).
     pub types: Vec<EventTypeName>,
+    /// Key of its counters in stats (`stats.output.<name>`); derived from
+    /// the file name or the filetype when empty.
+    pub name: String,
+    /// regular: rotate at this size (0: never).
+    pub rotate_size: ByteSize,
+    /// regular: rotate after this many seconds (0: never).
+    pub rotate_interval: u64,
+    /// syslog: udp, tcp (octet-counted) or unix.
+    pub transport: SyslogTransportName,
+    /// syslog / redis: host name or address.
+    pub server: String,
+    /// syslog / redis: port (0: 514 for syslog, 6379 for redis).
+    pub port: u16,
+    pub facility: SyslogFacility,
+    pub level: SyslogLevel,
+    /// syslog APP-NAME.
+    pub identity: String,
+    /// redis: list (RPUSH), stream (XADD) or channel (PUBLISH).
+    pub mode: RedisModeName,
+    /// redis: the list, stream or channel.
+    pub key: String,
+    /// redis: lines per command.
+    pub batch_size: usize,
+    /// Batches held in memory for this output before it spools.
+    pub queue: usize,
 }
 
 impl Default for OutputConf {
@@ -284,7 +345,82 @@ impl Default for OutputConf {
             filetype: FileType::Regular,
             filename: "eve.json".into(),
             types: Vec::new(),
+            name: String::new(),
+            rotate_size: ByteSize(0),
+            rotate_interval: 0,
+            transport: SyslogTransportName::Udp,
+            server: "127.0.0.1".into(),
+            port: 0,
+            facility: SyslogFacility("local5".into()),
+            level: SyslogLevel("info".into()),
+            identity: "fumidai".into(),
+            mode: RedisModeName::List,
+            key: "fumidai".into(),
+            batch_size: 256,
+            queue: 256,
         }
+    }
+}
+
+/// Where outputs keep what they could not deliver yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConf {
+    /// Directory of the spool files (empty: `<log dir>/spool`).
+    pub dir: String,
+    /// Disk each output's spool may use; beyond it, events are dropped and counted.
+    pub max_bytes: ByteSize,
+    /// Event types kept while an output is down (the others are counted as dropped).
+    pub types: Vec<EventTypeName>,
+}
+
+impl Default for SpoolConf {
+    fn default() -> Self {
+        SpoolConf {
+            dir: String::new(),
+            max_bytes: ByteSize(64 << 20),
+            types: vec![EventTypeName(fumidai_eve::EventType::Alert)],
+        }
+    }
+}
+
+/// A syslog facility name (`local5`, `daemon`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SyslogFacility(pub String);
+
+impl FromStr for SyslogFacility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        fumidai_eve::sink::syslog::facility_code(s)
+            .map(|_| SyslogFacility(s.to_ascii_lowercase()))
+            .ok_or_else(|| format!("unknown syslog facility `{s}`, expected kern, user, mail, daemon, auth, ..., local0 ... local7"))
+    }
+}
+
+impl<'de> Deserialize<'de> for SyslogFacility {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "a syslog facility")
+    }
+}
+
+/// A syslog severity name (`info`, `notice`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SyslogLevel(pub String);
+
+impl FromStr for SyslogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        fumidai_eve::sink::syslog::severity_code(s)
+            .map(|_| SyslogLevel(s.to_ascii_lowercase()))
+            .ok_or_else(|| format!("unknown syslog level `{s}`, expected emerg, alert, crit, err, warning, notice, info or debug"))
+    }
+}
+
+impl<'de> Deserialize<'de> for SyslogLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "a syslog level")
     }
 }
 

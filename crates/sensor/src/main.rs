@@ -138,6 +138,23 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
     if let Some((iface, _, _, Some(e))) = &report.live {
         eprintln!("fumidai: {iface}: capture stopped: {e}");
     }
+    // Loss is reported even with -q.
+    for s in &report.output.sinks {
+        if s.dropped > 0 {
+            eprintln!(
+                "fumidai: output {}: {} events dropped",
+                s.describe, s.dropped
+            );
+        }
+        if s.undelivered > 0 {
+            eprintln!(
+                "fumidai: output {}: {} events not delivered, kept in {}",
+                s.describe,
+                s.undelivered,
+                s.spool_path.display()
+            );
+        }
+    }
     if cli.quiet == 0 {
         let mut out = std::io::stdout().lock();
         let _ = print_summary(&mut out, &report);
@@ -215,20 +232,41 @@ fn print_summary(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
             k.received, k.dropped, k.if_dropped
         )?;
     }
-    for ((name, s), path) in r.output.sinks.iter().zip(&r.outputs) {
-        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        let lost = if s.dropped > 0 {
-            format!(", {} NOT written", s.dropped)
+    for s in &r.output.sinks {
+        let shown = if r
+            .outputs
+            .iter()
+            .any(|p| p.display().to_string() == s.describe)
+        {
+            std::fs::canonicalize(&s.describe)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| s.describe.clone())
         } else {
-            String::new()
+            s.describe.clone()
         };
-        let _ = name;
-        writeln!(
-            out,
-            "  output:  {} ({} events{lost})",
-            abs.display(),
-            s.written
-        )?;
+        let mut notes = Vec::new();
+        if s.spooled > 0 {
+            notes.push(format!("{} spooled", s.spooled));
+        }
+        if s.reconnects > 0 {
+            notes.push(format!("{} reconnects", s.reconnects));
+        }
+        if s.dropped > 0 {
+            notes.push(format!("{} NOT written (dropped)", s.dropped));
+        }
+        if s.undelivered > 0 {
+            notes.push(format!(
+                "{} NOT delivered yet, kept in {} for the next run",
+                s.undelivered,
+                s.spool_path.display()
+            ));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", notes.join(", "))
+        };
+        writeln!(out, "  output:  {shown} ({} events{notes})", s.written)?;
     }
     Ok(())
 }

@@ -10,8 +10,12 @@ use anyhow::Context;
 use crossbeam_channel::{bounded, unbounded};
 use fumidai_detect::{DetectConf, Detector, NetSet};
 use fumidai_engine::{AnomalyLog, Engine, EngineConfig};
-use fumidai_eve::output::{Output, OutputReport};
-use fumidai_eve::sink::{FileSink, Sink, TypeFilter};
+use fumidai_eve::output::{Output, OutputOptions, OutputReport, SinkSpec};
+use fumidai_eve::sink::syslog::{facility_code, severity_code};
+use fumidai_eve::sink::{
+    FileSink, RedisMode, RedisSink, RedisTarget, Rotation, Sink, SyslogSink, SyslogTransport,
+    TypeFilter, UnixDgramSink, UnixStreamSink,
+};
 use fumidai_eve::{Counters, EventType};
 use fumidai_flow::{Class, OverlapPolicy, StreamConfig, Timeouts};
 use fumidai_proto::AppProto;
@@ -19,7 +23,9 @@ use fumidai_wire::defrag::DefragConfig;
 
 use crate::batch::{Batch, ToWorker};
 use crate::capture::{self, FileReport, KernelStats, LiveOptions, Shards};
-use crate::config::{Config, OutputConf, Policy};
+use crate::config::{
+    Config, EventTypeName, FileType, OutputConf, Policy, RedisModeName, SyslogTransportName,
+};
 use crate::progress::Progress;
 use crate::stats::{self, FINAL, StatsPart};
 use crate::worker::{self, WorkerIo};
@@ -127,25 +133,130 @@ pub fn detector(cfg: &Config) -> Detector {
     Detector::new(conf, set(&cfg.home_net), set(&cfg.external_net))
 }
 
-/// The opened sinks and the files they write.
-type Sinks = (Vec<Box<dyn Sink>>, Vec<PathBuf>);
-
-fn open_sinks(outputs: &[OutputConf], log_dir: &Path) -> anyhow::Result<Sinks> {
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    let mut paths = Vec::new();
-    for o in outputs {
-        let filter = if o.types.is_empty() {
-            TypeFilter::all()
-        } else {
-            TypeFilter::only(&o.types.iter().map(|t| t.0).collect::<Vec<_>>())
-        };
-        let path = log_dir.join(&o.filename);
-        let sink = FileSink::open(&path, filter)
-            .with_context(|| format!("{}: cannot open for writing", path.display()))?;
-        sinks.push(Box::new(sink));
-        paths.push(path);
+fn filter(types: &[EventTypeName]) -> TypeFilter {
+    if types.is_empty() {
+        TypeFilter::all()
+    } else {
+        TypeFilter::only(&types.iter().map(|t| t.0).collect::<Vec<_>>())
     }
-    Ok((sinks, paths))
+}
+
+/// The stats key of an output: its `name`, else derived from its file
+/// name or type; dots would nest in stats, so they become `_`.
+fn output_names(outputs: &[OutputConf]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for o in outputs {
+        let base = if !o.name.is_empty() {
+            o.name.clone()
+        } else if o.filetype == FileType::Regular {
+            Path::new(&o.filename)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "regular".into())
+        } else {
+            serde_json::to_value(o.filetype)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let base: String = base
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// Opens every output. Files must open now (a bad path is a start-up
+/// error); sockets may be down and are retried in the background.
+fn open_sinks(cfg: &Config, log_dir: &Path) -> anyhow::Result<(Vec<SinkSpec>, Vec<PathBuf>)> {
+    let mut specs = Vec::new();
+    let mut files = Vec::new();
+    let spool_dir = if cfg.eve.spool.dir.is_empty() {
+        log_dir.join("spool")
+    } else {
+        PathBuf::from(&cfg.eve.spool.dir)
+    };
+    let spool_types = filter(&cfg.eve.spool.types);
+    for (i, (o, name)) in cfg
+        .eve
+        .outputs
+        .iter()
+        .zip(output_names(&cfg.eve.outputs))
+        .enumerate()
+    {
+        let path = log_dir.join(&o.filename);
+        let what = || format!("eve.outputs[{i}] ({:?})", o.filetype);
+        let sink: Box<dyn Sink> = match o.filetype {
+            FileType::Regular => {
+                let rotation = Rotation {
+                    max_bytes: o.rotate_size.0,
+                    interval: Duration::from_secs(o.rotate_interval),
+                };
+                let s = FileSink::open(&path, rotation)
+                    .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+                files.push(path.clone());
+                Box::new(s)
+            }
+            FileType::UnixStream => Box::new(UnixStreamSink::new(PathBuf::from(&o.filename))),
+            FileType::UnixDgram => Box::new(UnixDgramSink::new(PathBuf::from(&o.filename))),
+            FileType::Syslog => {
+                let port = if o.port == 0 { 514 } else { o.port };
+                let transport = match o.transport {
+                    SyslogTransportName::Udp => SyslogTransport::Udp(o.server.clone(), port),
+                    SyslogTransportName::Tcp => SyslogTransport::Tcp(o.server.clone(), port),
+                    SyslogTransportName::Unix => SyslogTransport::Unix(PathBuf::from(
+                        if o.filename == OutputConf::default().filename {
+                            "/dev/log"
+                        } else {
+                            &o.filename
+                        },
+                    )),
+                };
+                let facility = facility_code(&o.facility.0)
+                    .with_context(|| format!("{}: facility", what()))?;
+                let level =
+                    severity_code(&o.level.0).with_context(|| format!("{}: level", what()))?;
+                Box::new(SyslogSink::new(transport, facility, level, &o.identity))
+            }
+            FileType::Redis => {
+                let target = if o.filename != OutputConf::default().filename {
+                    RedisTarget::Unix(PathBuf::from(&o.filename))
+                } else {
+                    RedisTarget::Tcp(o.server.clone(), if o.port == 0 { 6379 } else { o.port })
+                };
+                let mode = match o.mode {
+                    RedisModeName::List => RedisMode::List,
+                    RedisModeName::Stream => RedisMode::Stream,
+                    RedisModeName::Channel => RedisMode::Channel,
+                };
+                Box::new(RedisSink::new(target, mode, &o.key, o.batch_size))
+            }
+        };
+        specs.push(SinkSpec {
+            spool_path: spool_dir.join(format!("{name}.spool")),
+            name,
+            sink,
+            filter: filter(&o.types),
+            spool_types: spool_types.clone(),
+            spool_max_bytes: cfg.eve.spool.max_bytes.0,
+            queue: o.queue,
+        });
+    }
+    Ok((specs, files))
 }
 
 /// Flags set by signal handlers.
@@ -188,18 +299,36 @@ pub fn run(
         Input::Live(o) => Some(capture::open_live(o)?),
         Input::Files(_) => None,
     };
-    let (sinks, outputs) = open_sinks(&cfg.eve.outputs, log_dir)?;
+    let (sinks, outputs) = open_sinks(cfg, log_dir)?;
     let mut owned = vec![log_dir.to_path_buf()];
     owned.extend(outputs.iter().cloned());
+    for s in &sinks {
+        if let Some(dir) = s.spool_path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create spool directory", dir.display()))?;
+            if !owned.iter().any(|p| p == dir) {
+                owned.push(dir.to_path_buf());
+            }
+        }
+        owned.push(s.spool_path.clone());
+    }
     before_capture(&owned)?;
 
     let flush_every = Duration::from_millis(cfg.capture.flush_ms.clamp(100, 1000));
-    let output = Output::spawn(sinks, 1024, Arc::clone(&signals.reopen), flush_every)?;
+    let output = Output::spawn(
+        sinks,
+        OutputOptions {
+            flush_every,
+            // A replay can wait for a slow disk; live capture cannot.
+            block_when_full: matches!(input, Input::Files(_)),
+            reopen: Arc::clone(&signals.reopen),
+        },
+    )?;
     let ecfg = Arc::new(engine_config(cfg, workers));
     let det = Arc::new(detector(cfg));
     let (stats_tx, stats_rx) = unbounded::<StatsPart>();
     let log_stats = cfg.stats.enabled && cfg.eve.types.iter().any(|t| t.0 == EventType::Stats);
-    let stats_thread = stats::spawn(workers + 1, stats_rx, output.sender(), log_stats, started)?;
+    let stats_thread = stats::spawn(workers + 1, stats_rx, output.handle(), log_stats, started)?;
     let (pool_tx, pool_rx) = bounded::<Batch>(workers * 8);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
@@ -209,8 +338,7 @@ pub fn run(
         let io = WorkerIo {
             rx,
             pool: pool_tx.clone(),
-            out: output.sender(),
-            out_pool: output.recycled(),
+            out: output.handle(),
             stats: stats_tx.clone(),
         };
         let engine = Engine::new(Arc::clone(&ecfg), Arc::clone(&det));
@@ -261,7 +389,7 @@ pub fn run(
     });
     drop(stats_tx);
     let counters = stats_thread.join().unwrap_or_default();
-    let output_report = output.finish();
+    let output_report = output.finish(Duration::from_secs(cfg.eve.flush_timeout));
     if capture_result.is_err() {
         anyhow::bail!("a worker stopped unexpectedly; events after that point are missing");
     }

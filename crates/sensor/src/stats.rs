@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
-use fumidai_eve::output::OutputMsg;
+use crossbeam_channel::Receiver;
+use fumidai_eve::output::OutputHandle;
 use fumidai_eve::{Counters, EveBatch, EveTime, EventType, Header, Record};
 use fumidai_wire::Timestamp;
 use serde::Serialize;
@@ -32,7 +32,7 @@ struct StatsBody {
 pub fn spawn(
     parts: usize,
     rx: Receiver<StatsPart>,
-    out: Sender<OutputMsg>,
+    out: OutputHandle,
     log: bool,
     started: Instant,
 ) -> std::io::Result<JoinHandle<Counters>> {
@@ -64,8 +64,11 @@ pub fn spawn(
         })
 }
 
-fn write(out: &Sender<OutputMsg>, ts: Timestamp, counters: &Counters, started: Instant) {
-    let mut stats = counters.to_json();
+fn write(out: &OutputHandle, ts: Timestamp, counters: &Counters, started: Instant) {
+    // The outputs' own delivery counters, as they stand now.
+    let mut all = counters.clone();
+    all.merge(&out.counters());
+    let mut stats = all.to_json();
     if let serde_json::Value::Object(m) = &mut stats {
         m.insert("uptime".into(), started.elapsed().as_secs().into());
     }
@@ -74,5 +77,5 @@ fn write(out: &Sender<OutputMsg>, ts: Timestamp, counters: &Counters, started: I
         header: Header::new(EveTime(ts), EventType::Stats),
         body: StatsBody { stats },
     });
-    let _ = out.send(OutputMsg::Lines(batch));
+    out.dispatch(batch);
 }

@@ -2,8 +2,7 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use fumidai_engine::Engine;
-use fumidai_eve::EveBatch;
-use fumidai_eve::output::OutputMsg;
+use fumidai_eve::output::OutputHandle;
 use fumidai_flow::EndReason;
 
 use crate::batch::{Batch, ToWorker};
@@ -13,8 +12,7 @@ use crate::stats::{FINAL, StatsPart};
 pub struct WorkerIo {
     pub rx: Receiver<ToWorker>,
     pub pool: Sender<Batch>,
-    pub out: Sender<OutputMsg>,
-    pub out_pool: Receiver<EveBatch>,
+    pub out: OutputHandle,
     pub stats: Sender<StatsPart>,
 }
 
@@ -61,7 +59,6 @@ fn ship(engine: &mut Engine, io: &WorkerIo) {
     if engine.output_len() == 0 {
         return;
     }
-    let fresh = io.out_pool.try_recv().unwrap_or_default();
-    let batch = engine.take_output(fresh);
-    let _ = io.out.send(OutputMsg::Lines(batch));
+    let fresh = io.out.recycled().unwrap_or_default();
+    io.out.dispatch(engine.take_output(fresh));
 }
