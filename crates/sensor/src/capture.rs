@@ -432,6 +432,13 @@ pub fn open_live(o: &LiveOptions) -> anyhow::Result<LiveCapture> {
     let dlt = cap.get_datalink().0;
     let link = LinkType::from_dlt(dlt)
         .ok_or_else(|| anyhow::anyhow!("{}: unsupported link type {dlt}", o.interface))?;
+    // Linux's TPACKET_V3 timeout only runs once a packet has arrived, so a
+    // blocking read on a quiet link would wait for ever: no batch flush, no
+    // reaction to SIGTERM. Read without blocking and poll() with our own
+    // timeout instead.
+    let cap = cap
+        .setnonblock()
+        .map_err(|e| anyhow::anyhow!("{}: cannot set non-blocking mode: {e}", o.interface))?;
     Ok(LiveCapture {
         cap,
         link,
@@ -469,7 +476,15 @@ pub fn live(
                 shards.push(lc.link, ts, p.header.len, p.data)?;
                 progress.packet(0, p.header.len);
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired) => {
+                // Nothing ready: wait for the descriptor, at most until the
+                // next flush is due (and briefly, so a signal is seen soon).
+                let wait = lc
+                    .flush
+                    .saturating_sub(last_flush.elapsed())
+                    .min(Duration::from_millis(100));
+                wait_readable(&lc.cap, wait);
+            }
             Err(e) => {
                 error = Some(e.to_string());
                 break;
@@ -487,6 +502,21 @@ pub fn live(
     kernel = read_kernel_stats(&mut lc.cap, kernel);
     set_kernel_counters(&mut shards.counters, kernel);
     Ok((packets, kernel, error))
+}
+
+/// Waits until the capture has packets or `wait` passes (or a signal).
+fn wait_readable(cap: &pcap::Capture<pcap::Active>, wait: Duration) {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: cap.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(wait.as_millis()).unwrap_or(100).max(1);
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe {
+        libc::poll(&mut fd, 1, ms);
+    }
 }
 
 fn read_kernel_stats(cap: &mut pcap::Capture<pcap::Active>, prev: KernelStats) -> KernelStats {

@@ -1,0 +1,580 @@
+#!/usr/bin/env bash
+# A lab of real Debian daemons in network namespaces, for fumidai's live-capture tests.
+#
+#   scripts/lab.sh up               install what is missing, build the namespaces, start
+#                                   the daemons, wait until each one answers
+#   scripts/lab.sh attack           abuse them from the attacker (open proxy, open SOCKS,
+#                                   CONNECT to SMTP, open relay, NTP mode 6, monlist replay)
+#   scripts/lab.sh benign           ordinary use only (web page, local mail, time sync)
+#   scripts/lab.sh down             stop the daemons, remove namespaces and state
+#   scripts/lab.sh capture [OUTDIR] up, record attack and benign from flmir0 into
+#                                   OUTDIR/lab-attack.pcap and OUTDIR/lab-benign.pcap, down
+#   scripts/lab.sh versions         versions of the daemons and clients (dpkg)
+#
+# Layout (all inside namespaces this script creates; nothing leaves the machine):
+#
+#   fl-att  att0  10.77.1.10/24 (may relay), 10.77.2.10/24 (may not)
+#             |
+#   fl-br   p-att --- br0 --- p-vic      tc: ingress of p-att and p-vic mirrored to flmir1
+#                                               |
+#   root ns                                 flmir0  <- the sensor listens here
+#             |
+#   fl-vic  vic0  10.77.0.2/24  squid :3128 :8080, danted :1080, postfix :25,
+#                               nginx :80, ntpd (NTPsec) :123/udp
+#
+# Mirroring only the ingress of the two bridge ports shows every frame once, in both
+# directions. State (configs, pidfiles, logs, client transcripts) lives in
+# ${FL_LAB_DIR:-/tmp/fumidai-lab}. Must run as root.
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TPL="$HERE/lab"
+STATE=${FL_LAB_DIR:-/tmp/fumidai-lab}
+MONLIST_PCAP=${FL_MONLIST_PCAP:-$HERE/../pcaps/ntpd426__monlist-150.pcap}
+REPLAY_PPS=${FL_REPLAY_PPS:-1000}
+
+NS_ATT=fl-att
+NS_VIC=fl-vic
+NS_BR=fl-br
+ATT_IF=att0
+VIC_IF=vic0
+ATT_IP=10.77.1.10
+ATT_IP2=10.77.2.10
+VIC_IP=10.77.0.2
+MIR_ROOT=flmir0
+MIR_BR=flmir1
+
+MARKER=.fumidai-lab
+
+case "$STATE" in
+  /*) ;;
+  *) STATE="$PWD/$STATE" ;;
+esac
+case "$STATE" in
+  *[!A-Za-z0-9/._-]*)
+    echo "fumidai-lab: FL_LAB_DIR must be a plain path (letters, digits, / . _ -): $STATE" >&2
+    exit 2
+    ;;
+esac
+
+log() { printf 'fumidai-lab: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# ---------------------------------------------------------------- helpers
+
+in_ns() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+ns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
+
+pkg_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# Daemon logs, for failures.
+show_logs() {
+  local f
+  [ -d "$STATE" ] || return 0
+  for f in "$STATE"/squid/cache.log "$STATE"/squid/access.log "$STATE"/dante/danted.log \
+    "$STATE"/postfix/maillog "$STATE"/nginx/error.log "$STATE"/ntp/ntpd.start.log "$STATE"/ntp/ntpd.log; do
+    [ -s "$f" ] || continue
+    printf '\n----- last lines of %s -----\n' "$f" >&2
+    tail -n 15 "$f" >&2 || true
+  done
+}
+
+on_error() {
+  local rc=$? cmd=$1
+  log "failed (exit $rc): $cmd (line ${BASH_LINENO[0]}, in ${FUNCNAME[1]:-main})"
+  show_logs
+  exit "$rc"
+}
+
+# Fill a template from scripts/lab/: @STATE@, @VIC_IP@, @VIC_IF@.
+render() {
+  sed -e "s|@STATE@|$STATE|g" -e "s|@VIC_IP@|$VIC_IP|g" -e "s|@VIC_IF@|$VIC_IF|g" "$TPL/$1" >"$2"
+}
+
+# ---------------------------------------------------------------- packages
+
+ensure_packages() {
+  local missing=() p
+  for p in squid dante-server postfix ntpsec swaks ncat curl tcpreplay tcpdump iproute2 ethtool; do
+    pkg_installed "$p" || missing+=("$p")
+  done
+  if ! pkg_installed nginx-light && ! pkg_installed nginx && ! command -v nginx >/dev/null; then
+    missing+=(nginx-light)
+  fi
+  if ! command -v ntpdig >/dev/null && ! command -v sntp >/dev/null; then
+    missing+=(ntpsec-ntpdig)
+  fi
+  # ntpq is part of ntpsec in Debian 12 and its own package (ntpsec-ntpq) later.
+  local want_ntpq=0
+  command -v ntpq >/dev/null || want_ntpq=1
+  [ ${#missing[@]} -eq 0 ] && [ $want_ntpq -eq 0 ] && return 0
+  log "installing missing packages (apt): ${missing[*]}${missing[*]:+ }$([ $want_ntpq -eq 1 ] && echo '(and ntpq)')"
+  export DEBIAN_FRONTEND=noninteractive
+  # The system's own postfix stays unconfigured: the lab runs its own instance.
+  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+  # Keep package scripts from starting system instances of the daemons.
+  local made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  local rc=0
+  timeout 300 apt-get update -qq || rc=$?
+  if [ $want_ntpq -eq 1 ] && apt-cache show ntpsec-ntpq >/dev/null 2>&1; then
+    missing+=(ntpsec-ntpq)
+  fi
+  if [ $rc -eq 0 ]; then
+    timeout 900 apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      "${missing[@]}" >"${TMPDIR:-/tmp}/fumidai-lab-apt.log" 2>&1 || rc=$?
+  fi
+  if [ $made_policy -eq 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [ $rc -ne 0 ]; then
+    tail -n 30 "${TMPDIR:-/tmp}/fumidai-lab-apt.log" >&2 || true
+    die "apt-get failed (exit $rc)"
+  fi
+}
+
+# ---------------------------------------------------------------- network
+
+setup_network() {
+  log "creating namespaces $NS_ATT, $NS_BR, $NS_VIC and mirror $MIR_ROOT"
+  ip netns add "$NS_BR"
+  ip netns add "$NS_ATT"
+  ip netns add "$NS_VIC"
+
+  # The bridge namespace speaks no IPv6 of its own (no stray ND/MLD on the mirror).
+  in_ns "$NS_BR" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  in_ns "$NS_BR" ip link add br0 type bridge stp_state 0
+  ip link add "$ATT_IF" netns "$NS_ATT" type veth peer name p-att netns "$NS_BR"
+  ip link add "$VIC_IF" netns "$NS_VIC" type veth peer name p-vic netns "$NS_BR"
+  ip link add "$MIR_ROOT" type veth peer name "$MIR_BR" netns "$NS_BR"
+
+  # Hosts: IPv4 only on the wire, real MTU-sized frames (no GSO/TSO super-frames, no
+  # partial checksums) so the mirror shows what a physical link would carry.
+  local ns ifc ns_if
+  for ns_if in "$NS_ATT:$ATT_IF" "$NS_VIC:$VIC_IF"; do
+    ns=${ns_if%%:*} ifc=${ns_if#*:}
+    in_ns "$ns" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1"
+    in_ns "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+    in_ns "$ns" ip link set lo up
+    in_ns "$ns" ip link set "$ifc" up
+  done
+  for ifc in p-att p-vic "$MIR_BR"; do
+    in_ns "$NS_BR" ethtool -K "$ifc" tso off gso off gro off >/dev/null 2>&1 || true
+  done
+  in_ns "$NS_BR" ip link set p-att master br0
+  in_ns "$NS_BR" ip link set p-vic master br0
+  in_ns "$NS_BR" ip link set br0 up
+  in_ns "$NS_BR" ip link set p-att up
+  in_ns "$NS_BR" ip link set p-vic up
+  in_ns "$NS_BR" ip link set "$MIR_BR" up
+
+  sysctl -qw "net.ipv6.conf.$MIR_ROOT.disable_ipv6=1"
+  ethtool -K "$MIR_ROOT" gro off >/dev/null 2>&1 || true
+  ip link set "$MIR_ROOT" up
+
+  # One L2 segment, three /24s: on-link routes, no router.
+  in_ns "$NS_ATT" ip addr add "$ATT_IP/24" dev "$ATT_IF"
+  in_ns "$NS_ATT" ip addr add "$ATT_IP2/24" dev "$ATT_IF"
+  in_ns "$NS_ATT" ip route add 10.77.0.0/24 dev "$ATT_IF" src "$ATT_IP"
+  in_ns "$NS_VIC" ip addr add "$VIC_IP/24" dev "$VIC_IF"
+  in_ns "$NS_VIC" ip route add 10.77.1.0/24 dev "$VIC_IF"
+  in_ns "$NS_VIC" ip route add 10.77.2.0/24 dev "$VIC_IF"
+
+  # The SPAN: every frame entering the bridge from either host, copied to flmir1.
+  # matchall where the kernel has it, else u32 matching every frame (cls_u32 is more common).
+  for ifc in p-att p-vic; do
+    in_ns "$NS_BR" tc qdisc add dev "$ifc" ingress
+    if ! in_ns "$NS_BR" tc filter add dev "$ifc" parent ffff: protocol all matchall \
+      action mirred egress mirror dev "$MIR_BR" 2>/dev/null; then
+      in_ns "$NS_BR" tc filter add dev "$ifc" parent ffff: protocol all u32 match u32 0 0 \
+        action mirred egress mirror dev "$MIR_BR"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- daemons
+
+prepare_state() {
+  mkdir -p "$STATE"
+  touch "$STATE/$MARKER"
+  chmod 755 "$STATE"
+  mkdir -p "$STATE"/{squid,dante,nginx,ntp,www,out} "$STATE"/postfix/{etc,spool,data,mail}
+  chown proxy:proxy "$STATE/squid"
+  chown postfix:postfix "$STATE/postfix/data"
+  chmod 1777 "$STATE/postfix/mail"
+  cp "$TPL/index.html" "$STATE/www/index.html"
+  chmod -R a+rX "$STATE/www"
+}
+
+start_nginx() {
+  render nginx.conf.in "$STATE/nginx/nginx.conf"
+  in_ns "$NS_VIC" nginx -q -t -p "$STATE/nginx" -e "$STATE/nginx/error.log" -c "$STATE/nginx/nginx.conf"
+  in_ns "$NS_VIC" nginx -p "$STATE/nginx" -e "$STATE/nginx/error.log" -c "$STATE/nginx/nginx.conf"
+}
+
+start_squid() {
+  render squid.conf.in "$STATE/squid/squid.conf"
+  in_ns "$NS_VIC" squid -k parse -f "$STATE/squid/squid.conf" >"$STATE/squid/parse.log" 2>&1 ||
+    {
+      tail -n 20 "$STATE/squid/parse.log" >&2
+      die "squid rejected its configuration"
+    }
+  in_ns "$NS_VIC" squid -f "$STATE/squid/squid.conf"
+}
+
+start_dante() {
+  render danted.conf.in "$STATE/dante/danted.conf"
+  in_ns "$NS_VIC" danted -D -f "$STATE/dante/danted.conf" -p "$STATE/dante/danted.pid"
+}
+
+start_postfix() {
+  local etc="$STATE/postfix/etc" master_src=/usr/share/postfix/master.cf.dist
+  [ -f "$master_src" ] || master_src=/etc/postfix/master.cf
+  render postfix-main.cf.in "$etc/main.cf"
+  cp "$master_src" "$etc/master.cf"
+  # Run nothing chrooted: the queue directory is not a prepared chroot.
+  postconf -c "$etc" -F '*/*/chroot = n'
+  postconf -c "$etc" -e "config_directory = $etc"
+  in_ns "$NS_VIC" postfix -c "$etc" check
+  in_ns "$NS_VIC" postfix -c "$etc" start
+}
+
+start_ntpd() {
+  render ntp.conf.in "$STATE/ntp/ntp.conf"
+  in_ns "$NS_VIC" ntpd -c "$STATE/ntp/ntp.conf" -p "$STATE/ntp/ntpd.pid" -l "$STATE/ntp/ntpd.log" \
+    >"$STATE/ntp/ntpd.start.log" 2>&1
+}
+
+# Wait (bounded) until something listens on proto/port inside the victim namespace.
+wait_listen() {
+  local name=$1 proto=$2 port=$3
+  for _ in $(seq 1 40); do
+    if in_ns "$NS_VIC" ss -Hln"${proto:0:1}" "sport = :$port" | grep -q .; then
+      log "$name listens on $proto/$port"
+      return 0
+    fi
+    sleep 0.5
+  done
+  die "$name is not listening on $proto/$port after 20 s"
+}
+
+# ---------------------------------------------------------------- up / down
+
+# Stop a daemon by its pidfile: TERM, bounded wait, KILL.
+stop_pidfile() {
+  local name=$1 file=$2 pid
+  [ -s "$file" ] || return 0
+  pid=$(tr -dc '0-9' <"$file" | head -c 10)
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Kill whatever is still running inside one of our namespaces, by PID.
+kill_ns_pids() {
+  local ns=$1 pids
+  ns_exists "$ns" || return 0
+  pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+  [ -n "${pids// /}" ] || return 0
+  log "terminating leftover processes in $ns: $pids"
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+    [ -n "${pids// /}" ] || return 0
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  sleep 0.2
+}
+
+cmd_down() {
+  if [ -d "$STATE/postfix/etc" ] && [ -f "$STATE/postfix/etc/main.cf" ] && ns_exists "$NS_VIC"; then
+    in_ns "$NS_VIC" timeout 20 postfix -c "$STATE/postfix/etc" stop >/dev/null 2>&1 || true
+  fi
+  stop_pidfile postfix "$STATE/postfix/spool/pid/master.pid"
+  stop_pidfile squid "$STATE/squid/squid.pid"
+  stop_pidfile danted "$STATE/dante/danted.pid"
+  stop_pidfile nginx "$STATE/nginx/nginx.pid"
+  stop_pidfile ntpd "$STATE/ntp/ntpd.pid"
+  local ns
+  for ns in "$NS_VIC" "$NS_ATT" "$NS_BR"; do
+    kill_ns_pids "$ns"
+    if ns_exists "$ns"; then
+      log "deleting namespace $ns"
+      ip netns del "$ns"
+    fi
+  done
+  if ip link show "$MIR_ROOT" >/dev/null 2>&1; then
+    ip link del "$MIR_ROOT"
+  fi
+  if [ -d "$STATE" ]; then
+    case "$STATE" in
+      / | /tmp | /root | /home | /var | /usr | /etc | "") die "refusing to remove $STATE" ;;
+    esac
+    [ -e "$STATE/$MARKER" ] || die "$STATE exists but is not a lab directory ($MARKER missing); not removing it"
+    rm -rf "$STATE"
+  fi
+}
+
+cmd_up() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root"
+  ensure_packages
+  cmd_down
+  prepare_state
+  setup_network
+  log "starting daemons in $NS_VIC (state in $STATE)"
+  start_nginx
+  start_squid
+  start_dante
+  start_postfix
+  start_ntpd
+  wait_listen nginx tcp 80
+  wait_listen squid tcp 3128
+  wait_listen squid tcp 8080
+  wait_listen danted tcp 1080
+  wait_listen postfix tcp 25
+  wait_listen ntpd udp 123
+  log "lab is up: sensor interface $MIR_ROOT (root namespace)"
+}
+
+require_up() {
+  if ! ns_exists "$NS_ATT" || ! ns_exists "$NS_VIC"; then
+    die "lab is not up (run: $0 up)"
+  fi
+  mkdir -p "$STATE/out"
+}
+
+# ---------------------------------------------------------------- traffic
+
+FAILS=0
+
+# check NAME PATTERN CMD...: run CMD in the attacker namespace (bounded by `timeout`),
+# keep its transcript in $STATE/out/NAME.txt, and require PATTERN (grep -E) in it.
+check() {
+  local name=$1 pattern=$2 rc=0
+  shift 2
+  local out="$STATE/out/$name.txt"
+  in_ns "$NS_ATT" timeout 30 "$@" >"$out" 2>&1 </dev/null || rc=$?
+  if grep -Eq -- "$pattern" "$out"; then
+    log "ok   $name: $(grep -Em1 -- "$pattern" "$out" | tr -d '\r' | cut -c1-100)"
+  else
+    log "FAIL $name (exit $rc): no /$pattern/ in $out"
+    tail -n 15 "$out" >&2 || true
+    FAILS=$((FAILS + 1))
+  fi
+}
+
+# Like check, with a hand-written request on stdin: the first part at once, the second
+# (may be empty) a second later; stdin stays open one more second so that a proxy does not
+# take the client's half-close for the end of the tunnel before the server has spoken.
+check_stdin() {
+  local name=$1 pattern=$2 first=$3 second=$4 rc=0
+  shift 4
+  local out="$STATE/out/$name.txt"
+  {
+    printf '%b' "$first"
+    sleep 1
+    printf '%b' "$second"
+    sleep 1
+  } | in_ns "$NS_ATT" timeout 30 "$@" >"$out" 2>&1 || rc=$?
+  if grep -Eq -- "$pattern" "$out"; then
+    log "ok   $name: $(grep -Em1 -- "$pattern" "$out" | tr -d '\r' | cut -c1-100)"
+  else
+    log "FAIL $name (exit $rc): no /$pattern/ in $out"
+    tail -n 15 "$out" >&2 || true
+    FAILS=$((FAILS + 1))
+  fi
+}
+
+SWAKS_COMMON=(--timeout 10 --helo attacker.example --body 'fumidai lab test message')
+
+finish() {
+  local what=$1
+  if [ "$FAILS" -gt 0 ]; then
+    log "$what: $FAILS check(s) failed"
+    show_logs
+    exit 1
+  fi
+  log "$what: all checks passed (transcripts in $STATE/out)"
+}
+
+cmd_attack() {
+  require_up
+  local url="http://$VIC_IP/"
+  log "attack: open HTTP proxy (squid :8080), absolute-form GET"
+  check proxy-get '^HTTP/1\.[01] 200' curl -sS -i --max-time 10 -x "http://$VIC_IP:8080" "$url"
+
+  log "attack: CONNECT to port 25 through squid, SMTP inside the tunnel"
+  check_stdin proxy-connect-raw '^220 mail\.victim\.lab' \
+    "CONNECT $VIC_IP:25 HTTP/1.1\r\nHost: $VIC_IP:25\r\n\r\n" 'QUIT\r\n' \
+    ncat -i 5 "$VIC_IP" 8080
+  grep -q '^HTTP/1\.[01] 200 Connection established' "$STATE/out/proxy-connect-raw.txt" || {
+    log "FAIL proxy-connect-raw: squid did not answer 200 Connection established"
+    FAILS=$((FAILS + 1))
+  }
+  check proxy-connect-smtp '<-  220 mail\.victim\.lab' \
+    swaks "${SWAKS_COMMON[@]}" --to user@example.net --from a@b.example \
+    --pipe "ncat --proxy $VIC_IP:8080 --proxy-type http $VIC_IP 25"
+
+  log "attack: CONNECT to SMTP sent to nginx (not a proxy)"
+  check_stdin nginx-connect '^HTTP/1\.[01] 400' 'CONNECT mail.example.net:25 HTTP/1.0\r\n\r\n' '' \
+    ncat -i 5 "$VIC_IP" 80
+
+  log "attack: open SOCKS (dante :1080)"
+  local v
+  for v in socks4 socks5 socks5-hostname; do
+    check "socks-$v" '^HTTP/1\.[01] 200' curl -sS -i --max-time 10 "--$v" "$VIC_IP:1080" "$url"
+  done
+  # Dante has no SOCKS4a: it takes 0.0.0.1 for the address and answers 91 (rejected).
+  # The request is on the wire all the same, which is what the sensor must see.
+  check socks-socks4a '^HTTP/1\.[01] 200|\(91\)' \
+    curl -sS -i --max-time 10 --socks4a "$VIC_IP:1080" "$url"
+  check socks5-smtp '<-  220 mail\.victim\.lab' \
+    swaks "${SWAKS_COMMON[@]}" --to user@example.net --from a@b.example \
+    --pipe "ncat --proxy $VIC_IP:1080 --proxy-type socks5 $VIC_IP 25"
+
+  log "attack: open relay probes"
+  check relay-allowed '<-  250 .*queued as' \
+    swaks "${SWAKS_COMMON[@]}" --server "$VIC_IP" --local-interface "$ATT_IP" \
+    --from probe@checker.example --to user@external.example \
+    --header "Subject: $VIC_IP:8080"
+  check relay-denied '<\*\* +554 .*Relay access denied' \
+    swaks "${SWAKS_COMMON[@]}" --server "$VIC_IP" --local-interface "$ATT_IP2" \
+    --from probe@checker.example --to user@external.example \
+    --header "Subject: $VIC_IP:8080"
+
+  log "attack: NTP mode 6 queries"
+  # No upstream associations, so -p reports none; the mode 6 exchange happens either way.
+  check ntpq-peers 'remote|No association IDs returned' ntpq -n -p "$VIC_IP"
+  check ntpq-rv 'version=|stratum=' ntpq -n -c rv "$VIC_IP"
+
+  log "attack: replaying NTP monlist (mode 7) onto $MIR_BR"
+  [ -f "$MONLIST_PCAP" ] || die "missing $MONLIST_PCAP"
+  local out="$STATE/out/monlist-replay.txt"
+  if in_ns "$NS_BR" timeout 30 tcpreplay -q -i "$MIR_BR" --pps="$REPLAY_PPS" "$MONLIST_PCAP" >"$out" 2>&1; then
+    log "ok   monlist-replay: $(grep -Eo 'Successful packets: *[0-9]+' "$out" || echo sent)"
+  else
+    log "FAIL monlist-replay"
+    tail -n 10 "$out" >&2 || true
+    FAILS=$((FAILS + 1))
+  fi
+  finish attack
+}
+
+cmd_benign() {
+  require_up
+  log "benign: web page, local mail, time sync"
+  check web-direct '^HTTP/1\.[01] 200' curl -sS -i --max-time 10 "http://$VIC_IP/"
+  check mail-local '<-  250 .*queued as' \
+    swaks "${SWAKS_COMMON[@]}" --server "$VIC_IP" --local-interface "$ATT_IP" \
+    --from alice@att.example --to postmaster@victim.lab --header 'Subject: hello'
+  if command -v ntpdig >/dev/null; then
+    check time-sync "$VIC_IP" ntpdig -t 5 "$VIC_IP"
+  else
+    check time-sync "$VIC_IP" sntp -t 5 "$VIC_IP"
+  fi
+  finish benign
+}
+
+# ---------------------------------------------------------------- capture / versions
+
+VERSION_PKGS=(squid dante-server postfix nginx-light nginx ntpsec ntpsec-ntpdig sntp ntpsec-ntpq
+  swaks ncat curl tcpreplay tcpdump iproute2 ethtool)
+
+cmd_versions() {
+  local p
+  for p in "${VERSION_PKGS[@]}"; do
+    pkg_installed "$p" && dpkg-query -W -f='${Package} ${Version}\n' "$p"
+  done
+  return 0
+}
+
+TCPDUMP_PID=
+
+start_tcpdump() {
+  local file=$1 errf=$1.log
+  tcpdump -n -i "$MIR_ROOT" -Z root -w "$file" >"$errf" 2>&1 &
+  TCPDUMP_PID=$!
+  for _ in $(seq 1 50); do
+    grep -q 'listening on' "$errf" 2>/dev/null && return 0
+    kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$errf" >&2
+  die "tcpdump did not start"
+}
+
+stop_tcpdump() {
+  [ -n "$TCPDUMP_PID" ] || return 0
+  sleep 1 # let the last segments of the run reach the mirror
+  kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$TCPDUMP_PID" 2>/dev/null || true
+  wait "$TCPDUMP_PID" 2>/dev/null || true
+  TCPDUMP_PID=
+}
+
+cmd_capture() {
+  local outdir=${1:-$PWD/lab-capture}
+  mkdir -p "$outdir"
+  outdir=$(cd "$outdir" && pwd)
+  trap 'stop_tcpdump; cmd_down' EXIT
+  cmd_up
+  local run rc=0
+  for run in attack benign; do
+    log "capture: recording $run into $outdir/lab-$run.pcap"
+    start_tcpdump "$outdir/lab-$run.pcap"
+    rc=0
+    ( "cmd_$run" ) || rc=$?
+    stop_tcpdump
+    cat "$outdir/lab-$run.pcap.log" >&2
+    rm -f "$outdir/lab-$run.pcap.log"
+    [ $rc -eq 0 ] || die "$run failed while capturing"
+  done
+  cmd_versions >"$outdir/VERSIONS.txt"
+  { echo "kernel $(uname -r)"; echo "captured $(date -u +%Y-%m-%dT%H:%M:%SZ) by scripts/lab.sh capture"; } \
+    >>"$outdir/VERSIONS.txt"
+  trap - EXIT
+  cmd_down
+  log "capture: done in $outdir"
+}
+
+# ---------------------------------------------------------------- main
+
+trap 'on_error "$BASH_COMMAND"' ERR
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  attack) cmd_attack ;;
+  benign) cmd_benign ;;
+  capture) cmd_capture "${2:-}" ;;
+  versions) cmd_versions ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
