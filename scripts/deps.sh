@@ -11,7 +11,7 @@ what=${1:-build}
 pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
-  test) pkgs+=(tcpdump rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
+  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;

@@ -373,8 +373,7 @@ impl VictimMap {
                 alerted: false,
             });
         let w = e.value_mut();
-        // Time running backwards (another capture) starts a new window too.
-        if ts < w.start || ts.micros_since(w.start) >= window {
+        if crate::window_over(w.start, ts, window) {
             *w = VictimWindow {
                 start: ts,
                 reflectors: Vec::new(),
@@ -407,8 +406,7 @@ impl ScanLimiter {
         self.sources
             .entry((source, sid))
             .and_modify(|last| {
-                // Time running backwards (another capture) starts afresh.
-                if ts < *last || ts.micros_since(*last) >= window {
+                if crate::window_over(*last, ts, window) {
                     *last = ts;
                     fired = true;
                 }

@@ -128,6 +128,18 @@ pub fn normalise_domain(d: &str) -> String {
     d.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// True when a window that began at `start` no longer covers `ts`: a whole
+/// window has passed, or time went back by a whole window (the next capture
+/// of a replay). Workers report slightly out of order, so a small step back
+/// stays in the window; treating it as new would fire again.
+pub(crate) fn window_over(
+    start: fumidai_wire::Timestamp,
+    ts: fumidai_wire::Timestamp,
+    window: u64,
+) -> bool {
+    ts.micros_since(start) >= window || start.micros_since(ts) >= window
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

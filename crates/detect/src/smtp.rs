@@ -191,8 +191,7 @@ impl BotCounter {
             alerted: false,
         });
         let w = e.value_mut();
-        // Time running backwards (another capture) starts a new hour too.
-        if ts < w.start || ts.micros_since(w.start) >= HOUR_MICROS {
+        if crate::window_over(w.start, ts, HOUR_MICROS) {
             *w = BotWindow {
                 start: ts,
                 count: 0,

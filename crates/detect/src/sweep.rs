@@ -48,8 +48,7 @@ impl Detector {
                 alerted: false,
             });
         let w = e.value_mut();
-        // Time running backwards (another capture) starts a new window too.
-        if ts < w.start || ts.micros_since(w.start) >= window {
+        if crate::window_over(w.start, ts, window) {
             *w = SweepWindow {
                 start: ts,
                 hosts: Vec::new(),

@@ -113,3 +113,57 @@ fn midstream_and_wrap_are_counted_as_such() {
     let r = run("seq-wrap", OverlapPolicy::First);
     assert_eq!(r.of_type("flow")[0]["flow"]["state"], "closed");
 }
+
+/// The detections, not just the bytes: whatever the delivery, one http
+/// transaction with the request's target, one smtp transaction with the
+/// HELO, and 9700002 / 9700003 / 9700023 exactly once each.
+#[test]
+fn every_case_raises_the_open_proxy_alerts_exactly_once() {
+    for case in CASES {
+        for policy in [OverlapPolicy::First, OverlapPolicy::Last] {
+            let r = run(case, policy);
+            let mut sids: Vec<u64> = r
+                .of_type("alert")
+                .iter()
+                .filter_map(|a| a["alert"]["signature_id"].as_u64())
+                .collect();
+            sids.sort_unstable();
+            assert_eq!(sids, [9700002, 9700003, 9700023], "{case} {policy:?}");
+            let http = r.of_type("http");
+            assert_eq!(http.len(), 1, "{case} {policy:?}: one http transaction");
+            let target = if *case == "overlap-conflict" && policy == OverlapPolicy::Last {
+                "mx99.example.org:25"
+            } else {
+                "mail.example.net:25"
+            };
+            assert_eq!(http[0]["http"]["url"], target, "{case} {policy:?}");
+            assert_eq!(http[0]["http"]["status"], 200, "{case} {policy:?}");
+            let smtp = r.of_type("smtp");
+            assert_eq!(smtp.len(), 1, "{case} {policy:?}: one smtp transaction");
+            assert_eq!(
+                smtp[0]["smtp"]["helo"], "evader.example",
+                "{case} {policy:?}"
+            );
+            assert_eq!(smtp[0]["app_proto"], "smtp", "{case} {policy:?}");
+            // The alert names the tunnelled transaction, as the smtp event does.
+            let tunnel = r
+                .of_type("alert")
+                .into_iter()
+                .find(|a| a["alert"]["signature_id"] == 9700023)
+                .unwrap();
+            assert_eq!(tunnel["tx_id"], smtp[0]["tx_id"], "{case} {policy:?}");
+            assert_eq!(
+                tunnel["fumidai"]["tunnel"]["request"],
+                "CONNECT mail.example.net:25 HTTP/1.1"
+                    .replace("mail.example.net", target.trim_end_matches(":25")),
+                "{case} {policy:?}"
+            );
+            let flow = r.of_type("flow");
+            assert_eq!(
+                (&flow[0]["app_proto"], &flow[0]["app_proto_orig"]),
+                (&"smtp".into(), &"http".into()),
+                "{case} {policy:?}"
+            );
+        }
+    }
+}

@@ -170,7 +170,9 @@ fn one_worker_and_four_workers_write_the_same_events() {
 #[test]
 fn every_line_of_every_capture_is_valid_eve() {
     let v = schema::validator();
-    let r = replay(&[root().join("pcaps")], &[]);
+    // All of pcaps/: real captures, the lab's recordings, the evasion matrix
+    // and the generated scenarios.
+    let r = replay(&[root().join("pcaps")], &["--recursive"]);
     let mut types = BTreeMap::new();
     for e in &r.events {
         *types
@@ -179,7 +181,9 @@ fn every_line_of_every_capture_is_valid_eve() {
         let errs = schema::errors(&v, e);
         assert!(errs.is_empty(), "{errs:?}\n{e}");
     }
-    for t in ["flow", "stats", "anomaly"] {
+    for t in [
+        "flow", "stats", "anomaly", "alert", "http", "smtp", "ntp", "socks",
+    ] {
         assert!(types.contains_key(t), "no {t} events: {types:?}");
     }
 }
@@ -372,4 +376,40 @@ fn drops_root_after_opening_and_hands_over_the_logs() {
     let eve = std::fs::read_to_string(logs.join("eve.json")).unwrap();
     assert!(eve.contains("\"event_type\":\"flow\""));
     assert!(!pid.exists(), "pidfile removed at exit");
+}
+
+/// An alert raised on a transaction carries that transaction's `tx_id` and
+/// app-layer object, and the transaction's own event has the same
+/// `flow_id`, `tx_id` and `community_id`: a SIEM can join them.
+#[test]
+fn alerts_join_their_transactions() {
+    let r = replay(&[root().join("pcaps")], &["--recursive"]);
+    let apps = ["http", "smtp", "socks", "ntp"];
+    let mut joined = 0;
+    for a in r.of_type("alert") {
+        assert!(a["community_id"].is_string(), "{a}");
+        assert!(a["alert"]["gid"] == 1 && a["alert"]["rev"].is_u64(), "{a}");
+        for k in ["action", "signature", "category"] {
+            assert!(a["alert"][k].is_string(), "{k}: {a}");
+        }
+        assert!(a["alert"]["severity"].is_u64(), "{a}");
+        let Some(tx) = a["tx_id"].as_u64() else {
+            // Verdicts over many packets (amplification) name no transaction.
+            assert!(a.get("amplification").is_some(), "no tx_id: {a}");
+            continue;
+        };
+        let event = r.events.iter().find(|e| {
+            apps.contains(&e["event_type"].as_str().unwrap_or(""))
+                && e["flow_id"] == a["flow_id"]
+                && e["tx_id"] == tx
+        });
+        let Some(event) = event else {
+            panic!("no transaction event for alert {a}");
+        };
+        let kind = event["event_type"].as_str().unwrap();
+        assert_eq!(event["community_id"], a["community_id"], "{a}");
+        assert!(a.get(kind).is_some(), "alert lacks its {kind} object: {a}");
+        joined += 1;
+    }
+    assert!(joined > 50, "{joined}");
 }

@@ -223,7 +223,7 @@ impl Session {
         cx.stats.tx("smtp");
         cx.event(EventType::Smtp, Some(base.tx_base + tx), &ev);
         self.logged = true;
-        self.tunnel_alert(Some(&t), &session, cx, base);
+        self.tunnel_alert(Some(&t), base.tx_base + tx, &session, cx, base);
         if t.data_complete && cx.det.smtp_message(cx.meta.client().addr, cx.ts) {
             let mut ev = ev;
             ev.fumidai = Some(FumidaiObj {
@@ -243,6 +243,7 @@ impl Session {
     fn tunnel_alert(
         &mut self,
         t: Option<&SmtpTx>,
+        tx_id: u64,
         session: &SmtpSession,
         cx: &mut Cx<'_>,
         base: &mut Base<'_>,
@@ -271,8 +272,7 @@ impl Session {
             }),
             ..FumidaiObj::default()
         });
-        let tx_id = t.map(|t| base.tx_base + t.id);
-        cx.alert(SMTP_IN_TUNNEL, tx_id, &ev);
+        cx.alert(SMTP_IN_TUNNEL, Some(tx_id), &ev);
     }
 
     /// A connection that never got to a mail transaction (STARTTLS, or
@@ -293,7 +293,7 @@ impl Session {
         let tx_id = base.tx_base + self.driver.parser().tx_count();
         cx.stats.tx("smtp");
         cx.event(EventType::Smtp, Some(tx_id), &ev);
-        self.tunnel_alert(None, &session, cx, base);
+        self.tunnel_alert(None, tx_id, &session, cx, base);
     }
 }
 
