@@ -61,3 +61,10 @@ for w in $workers; do
   read -r s r < <(best_of bash -c "rm -f '$out/eve.json'; exec target/release/fumidai -q -r '$pcap' -l '$out' --workers $w ${FUMIDAI_ARGS:-}")
   report "fumidai --workers $w" "$s" "$r"
 done
+# The same with no output at all: what writing eve.json costs (serialisation
+# stays, it happens in the workers).
+printf 'eve:\n  outputs: []\n' > "$out/no-output.yaml"
+w=${workers##* }
+# shellcheck disable=SC2086
+read -r s r < <(best_of target/release/fumidai -q -r "$pcap" -l "$out" --workers "$w" -c "$out/no-output.yaml")
+report "  ... no output (sink off)" "$s" "$r"

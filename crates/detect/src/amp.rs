@@ -73,14 +73,16 @@ struct Pair<F> {
     flow: F,
 }
 
-/// The window's totals for one pair: the evidence an alert carries.
-#[derive(Clone, Debug, PartialEq)]
+/// The window's totals for one pair: the evidence an alert carries, as
+/// the EVE `amplification` object (overlay schema, docs/eve.md).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Evidence {
     pub service: String,
     pub port: u16,
     pub reflector: IpAddr,
     pub victim: IpAddr,
     /// Response ÷ request bytes; `None` when no request was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
     pub request_bytes: u64,
     pub response_bytes: u64,
@@ -90,6 +92,7 @@ pub struct Evidence {
     /// The service's published amplification factor, for context.
     pub baf: f64,
     /// For 9700033: the reflectors seen hitting the victim.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reflectors: Option<usize>,
 }
 

@@ -1,8 +1,9 @@
 //! UDP: NTP events and monlist alerts per datagram, and the amplification
 //! engine's measurements (per datagram) and verdicts (per batch).
 
+use fumidai_detect::amp::Evidence;
 use fumidai_detect::amp::{PairKey, Role};
-use fumidai_eve::app::{AmplificationObj, NtpObj};
+use fumidai_eve::app::NtpObj;
 use fumidai_eve::{EveTime, EventType, Header, Record, proto_name};
 use fumidai_proto::Direction;
 use fumidai_proto::ntp::{self, Body, NtpPacket};
@@ -42,10 +43,10 @@ struct NtpEvidence {
 }
 
 #[derive(Serialize)]
-struct AmpEvidence {
+struct AmpEvidence<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     ntp: Option<NtpObj>,
-    amplification: AmplificationObj,
+    amplification: &'a Evidence,
 }
 
 /// Handles one UDP datagram of a flow.
@@ -238,20 +239,7 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
                 request: b.request_code.and_then(|c| ntp::RequestCode(c).name()),
                 ..NtpObj::default()
             }),
-            amplification: AmplificationObj {
-                service: ev.service.clone(),
-                port: ev.port,
-                reflector: ev.reflector,
-                victim: ev.victim,
-                ratio: ev.ratio,
-                request_bytes: ev.request_bytes,
-                response_bytes: ev.response_bytes,
-                request_pkts: ev.request_pkts,
-                response_pkts: ev.response_pkts,
-                window_s: ev.window_s,
-                baf: ev.baf,
-                reflectors: ev.reflectors,
-            },
+            amplification: ev,
         };
         e.out.push(&Record {
             header,
@@ -272,8 +260,8 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
 }
 
 #[derive(Serialize)]
-struct AlertBody {
+struct AlertBody<'a> {
     alert: fumidai_eve::objects::AlertObj,
     #[serde(flatten)]
-    evidence: AmpEvidence,
+    evidence: AmpEvidence<'a>,
 }

@@ -1,7 +1,9 @@
 //! Application-layer objects of EVE records. `http`, `smtp`, `email` and
 //! `ntp` have Suricata's field names and types; the fields Suricata lacks,
-//! and the `socks`, `amplification` and `fumidai` objects, are declared in
-//! the overlay schema (schema/overlay.json) and described in docs/eve.md.
+//! and the `socks` and `fumidai` objects, are declared in the overlay
+//! schema (schema/overlay.json) and described in docs/eve.md. (The
+//! `amplification` object is the detector's own evidence,
+//! `fumidai_detect::amp::Evidence`.)
 
 use std::net::IpAddr;
 
@@ -204,27 +206,6 @@ pub struct NtpObj {
     /// Monitor-list entries this datagram carried (monlist responses).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monlist_entries: Option<usize>,
-}
-
-/// `amplification` (overlay): the measurement behind an amplification alert.
-#[derive(Clone, Debug, Serialize)]
-pub struct AmplificationObj {
-    pub service: String,
-    pub port: u16,
-    pub reflector: IpAddr,
-    pub victim: IpAddr,
-    /// Response ÷ request bytes; absent when no request was seen.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ratio: Option<f64>,
-    pub request_bytes: u64,
-    pub response_bytes: u64,
-    pub request_pkts: u64,
-    pub response_pkts: u64,
-    pub window_s: u64,
-    /// The service's published bandwidth amplification factor.
-    pub baf: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reflectors: Option<usize>,
 }
 
 /// `fumidai` (overlay): evidence of fumidai's aggregating detectors.

@@ -4,11 +4,11 @@
 use fumidai_detect::proxy::{Form as DForm, HttpRequest as DRequest};
 use fumidai_eve::EventType;
 use fumidai_eve::app::{HttpObj, HttpProxyObj};
+use fumidai_proto::StreamDriver;
 use fumidai_proto::http::{Form, HttpConfig, HttpEvent, HttpParser, HttpTx};
-use fumidai_proto::{Direction, StreamDriver};
 use serde::Serialize;
 
-use super::{Base, Outcome, Tunnel};
+use super::{Base, Decoder, Outcome, Tunnel};
 use crate::cx::Cx;
 
 /// Bytes the driver may hold for the parser (a header line, a CONNECT's
@@ -36,32 +36,55 @@ struct Evidence {
 }
 
 impl Session {
-    pub fn data(
-        &mut self,
-        dir: Direction,
-        d: &[u8],
-        cx: &mut Cx<'_>,
-        base: &mut Base<'_>,
-    ) -> Outcome {
-        self.driver.feed(dir, d, &mut self.events);
-        self.handle(cx, base)
-    }
-
-    pub fn gap(&mut self, dir: Direction, n: u64, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        self.driver.gap(dir, n, &mut self.events);
-        self.handle(cx, base)
-    }
-
-    pub fn end(&mut self, dir: Direction, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        self.driver.end(dir, &mut self.events);
-        self.handle(cx, base)
-    }
-
     /// The bytes the parser left (the tunnel's first bytes) and how many
     /// transactions it started.
     pub fn into_parts(self) -> (Vec<u8>, Vec<u8>, u64) {
         let (parser, ts, tc) = self.driver.into_parts();
         (ts, tc, parser.tx_count())
+    }
+
+    fn on_request(&self, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
+        let Some(t) = self.driver.parser().tx(tx) else {
+            return;
+        };
+        let Some(req) = detect_request(t) else { return };
+        let sids = cx.det.http_request(cx.meta.server().addr, &req);
+        if sids.is_empty() {
+            return;
+        }
+        let ev = Evidence { http: http_obj(t) };
+        for sid in sids {
+            cx.alert(sid, Some(base.tx_base + tx), &ev);
+        }
+    }
+
+    fn on_response(&self, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
+        let Some(t) = self.driver.parser().tx(tx) else {
+            return;
+        };
+        let (Some(req), Some(resp)) = (detect_request(t), t.response.as_ref()) else {
+            return;
+        };
+        let sids = cx.det.http_response(&req, resp.status);
+        if sids.is_empty() {
+            return;
+        }
+        let mut obj = http_obj(t);
+        if let Some(p) = obj.proxy.as_mut() {
+            p.tunnel = req.is_connect() && (200..300).contains(&resp.status);
+        }
+        let ev = Evidence { http: obj };
+        for sid in sids {
+            cx.alert(sid, Some(base.tx_base + tx), &ev);
+        }
+    }
+}
+
+impl Decoder for Session {
+    type Parser = HttpParser;
+
+    fn parts(&mut self) -> (&mut StreamDriver<HttpParser>, &mut Vec<HttpEvent>) {
+        (&mut self.driver, &mut self.events)
     }
 
     fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
@@ -100,42 +123,6 @@ impl Session {
             return Outcome::Stop;
         }
         outcome
-    }
-
-    fn on_request(&self, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
-        let Some(t) = self.driver.parser().tx(tx) else {
-            return;
-        };
-        let Some(req) = detect_request(t) else { return };
-        let sids = cx.det.http_request(cx.meta.server().addr, &req);
-        if sids.is_empty() {
-            return;
-        }
-        let ev = Evidence { http: http_obj(t) };
-        for sid in sids {
-            cx.alert(sid, Some(base.tx_base + tx), &ev);
-        }
-    }
-
-    fn on_response(&self, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
-        let Some(t) = self.driver.parser().tx(tx) else {
-            return;
-        };
-        let (Some(req), Some(resp)) = (detect_request(t), t.response.as_ref()) else {
-            return;
-        };
-        let sids = cx.det.http_response(&req, resp.status);
-        if sids.is_empty() {
-            return;
-        }
-        let mut obj = http_obj(t);
-        if let Some(p) = obj.proxy.as_mut() {
-            p.tunnel = req.is_connect() && (200..300).contains(&resp.status);
-        }
-        let ev = Evidence { http: obj };
-        for sid in sids {
-            cx.alert(sid, Some(base.tx_base + tx), &ev);
-        }
     }
 }
 

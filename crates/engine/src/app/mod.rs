@@ -9,7 +9,7 @@ mod smtp;
 mod socks;
 
 use fumidai_flow::Chunk;
-use fumidai_proto::{AppProto, Detection, Direction, detect};
+use fumidai_proto::{AppProto, Detection, Direction, StreamDriver, StreamParser, detect};
 
 use crate::cx::Cx;
 
@@ -100,6 +100,50 @@ pub struct App {
     pub ntp_txs: u64,
 }
 
+/// A protocol session on a reassembled flow: its parser behind a
+/// [`StreamDriver`], and what it does with the parser's events.
+pub(crate) trait Decoder {
+    type Parser: StreamParser;
+
+    /// The driver and the buffer its events are collected in.
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut StreamDriver<Self::Parser>,
+        &mut Vec<<Self::Parser as StreamParser>::Event>,
+    );
+
+    /// Acts on the events collected so far.
+    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome;
+
+    /// After a direction's end was handled.
+    fn ended(&mut self, _dir: Direction, _cx: &mut Cx<'_>, _base: &mut Base<'_>) {}
+
+    /// Feeds one chunk of a direction to the parser and handles the result.
+    fn chunk(
+        &mut self,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        cx: &mut Cx<'_>,
+        base: &mut Base<'_>,
+    ) -> Outcome {
+        let (driver, events) = self.parts();
+        let end = matches!(chunk, Chunk::End);
+        match chunk {
+            Chunk::Data(d) => {
+                driver.feed(dir, d, events);
+            }
+            Chunk::Gap(n) => driver.gap(dir, n, events),
+            Chunk::End => driver.end(dir, events),
+        }
+        let outcome = self.handle(cx, base);
+        if end {
+            self.ended(dir, cx, base);
+        }
+        outcome
+    }
+}
+
 impl App {
     /// True once, when the engine should stop reassembling this flow.
     pub fn take_stop(&mut self) -> bool {
@@ -147,14 +191,7 @@ impl App {
             State::Probing => return self.probe(dir, d, cx),
             _ => {}
         }
-        let (state, mut base) = self.base();
-        let outcome = match state {
-            State::Http(s) => s.data(dir, d, cx, &mut base),
-            State::Socks(s) => s.data(dir, d, cx, &mut base),
-            State::Smtp(s) => s.data(dir, d, cx, &mut base),
-            State::Probing | State::Done => Outcome::Continue,
-        };
-        self.after(outcome, cx);
+        self.decode(dir, Chunk::Data(d), cx);
     }
 
     fn gap(&mut self, dir: Direction, n: u64, cx: &mut Cx<'_>) {
@@ -164,14 +201,7 @@ impl App {
             State::Probing => return self.give_up(cx),
             _ => {}
         }
-        let (state, mut base) = self.base();
-        let outcome = match state {
-            State::Http(s) => s.gap(dir, n, cx, &mut base),
-            State::Socks(s) => s.gap(dir, n, cx, &mut base),
-            State::Smtp(s) => s.gap(dir, n, cx, &mut base),
-            State::Probing | State::Done => Outcome::Continue,
-        };
-        self.after(outcome, cx);
+        self.decode(dir, Chunk::Gap(n), cx);
     }
 
     fn end(&mut self, dir: Direction, cx: &mut Cx<'_>) {
@@ -186,11 +216,16 @@ impl App {
             }
             _ => {}
         }
+        self.decode(dir, Chunk::End, cx);
+    }
+
+    /// Hands a chunk to the session decoding the flow.
+    fn decode(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Cx<'_>) {
         let (state, mut base) = self.base();
         let outcome = match state {
-            State::Http(s) => s.end(dir, cx, &mut base),
-            State::Socks(s) => s.end(dir, cx, &mut base),
-            State::Smtp(s) => s.end(dir, cx, &mut base),
+            State::Http(s) => s.chunk(dir, chunk, cx, &mut base),
+            State::Socks(s) => s.chunk(dir, chunk, cx, &mut base),
+            State::Smtp(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Probing | State::Done => Outcome::Continue,
         };
         self.after(outcome, cx);

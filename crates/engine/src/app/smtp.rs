@@ -13,7 +13,7 @@ use fumidai_proto::smtp::{Session as SmtpSession, SmtpConfig, SmtpEvent, SmtpPar
 use fumidai_proto::{Direction, StreamDriver};
 use serde::Serialize;
 
-use super::{Base, Outcome};
+use super::{Base, Decoder, Outcome};
 use crate::cx::Cx;
 
 const MAX_PENDING: usize = 64 << 10;
@@ -49,52 +49,6 @@ struct Evidence {
 }
 
 impl Session {
-    pub fn data(
-        &mut self,
-        dir: Direction,
-        d: &[u8],
-        cx: &mut Cx<'_>,
-        base: &mut Base<'_>,
-    ) -> Outcome {
-        self.driver.feed(dir, d, &mut self.events);
-        self.handle(cx, base)
-    }
-
-    pub fn gap(&mut self, dir: Direction, n: u64, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        self.driver.gap(dir, n, &mut self.events);
-        self.handle(cx, base)
-    }
-
-    pub fn end(&mut self, dir: Direction, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        self.driver.end(dir, &mut self.events);
-        let outcome = self.handle(cx, base);
-        if dir == Direction::ToClient {
-            self.log_session(cx, base);
-        }
-        outcome
-    }
-
-    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        let mut outcome = Outcome::Continue;
-        let events = std::mem::take(&mut self.events);
-        for e in &events {
-            match *e {
-                SmtpEvent::Rcpt { tx, index } => self.on_rcpt(tx, index, cx, base),
-                SmtpEvent::MessageDone { tx } => self.on_message(tx, cx, base),
-                SmtpEvent::TxDone { tx } => self.on_done(tx, cx, base),
-                SmtpEvent::StartTls => {
-                    // The rest is encrypted: nothing more to see.
-                    self.log_session(cx, base);
-                    outcome = Outcome::Stop;
-                }
-                SmtpEvent::Anomaly { tx, kind } => base.anomaly(cx, "smtp", kind.name(), tx),
-            }
-        }
-        self.events = events;
-        self.events.clear();
-        outcome
-    }
-
     /// Raises `sid` for `tx` unless it already fired for it.
     fn raise(&mut self, sid: u32, tx: u64, ev: &Evidence, cx: &mut Cx<'_>, base: &Base<'_>) {
         if self.fired.contains(&(tx, sid)) {
@@ -294,6 +248,41 @@ impl Session {
         cx.stats.tx("smtp");
         cx.event(EventType::Smtp, Some(tx_id), &ev);
         self.tunnel_alert(None, tx_id, &session, cx, base);
+    }
+}
+
+impl Decoder for Session {
+    type Parser = SmtpParser;
+
+    fn parts(&mut self) -> (&mut StreamDriver<SmtpParser>, &mut Vec<SmtpEvent>) {
+        (&mut self.driver, &mut self.events)
+    }
+
+    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+        let mut outcome = Outcome::Continue;
+        let events = std::mem::take(&mut self.events);
+        for e in &events {
+            match *e {
+                SmtpEvent::Rcpt { tx, index } => self.on_rcpt(tx, index, cx, base),
+                SmtpEvent::MessageDone { tx } => self.on_message(tx, cx, base),
+                SmtpEvent::TxDone { tx } => self.on_done(tx, cx, base),
+                SmtpEvent::StartTls => {
+                    // The rest is encrypted: nothing more to see.
+                    self.log_session(cx, base);
+                    outcome = Outcome::Stop;
+                }
+                SmtpEvent::Anomaly { tx, kind } => base.anomaly(cx, "smtp", kind.name(), tx),
+            }
+        }
+        self.events = events;
+        self.events.clear();
+        outcome
+    }
+
+    fn ended(&mut self, dir: Direction, cx: &mut Cx<'_>, base: &mut Base<'_>) {
+        if dir == Direction::ToClient {
+            self.log_session(cx, base);
+        }
     }
 }
 

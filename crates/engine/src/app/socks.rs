@@ -4,14 +4,14 @@
 use fumidai_detect::proxy::SocksRequest;
 use fumidai_eve::EventType;
 use fumidai_eve::app::{SocksEndpoint, SocksObj};
+use fumidai_proto::StreamDriver;
 use fumidai_proto::socks::{
     Address, CMD_BIND, CMD_CONNECT, CMD_UDP_ASSOCIATE, SocksConfig, SocksEvent, SocksParser,
     SocksTx,
 };
-use fumidai_proto::{Direction, StreamDriver};
 use serde::Serialize;
 
-use super::{Base, Outcome, Tunnel};
+use super::{Base, Decoder, Outcome, Tunnel};
 use crate::cx::Cx;
 
 const MAX_PENDING: usize = 16 << 10;
@@ -43,30 +43,29 @@ impl Session {
         }
     }
 
-    pub fn data(
-        &mut self,
-        dir: Direction,
-        d: &[u8],
-        cx: &mut Cx<'_>,
-        base: &mut Base<'_>,
-    ) -> Outcome {
-        self.driver.feed(dir, d, &mut self.events);
-        self.handle(cx, base)
-    }
-
-    pub fn gap(&mut self, dir: Direction, n: u64, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        self.driver.gap(dir, n, &mut self.events);
-        self.handle(cx, base)
-    }
-
-    pub fn end(&mut self, dir: Direction, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
-        self.driver.end(dir, &mut self.events);
-        self.handle(cx, base)
-    }
-
     pub fn into_parts(self) -> (Vec<u8>, Vec<u8>, u64) {
         let (parser, ts, tc) = self.driver.into_parts();
         (ts, tc, parser.tx_count())
+    }
+
+    fn alert(&self, sids: Vec<u32>, t: &SocksTx, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
+        if sids.is_empty() {
+            return;
+        }
+        let ev = Evidence {
+            socks: socks_obj(t, self.log_password),
+        };
+        for sid in sids {
+            cx.alert(sid, Some(base.tx_base + tx), &ev);
+        }
+    }
+}
+
+impl Decoder for Session {
+    type Parser = SocksParser;
+
+    fn parts(&mut self) -> (&mut StreamDriver<SocksParser>, &mut Vec<SocksEvent>) {
+        (&mut self.driver, &mut self.events)
     }
 
     fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
@@ -118,18 +117,6 @@ impl Session {
             return Outcome::Stop;
         }
         outcome
-    }
-
-    fn alert(&self, sids: Vec<u32>, t: &SocksTx, tx: u64, cx: &mut Cx<'_>, base: &Base<'_>) {
-        if sids.is_empty() {
-            return;
-        }
-        let ev = Evidence {
-            socks: socks_obj(t, self.log_password),
-        };
-        for sid in sids {
-            cx.alert(sid, Some(base.tx_base + tx), &ev);
-        }
     }
 }
 
