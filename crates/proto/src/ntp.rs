@@ -527,6 +527,38 @@ mod tests {
         assert_eq!(parse(&[0x1b; 20]), Err(NtpError::TooShort));
     }
 
+    /// A datagram cut at every point (a short snaplen, an IP fragment lost)
+    /// decodes the header and exactly the monitor entries it still holds.
+    #[test]
+    fn every_cut_of_a_monlist_response_decodes_what_it_holds() {
+        let mut resp = vec![0xd7, 5, 3, 42, 0, 6, 0, 72];
+        for i in 0..6u8 {
+            let mut item = [0u8; 72];
+            item[16..20].copy_from_slice(&[192, 0, 2, i]);
+            resp.extend_from_slice(&item);
+        }
+        for cut in 0..=resp.len() {
+            let r = parse(&resp[..cut]);
+            if cut < 8 {
+                assert!(r.is_err(), "cut {cut}");
+                continue;
+            }
+            let Ok(NtpPacket {
+                body: Body::Private(pr),
+                ..
+            }) = r
+            else {
+                panic!("cut {cut}: {r:?}");
+            };
+            assert_eq!(
+                (pr.request_code.0, pr.item_count, pr.more),
+                (42, 6, true),
+                "cut {cut}"
+            );
+            assert_eq!(pr.monlist().count(), (cut - 8) / 72, "cut {cut}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn any_bytes_parse_or_fail_cleanly(b in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
