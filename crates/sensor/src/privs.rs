@@ -106,7 +106,17 @@ impl PidFile {
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        // After --user, removing needs write access to the pidfile's
+        // directory (a root-owned /run is not): say so rather than leave a
+        // stale file unexplained.
+        if let Err(e) = std::fs::remove_file(&self.0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!(
+                "fumidai: cannot remove pidfile {}: {e} (put it in a directory the --user account can write, e.g. /run/fumidai/)",
+                self.0.display()
+            );
+        }
     }
 }
 
