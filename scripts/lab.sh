@@ -369,13 +369,9 @@ require_up() {
 
 FAILS=0
 
-# check NAME PATTERN CMD...: run CMD in the attacker namespace (bounded by `timeout`),
-# keep its transcript in $STATE/out/NAME.txt, and require PATTERN (grep -E) in it.
-check() {
-  local name=$1 pattern=$2 rc=0
-  shift 2
-  local out="$STATE/out/$name.txt"
-  in_ns "$NS_ATT" timeout 30 "$@" >"$out" 2>&1 </dev/null || rc=$?
+# verdict NAME PATTERN FILE RC: report whether a client's transcript shows PATTERN.
+verdict() {
+  local name=$1 pattern=$2 out=$3 rc=$4
   if grep -Eq -- "$pattern" "$out"; then
     log "ok   $name: $(grep -Em1 -- "$pattern" "$out" | tr -d '\r' | cut -c1-100)"
   else
@@ -383,6 +379,16 @@ check() {
     tail -n 15 "$out" >&2 || true
     FAILS=$((FAILS + 1))
   fi
+}
+
+# check NAME PATTERN CMD...: run CMD in the attacker namespace (bounded by `timeout`),
+# keep its transcript in $STATE/out/NAME.txt, and require PATTERN (grep -E) in it.
+check() {
+  local name=$1 pattern=$2 rc=0
+  shift 2
+  local out="$STATE/out/$name.txt"
+  in_ns "$NS_ATT" timeout 30 "$@" >"$out" 2>&1 </dev/null || rc=$?
+  verdict "$name" "$pattern" "$out" "$rc"
 }
 
 # Like check, with a hand-written request on stdin: the first part at once, the second
@@ -398,13 +404,7 @@ check_stdin() {
     printf '%b' "$second"
     sleep 1
   } | in_ns "$NS_ATT" timeout 30 "$@" >"$out" 2>&1 || rc=$?
-  if grep -Eq -- "$pattern" "$out"; then
-    log "ok   $name: $(grep -Em1 -- "$pattern" "$out" | tr -d '\r' | cut -c1-100)"
-  else
-    log "FAIL $name (exit $rc): no /$pattern/ in $out"
-    tail -n 15 "$out" >&2 || true
-    FAILS=$((FAILS + 1))
-  fi
+  verdict "$name" "$pattern" "$out" "$rc"
 }
 
 SWAKS_COMMON=(--timeout 10 --helo attacker.example --body 'fumidai lab test message')

@@ -80,8 +80,6 @@ pub struct SinkReport {
     /// Lines still in the spool after shutdown (delivered by the next run).
     pub undelivered: u64,
     pub spool_path: PathBuf,
-    /// The destination was open or connected when the run ended.
-    pub up: bool,
 }
 
 /// What the outputs did.
@@ -116,7 +114,6 @@ struct SinkShared {
     /// Producers wait on it for room.
     room: Condvar,
     c: SinkCounters,
-    up: AtomicBool,
 }
 
 impl SinkShared {
@@ -336,7 +333,6 @@ impl Output {
                 work: Condvar::new(),
                 room: Condvar::new(),
                 c: SinkCounters::default(),
-                up: AtomicBool::new(false),
             });
             s.gauges(&s.lock());
             shared.push(Arc::clone(&s));
@@ -433,7 +429,6 @@ impl Output {
                 reopens: get(&s.c.reopens),
                 undelivered: st.spool.pending(),
                 spool_path: st.spool.path().to_owned(),
-                up: s.up.load(Ordering::Relaxed),
             });
         }
         report
@@ -474,7 +469,6 @@ impl Writer {
                 match self.sink.connect() {
                     Ok(()) => {
                         connected = true;
-                        s.up.store(true, Ordering::Relaxed);
                         if ever_up {
                             s.add(&s.c.reconnects, 1);
                             tracing::warn!("output {}: reconnected", s.describe);
@@ -572,7 +566,6 @@ impl Writer {
         if connected && let Err(e) = self.sink.flush() {
             tracing::error!("output {}: flush: {e}", s.describe);
         }
-        s.up.store(connected, Ordering::Relaxed);
         let st = s.lock();
         if let Err(e) = st.spool.sync() {
             tracing::error!("output {}: spool: {e}", s.describe);
@@ -589,7 +582,6 @@ impl Writer {
     fn mark_down(&self, st: &mut State) {
         st.down = true;
         st.overflow = true;
-        self.s.up.store(false, Ordering::Relaxed);
         self.s.room.notify_all();
     }
 
@@ -722,35 +714,54 @@ mod tests {
         b
     }
 
-    /// Live capture and a collector that stops reading: producers never wait;
-    /// alerts overflow to the spool and arrive later, all and in order;
-    /// flows that did not fit are dropped and counted.
-    #[test]
-    fn a_stuck_collector_never_blocks_producers_and_loses_no_alert() {
-        let dir = std::env::temp_dir().join(format!("fumidai-output-{}", std::process::id()));
+    /// An output whose only sink is a [`Stuck`] collector.
+    type Probe = (
+        Output,
+        Arc<(Mutex<bool>, Condvar)>,
+        Arc<Mutex<Vec<(u64, EventType)>>>,
+        PathBuf,
+    );
+
+    fn stuck_output(name: &str, block_when_full: bool) -> Probe {
+        let dir =
+            std::env::temp_dir().join(format!("fumidai-output-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let release = Arc::new((Mutex::new(false), Condvar::new()));
         let got = Arc::new(Mutex::new(Vec::new()));
         let out = Output::spawn(
             vec![SinkSpec {
-                name: "stuck".into(),
+                name: name.into(),
                 sink: Box::new(Stuck {
                     release: Arc::clone(&release),
                     got: Arc::clone(&got),
                 }),
                 filter: TypeFilter::all(),
                 spool_types: TypeFilter::only(&[EventType::Alert]),
-                spool_path: dir.join("stuck.spool"),
+                spool_path: dir.join(format!("{name}.spool")),
                 spool_max_bytes: 1 << 20,
                 queue: 2,
             }],
             OutputOptions {
                 flush_every: Duration::from_millis(50),
-                block_when_full: false,
+                block_when_full,
                 reopen: Arc::new(AtomicBool::new(false)),
             },
         )
         .unwrap();
+        (out, release, got, dir)
+    }
+
+    fn release_collector(r: &(Mutex<bool>, Condvar)) {
+        *r.0.lock().unwrap() = true;
+        r.1.notify_all();
+    }
+
+    /// Live capture and a collector that stops reading: producers never wait;
+    /// alerts overflow to the spool and arrive later, all and in order;
+    /// flows that did not fit are dropped and counted.
+    #[test]
+    fn a_stuck_collector_never_blocks_producers_and_loses_no_alert() {
+        let (out, release, got, dir) = stuck_output("stuck", false);
         let h = out.handle();
         let (done_tx, done_rx) = mpsc::channel();
         let producer = std::thread::spawn(move || {
@@ -765,8 +776,7 @@ mod tests {
             .expect("a producer waited for a stuck collector");
         producer.join().unwrap();
         assert!(counters.get("output.stuck.spooled") > 0, "{counters:?}");
-        *release.0.lock().unwrap() = true;
-        release.1.notify_all();
+        release_collector(&release);
         let report = out.finish(Duration::from_secs(20));
         let got = got.lock().unwrap();
         let alerts: Vec<u64> = got
@@ -794,30 +804,7 @@ mod tests {
     /// every line arrives in order.
     #[test]
     fn a_replay_waits_for_a_slow_collector_and_loses_nothing() {
-        let dir = std::env::temp_dir().join(format!("fumidai-output-r-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let release = Arc::new((Mutex::new(false), Condvar::new()));
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let out = Output::spawn(
-            vec![SinkSpec {
-                name: "slow".into(),
-                sink: Box::new(Stuck {
-                    release: Arc::clone(&release),
-                    got: Arc::clone(&got),
-                }),
-                filter: TypeFilter::all(),
-                spool_types: TypeFilter::only(&[EventType::Alert]),
-                spool_path: dir.join("slow.spool"),
-                spool_max_bytes: 1 << 20,
-                queue: 2,
-            }],
-            OutputOptions {
-                flush_every: Duration::from_millis(50),
-                block_when_full: true,
-                reopen: Arc::new(AtomicBool::new(false)),
-            },
-        )
-        .unwrap();
+        let (out, release, got, dir) = stuck_output("slow", true);
         let h = out.handle();
         let producer = std::thread::spawn(move || {
             for i in 0..100 {
@@ -825,8 +812,7 @@ mod tests {
             }
         });
         std::thread::sleep(Duration::from_millis(200));
-        *release.0.lock().unwrap() = true;
-        release.1.notify_all();
+        release_collector(&release);
         producer.join().unwrap();
         let report = out.finish(Duration::from_secs(20));
         let got = got.lock().unwrap();

@@ -92,7 +92,7 @@ impl Spool {
             if got == 0 {
                 break;
             }
-            n += memchr_count(&buf[..got]);
+            n += count_newlines(&buf[..got]);
             off += got as u64;
         }
         Ok(n)
@@ -235,7 +235,7 @@ impl Spool {
     /// Marks a chunk delivered. Truncates the file once it is all consumed.
     pub fn consume(&mut self, c: &Chunk) -> io::Result<()> {
         self.head += c.span;
-        let records = memchr_count(&c.bytes[..c.span as usize]);
+        let records = count_newlines(&c.bytes[..c.span as usize]);
         self.lines = self.lines.saturating_sub(records);
         if self.head >= self.len {
             self.file.set_len(0)?;
@@ -252,7 +252,7 @@ impl Spool {
     }
 }
 
-fn memchr_count(b: &[u8]) -> u64 {
+fn count_newlines(b: &[u8]) -> u64 {
     b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 

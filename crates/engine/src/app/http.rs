@@ -87,11 +87,10 @@ impl Decoder for Session {
         (&mut self.driver, &mut self.events)
     }
 
-    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+    fn handle(&mut self, events: &[HttpEvent], cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
         let mut outcome = Outcome::Continue;
         let mut tunnel = None;
-        let events = std::mem::take(&mut self.events);
-        for e in &events {
+        for e in events {
             match *e {
                 HttpEvent::Request { tx } => self.on_request(tx, cx, base),
                 HttpEvent::Response { tx } => self.on_response(tx, cx, base),
@@ -116,8 +115,6 @@ impl Decoder for Session {
                 HttpEvent::Anomaly { tx, kind } => base.anomaly(cx, "http", kind.name(), tx),
             }
         }
-        self.events = events;
-        self.events.clear();
         if matches!(outcome, Outcome::Continue) && self.driver.parser().stopped() {
             // An upgrade (101) to a protocol fumidai does not follow.
             return Outcome::Stop;

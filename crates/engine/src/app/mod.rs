@@ -113,8 +113,13 @@ pub(crate) trait Decoder {
         &mut Vec<<Self::Parser as StreamParser>::Event>,
     );
 
-    /// Acts on the events collected so far.
-    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome;
+    /// Acts on the parser's events for one chunk.
+    fn handle(
+        &mut self,
+        events: &[<Self::Parser as StreamParser>::Event],
+        cx: &mut Cx<'_>,
+        base: &mut Base<'_>,
+    ) -> Outcome;
 
     /// After a direction's end was handled.
     fn ended(&mut self, _dir: Direction, _cx: &mut Cx<'_>, _base: &mut Base<'_>) {}
@@ -136,7 +141,12 @@ pub(crate) trait Decoder {
             Chunk::Gap(n) => driver.gap(dir, n, events),
             Chunk::End => driver.end(dir, events),
         }
-        let outcome = self.handle(cx, base);
+        // The buffer is lent out while the session handles its events, and
+        // kept (emptied) for the next chunk.
+        let mut events = std::mem::take(events);
+        let outcome = self.handle(&events, cx, base);
+        events.clear();
+        *self.parts().1 = events;
         if end {
             self.ended(dir, cx, base);
         }

@@ -9,7 +9,9 @@ use fumidai_eve::EventType;
 use fumidai_eve::app::{
     EmailObj, FumidaiObj, ProxyCheckObj, RecipientObj, SmtpObj, TunnelObj, VolumeObj,
 };
-use fumidai_proto::smtp::{Session as SmtpSession, SmtpConfig, SmtpEvent, SmtpParser, SmtpTx};
+use fumidai_proto::smtp::{
+    Recipient as RcptLine, Session as SmtpSession, SmtpConfig, SmtpEvent, SmtpParser, SmtpTx,
+};
 use fumidai_proto::{Direction, StreamDriver};
 use serde::Serialize;
 
@@ -65,16 +67,7 @@ impl Session {
         let p = self.driver.parser();
         let Some(t) = p.tx(tx) else { return };
         let Some(r) = t.rcpt.get(index) else { return };
-        let Some(domain) = r.domain() else { return };
-        let sids = cx.det.smtp_recipient(&Recipient {
-            client: cx.meta.client().addr,
-            server: cx.meta.server().addr,
-            domain: &domain,
-            server_domain: p.session().server_domain.as_deref(),
-            reply: r.reply.as_ref().map(|r| r.code),
-            authenticated: p.session().auth_ok == Some(true),
-            message_accepted: None,
-        });
+        let sids = relay_sids(cx, p.session(), r, None);
         if sids.is_empty() {
             return;
         }
@@ -102,17 +95,7 @@ impl Session {
             return;
         }
         for r in &t.rcpt {
-            let Some(domain) = r.domain() else { continue };
-            let sids = cx.det.smtp_recipient(&Recipient {
-                client: cx.meta.client().addr,
-                server: cx.meta.server().addr,
-                domain: &domain,
-                server_domain: session.server_domain.as_deref(),
-                reply: r.reply.as_ref().map(|r| r.code),
-                authenticated: session.auth_ok == Some(true),
-                message_accepted: Some(true),
-            });
-            for sid in sids {
+            for sid in relay_sids(cx, session, r, Some(true)) {
                 self.raise(sid, t.id, ev, cx, base);
             }
         }
@@ -258,10 +241,9 @@ impl Decoder for Session {
         (&mut self.driver, &mut self.events)
     }
 
-    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+    fn handle(&mut self, events: &[SmtpEvent], cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
         let mut outcome = Outcome::Continue;
-        let events = std::mem::take(&mut self.events);
-        for e in &events {
+        for e in events {
             match *e {
                 SmtpEvent::Rcpt { tx, index } => self.on_rcpt(tx, index, cx, base),
                 SmtpEvent::MessageDone { tx } => self.on_message(tx, cx, base),
@@ -274,8 +256,6 @@ impl Decoder for Session {
                 SmtpEvent::Anomaly { tx, kind } => base.anomaly(cx, "smtp", kind.name(), tx),
             }
         }
-        self.events = events;
-        self.events.clear();
         outcome
     }
 
@@ -284,6 +264,27 @@ impl Decoder for Session {
             self.log_session(cx, base);
         }
     }
+}
+
+/// The relay detector's verdict on one recipient of this connection.
+fn relay_sids(
+    cx: &Cx<'_>,
+    session: &SmtpSession,
+    r: &RcptLine,
+    message_accepted: Option<bool>,
+) -> Vec<u32> {
+    let Some(domain) = r.domain() else {
+        return Vec::new();
+    };
+    cx.det.smtp_recipient(&Recipient {
+        client: cx.meta.client().addr,
+        server: cx.meta.server().addr,
+        domain: &domain,
+        server_domain: session.server_domain.as_deref(),
+        reply: r.reply.as_ref().map(|r| r.code),
+        authenticated: session.auth_ok == Some(true),
+        message_accepted,
+    })
 }
 
 fn session_obj(s: &SmtpSession) -> SmtpObj {

@@ -68,11 +68,10 @@ impl Decoder for Session {
         (&mut self.driver, &mut self.events)
     }
 
-    fn handle(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
+    fn handle(&mut self, events: &[SocksEvent], cx: &mut Cx<'_>, base: &mut Base<'_>) -> Outcome {
         let mut outcome = Outcome::Continue;
         let mut tunnel = None;
-        let events = std::mem::take(&mut self.events);
-        for e in &events {
+        for e in events {
             match *e {
                 SocksEvent::Request { tx } => {
                     if let Some(t) = self.driver.parser().tx(tx)
@@ -111,8 +110,6 @@ impl Decoder for Session {
                 SocksEvent::Anomaly { tx, kind } => base.anomaly(cx, "socks", kind.name(), tx),
             }
         }
-        self.events = events;
-        self.events.clear();
         if matches!(outcome, Outcome::Continue) && self.driver.parser().stopped() {
             return Outcome::Stop;
         }
