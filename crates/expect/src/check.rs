@@ -71,7 +71,7 @@ pub fn evaluate(spec: &Spec, events: &[Value]) -> Vec<Check> {
                 closest(
                     &entry.conditions(),
                     alerts.iter().copied().filter(|a| sid(a) == Some(entry.sid)),
-                    &format!("{} alerts", entry.sid),
+                    &format!("alerts with sid {}", entry.sid),
                 )
             } else {
                 Vec::new()
@@ -256,7 +256,7 @@ fn closest<'a>(
     let shown = out.len().min(3);
     let mut lines: Vec<String> = out[..shown]
         .iter()
-        .map(|(d, n)| format!("{n} of the {total} {what} differ: {d}"))
+        .map(|(d, n)| format!("closest: {d} ({n} of the {total} {what})"))
         .collect();
     if out.len() > shown {
         lines.push(format!("... and {} other differences", out.len() - shown));
@@ -427,12 +427,12 @@ mod tests {
         assert_eq!(
             d,
             "- alerts: {sid: 9700002, dest_port: 25, count: 1}    # missing: expected 1, got 0\n      \
-             2 of the 2 9700002 alerts differ: dest_port = 8080\n\
+             closest: dest_port = 8080 (2 of the 2 alerts with sid 9700002)\n\
              ~ alerts: {sid: 9700003, count: 2}    # expected 2, got 1\n\
              ! no_alerts: 9700003    # fired 1 time, first 10.0.0.1:40000 -> 10.0.0.2:8080 at 2004-03-02T13:57:50.104219+0000\n\
              - events: {match: {event_type: smtp, \"smtp.rcpt_to[0]\": \"<c@example.net>\"}, count: 1}    # expected 1, got 0\n      \
-             1 of the 2 smtp events differ: smtp.rcpt_to[0] = \"<a@example.net>\"\n      \
-             1 of the 2 smtp events differ: smtp.rcpt_to[0] = \"<b@example.net>\""
+             closest: smtp.rcpt_to[0] = \"<a@example.net>\" (1 of the 2 smtp events)\n      \
+             closest: smtp.rcpt_to[0] = \"<b@example.net>\" (1 of the 2 smtp events)"
         );
     }
 

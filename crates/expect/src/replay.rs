@@ -220,8 +220,8 @@ impl Sensor {
             .unwrap_or_default();
         if let Some(f) = files.iter().find(|f| f["complete"] == false) {
             return Err(format!(
-                "replay stopped early: {}",
-                f["error"].as_str().unwrap_or("not read to the end")
+                "not read to the end: {}",
+                f["error"].as_str().unwrap_or("reading stopped early")
             ));
         }
         let eve_path = dir.join("eve.json");
