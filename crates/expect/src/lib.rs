@@ -225,8 +225,8 @@ fn run(args: &Args) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "fumidai test: {} captures, {jobs} at a time",
-        found.cases.len()
+        "fumidai test: {}, {jobs} at a time",
+        plural(found.cases.len(), "capture")
     )?;
 
     let n = found.cases.len();
@@ -322,8 +322,8 @@ fn run(args: &Args) -> anyhow::Result<u8> {
         std::fs::write(p, text).with_context(|| format!("{}: cannot write", p.display()))?;
     }
     let mut closing = format!(
-        "fumidai test: {ok} passed, {failed} failed, {errors} errors, {none} without expectations; {} captures in {:.2} s",
-        results.len(),
+        "fumidai test: {ok} passed, {failed} failed, {errors} errors, {none} without expectations; {} in {:.2} s",
+        plural(results.len(), "capture"),
         total.as_secs_f64()
     );
     if args.update {
@@ -436,6 +436,10 @@ fn test_case(sensor: &Sensor, case: Case, args: &Args) -> CaseResult {
     r.spec = spec;
     r.spec_text = text;
     r
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `3 alerts (9700002 1, 9700003 2)` from the sensor's summary.

@@ -115,6 +115,10 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
             "nothing to do: give -r FILE|DIR to replay captures or -i IFACE to capture live (see --help)"
         );
     };
+    if cli.fail_on_alert.is_some() && !cfg.eve.types.iter().any(|t| t.0 == EventType::Alert) {
+        // Alerts that are not produced cannot be counted: never pass silently.
+        anyhow::bail!("--fail-on-alert needs `alert` in eve.types");
+    }
     let log_dir = cli
         .log_dir
         .clone()

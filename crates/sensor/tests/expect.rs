@@ -442,6 +442,12 @@ fn summary_json_and_fail_on_alert() {
         .output()
         .unwrap();
     assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    // Alerts that are not written cannot fail the run: refused, not passed.
+    std::fs::write(d.join("flows-only.yaml"), "eve:\n  types: [flow, stats]\n").unwrap();
+    let cfg = d.join("flows-only.yaml");
+    let out = run(&["--fail-on-alert", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("needs `alert` in eve.types"));
     // A bad list is a bad command line.
     assert_eq!(
         run(&["--fail-on-alert", "open-relay"]).status.code(),
