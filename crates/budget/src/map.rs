@@ -46,7 +46,7 @@ struct Slot<K, V> {
 }
 
 /// Entries looked at to choose one to evict.
-const SAMPLE: usize = 8;
+const SAMPLE: usize = 5;
 /// Entries checked for expiry on each insertion.
 const EXPIRE_STEP: usize = 2;
 

@@ -29,6 +29,9 @@ use crate::sink::{Line, Sink, TypeFilter};
 use crate::spool::{Chunk, Spool};
 use crate::{Counters, EveBatch, EventType};
 
+/// Bytes a recycled batch may keep: what a worker's batch normally needs.
+const RECYCLE_KEEP: usize = 256 << 10;
+
 /// One sink and how it is fed.
 pub struct SinkSpec {
     /// Key of its counters in `stats.output` (no dots).
@@ -289,7 +292,7 @@ impl OutputHandle {
             }
         }
         if let Ok(mut b) = Arc::try_unwrap(batch) {
-            b.clear();
+            b.recycle(RECYCLE_KEEP);
             let _ = self.recycle_tx.try_send(b);
         }
     }
@@ -619,7 +622,7 @@ impl Writer {
                     drop(lines);
                     s.in_flight.fetch_sub(1, Ordering::Relaxed);
                     if let Ok(mut b) = Arc::try_unwrap(b) {
-                        b.clear();
+                        b.recycle(RECYCLE_KEEP);
                         let _ = self.recycle.try_send(b);
                     }
                 }

@@ -223,6 +223,19 @@ impl EveBatch {
         self.lines.clear();
     }
 
+    /// Empties the batch for reuse. A batch that grew past `keep` bytes
+    /// (a burst, the flow records at the end) gives its memory back, so a
+    /// pool of recycled batches stays small.
+    pub fn recycle(&mut self, keep: usize) {
+        self.clear();
+        if self.bytes.capacity() > keep {
+            self.bytes = Vec::with_capacity(keep);
+        }
+        if self.lines.capacity() > keep / 64 {
+            self.lines = Vec::new();
+        }
+    }
+
     /// Each line with its type.
     pub fn iter(&self) -> impl Iterator<Item = (EventType, &[u8])> {
         let mut start = 0usize;

@@ -96,8 +96,9 @@ const MAX_SYN_DATA: usize = 4096;
 struct Side {
     /// The side's window scale (from its SYN), if it sent one.
     wscale: Option<u8>,
-    /// Its latest acknowledgement and window, once it has sent an ACK.
-    ack: Option<u32>,
+    /// The furthest right edge of its receive window (acknowledgement
+    /// plus window), once it has sent an ACK; and its latest window.
+    edge: Option<u32>,
     window: u32,
     /// The TTL of its first packet, as the sensor saw it.
     ttl: u8,
@@ -346,35 +347,21 @@ impl TcpSession {
         stream.insert(seq, payload, cfg, mem, stats, &mut one);
     }
 
-    /// True when data at `seq` from side `i` starts beyond what side `i`'s
-    /// receiver has offered to take. Unknown (no ACK from the receiver
-    /// yet, e.g. a one-sided capture) is never beyond. The bound counts
-    /// from the later of the receiver's acknowledgement and the bytes
-    /// already delivered, so ACKs the capture missed cannot make real
-    /// data look out of window.
+    /// True when data at `seq` from side `i` starts at or beyond the right
+    /// edge of the window side `i`'s receiver has offered (the furthest
+    /// acknowledgement plus window it advertised: receivers do not shrink
+    /// their window). Unknown — no ACK from the receiver yet, or a
+    /// handshake not seen, so no window scale — is never beyond. An ACK the
+    /// capture missed can make real data look beyond the edge; it then
+    /// surfaces as a gap, not as silently wrong bytes.
     fn beyond_window(&self, i: usize, seq: u32) -> bool {
-        let recv = &self.sides[1 - i];
-        // Without both SYNs the window scale is unknown, and an unscaled
-        // guess would drop real data.
         if !(self.sides[0].syn && self.sides[1].syn) {
             return false;
         }
-        let Some(ack) = recv.ack else {
+        let Some(edge) = self.sides[1 - i].edge else {
             return false;
         };
-        let stream = &self.streams[i];
-        if !stream.started() {
-            return false;
-        }
-        let base = stream.next_seq();
-        let from = if (ack.wrapping_sub(base) as i32) > 0 {
-            ack
-        } else {
-            base
-        };
-        // `seq` past `from + window` (a zero window takes nothing).
-        let ahead = seq.wrapping_sub(from) as i32;
-        ahead >= 0 && ahead as i64 >= i64::from(recv.window) && !(ahead == 0 && recv.window > 0)
+        (seq.wrapping_sub(edge) as i32) >= 0
     }
 
     /// Records side `i`'s acknowledgement and window from `seg`.
@@ -389,9 +376,10 @@ impl TcpSession {
         };
         let side = &mut self.sides[i];
         side.window = u32::from(seg.window) << scale;
-        side.ack = Some(match side.ack {
-            Some(a) if (seg.ack.wrapping_sub(a) as i32) < 0 => a,
-            _ => seg.ack,
+        let edge = seg.ack.wrapping_add(side.window);
+        side.edge = Some(match side.edge {
+            Some(e) if (edge.wrapping_sub(e) as i32) < 0 => e,
+            _ => edge,
         });
     }
 

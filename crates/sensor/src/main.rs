@@ -109,7 +109,12 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{}: no such file or directory", p.display());
             }
         }
-        Input::Files(capture::expand_inputs(&cli.read, cli.recursive)?)
+        let inputs = capture::expand_inputs(&cli.read, cli.recursive)?;
+        // Said even with -q: a capture passed over is a capture not analysed.
+        for (path, why) in &inputs.skipped {
+            eprintln!("fumidai: {}: skipped: {why}", path.display());
+        }
+        Input::Files(inputs.files)
     } else {
         anyhow::bail!(
             "nothing to do: give -r FILE|DIR to replay captures or -i IFACE to capture live (see --help)"
@@ -179,7 +184,17 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         .fail_on_alert
         .as_deref()
         .map_or(0, |sids| summary::failing_alerts(&report, sids));
-    let code = if failing > 0 { summary::EXIT_ALERTS } else { 0 };
+    // An input that could not be read at all, or a live capture that
+    // failed, is an error whatever else happened: exit 1 wins over 3.
+    let unreadable = report.files.iter().filter(|f| f.unreadable).count();
+    let capture_failed = matches!(&report.live, Some((_, _, _, Some(_))));
+    let code = if unreadable > 0 || capture_failed {
+        1
+    } else if failing > 0 {
+        summary::EXIT_ALERTS
+    } else {
+        0
+    };
     if let Some(path) = &cli.summary_json {
         let json = summary::to_json(&report, cli.fail_on_alert.as_deref(), code);
         summary::write(path, &json)?;
@@ -191,6 +206,12 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
     if failing > 0 {
         // Said even with -q: it is why the exit status is not 0.
         eprintln!("fumidai: --fail-on-alert: {failing} alerts fired");
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "fumidai: {unreadable} of {} inputs could not be read at all (see above)",
+            report.files.len()
+        );
     }
     Ok(ExitCode::from(code))
 }

@@ -22,6 +22,7 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
     for msg in io.rx.iter() {
         match msg {
             ToWorker::Packets(mut b) => {
+                fault_injection();
                 for (m, bytes) in b.iter() {
                     engine.process(m.link, m.ts, m.wire_len, bytes);
                 }
@@ -52,6 +53,15 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
         ts: engine.clock(),
         counters: engine.counters(),
     });
+}
+
+/// Debug builds only: `FUMIDAI_FAULT=worker-panic` makes a worker panic on
+/// its first batch, so the tests can check that a dead worker fails the run.
+fn fault_injection() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("FUMIDAI_FAULT").is_some_and(|v| v == "worker-panic") {
+        panic!("fault injected by FUMIDAI_FAULT=worker-panic");
+    }
 }
 
 /// Ends every flow, handing their records over a batch at a time: a table

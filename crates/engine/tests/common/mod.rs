@@ -52,6 +52,8 @@ pub fn config(stream: StreamConfig) -> EngineConfig {
 /// its gaps, by flow id and direction.
 pub struct Replay {
     pub events: Vec<Value>,
+    /// The engine's counters at the end, under their stats names.
+    pub counters: fumidai_eve::Counters,
     pub streams: HashMap<(u64, usize), Vec<u8>>,
     pub gaps: HashMap<(u64, usize), u64>,
 }
@@ -126,6 +128,7 @@ pub fn replay(file: &Path, cfg: EngineConfig) -> Replay {
         engine.process(link, ts, p.header.len, p.data);
     }
     engine.end_all(EndReason::Shutdown);
+    let counters = engine.counters();
     let out = engine.take_output(Default::default());
     let events = out
         .iter()
@@ -134,6 +137,7 @@ pub fn replay(file: &Path, cfg: EngineConfig) -> Replay {
     let (streams, gaps) = std::mem::take(&mut *streams.lock().unwrap());
     Replay {
         events,
+        counters,
         streams,
         gaps,
     }
