@@ -100,11 +100,27 @@ fn every_case_reassembles_the_same_conversation_once() {
 fn insertions_are_rejected_and_reported() {
     for (case, event, counter) in [
         ("bad-checksum", None, Some("tcp.invalid_checksum")),
-        ("out-of-window", Some("stream.pkt_out_of_window"), Some("tcp.out_of_window")),
-        ("ttl-too-short", Some("stream.pkt_ttl_too_short"), Some("tcp.ttl_too_short")),
+        (
+            "out-of-window",
+            Some("stream.pkt_out_of_window"),
+            Some("tcp.out_of_window"),
+        ),
+        (
+            "ttl-too-short",
+            Some("stream.pkt_ttl_too_short"),
+            Some("tcp.ttl_too_short"),
+        ),
         ("urgent-data", None, Some("tcp.urgent_oob_data")),
-        ("syn-with-data", Some("stream.3whs_syn_data_ignored"), Some("tcp.syn_data_ignored")),
-        ("rst-wrong-seq", Some("stream.rst_invalid"), Some("tcp.rst_invalid")),
+        (
+            "syn-with-data",
+            Some("stream.3whs_syn_data_ignored"),
+            Some("tcp.syn_data_ignored"),
+        ),
+        (
+            "rst-wrong-seq",
+            Some("stream.rst_invalid"),
+            Some("tcp.rst_invalid"),
+        ),
     ] {
         let r = run(case, OverlapPolicy::First);
         if let Some(event) = event {

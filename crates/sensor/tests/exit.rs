@@ -18,9 +18,7 @@ fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf 
 /// A classic pcap header for link type `dlt`.
 fn header(dlt: u32) -> Vec<u8> {
     let mut h = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        h.extend_from_slice(&v.to_le_bytes());
-    }
+    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     h.extend_from_slice(&2u16.to_le_bytes());
     h.extend_from_slice(&4u16.to_le_bytes());
     h.extend_from_slice(&[0; 8]);
@@ -34,7 +32,10 @@ fn an_input_that_cannot_be_read_at_all_fails_the_run_and_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("empty.pcap", Vec::new()),
-        ("bad-magic.pcap", b"this is not a capture file at all".to_vec()),
+        (
+            "bad-magic.pcap",
+            b"this is not a capture file at all".to_vec(),
+        ),
         ("short-header.pcap", header(1)[..10].to_vec()),
         ("unknown-link.pcap", header(147)),
     ];
@@ -45,9 +46,18 @@ fn an_input_that_cannot_be_read_at_all_fails_the_run_and_is_named() {
         assert!(r.stderr().contains(name), "{name}: {}", r.stderr());
         // Next to a good capture: the good one is still processed.
         let good = pcap("zeek__socks.pcap");
-        let r = run(&["-q", "-r", good.to_str().unwrap(), "-r", p.to_str().unwrap()]);
+        let r = run(&[
+            "-q",
+            "-r",
+            good.to_str().unwrap(),
+            "-r",
+            p.to_str().unwrap(),
+        ]);
         assert_eq!(r.out.status.code(), Some(1), "{name}");
-        assert!(!r.of_type("flow").is_empty(), "{name}: the good file was read");
+        assert!(
+            !r.of_type("flow").is_empty(),
+            "{name}: the good file was read"
+        );
     }
 }
 
@@ -84,28 +94,37 @@ fn a_directory_names_what_it_skips_and_never_opens_a_fifo() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("pipe.pcap: skipped: not a regular file (a FIFO)"), "{err}");
-    assert!(err.contains("notes.txt: skipped: not a pcap or pcapng file"), "{err}");
-    assert!(err.contains("sub: skipped: a directory (use --recursive)"), "{err}");
+    assert!(
+        err.contains("pipe.pcap: skipped: not a regular file (a FIFO)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notes.txt: skipped: not a pcap or pcapng file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sub: skipped: a directory (use --recursive)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_dead_worker_fails_the_run_with_its_panic_message() {
-    let r = {
-        let dir = tempfile::tempdir().unwrap();
-        let out = bin()
-            .env("FUMIDAI_FAULT", "worker-panic")
-            .args(["-q", "-r"])
-            .arg(pcap("zeek__socks.pcap"))
-            .arg("-l")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        out
-    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = bin()
+        .env("FUMIDAI_FAULT", "worker-panic")
+        .args(["-q", "-r"])
+        .arg(pcap("zeek__socks.pcap"))
+        .arg("-l")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_ne!(r.status.code(), Some(0), "{err}");
-    assert!(err.contains("fault injected by FUMIDAI_FAULT=worker-panic"), "{err}");
+    assert!(
+        err.contains("fault injected by FUMIDAI_FAULT=worker-panic"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -113,8 +132,14 @@ fn check_config_refuses_what_would_not_run() {
     let dir = tempfile::tempdir().unwrap();
     for (text, key) in [
         ("workers: 100000\n", "workers"),
-        ("eve:\n  flush_timeout: 18446744073709551615\n", "eve.flush_timeout"),
-        ("amplification:\n  window: 18446744073709551615\n", "amplification.window"),
+        (
+            "eve:\n  flush_timeout: 18446744073709551615\n",
+            "eve.flush_timeout",
+        ),
+        (
+            "amplification:\n  window: 18446744073709551615\n",
+            "amplification.window",
+        ),
     ] {
         let p = write(dir.path(), "s.yaml", text.as_bytes());
         let out = bin()
@@ -189,7 +214,10 @@ fn a_dead_worker_fails_a_live_capture_too() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!status.success(), "{err}");
-    assert!(err.contains("fault injected by FUMIDAI_FAULT=worker-panic"), "{err}");
+    assert!(
+        err.contains("fault injected by FUMIDAI_FAULT=worker-panic"),
+        "{err}"
+    );
 }
 
 fn effective_uid() -> u32 {
