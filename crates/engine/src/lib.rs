@@ -156,6 +156,7 @@ pub struct Engine {
 /// Receives reassembled bytes of one flow and hands them to its
 /// application layer.
 struct StreamSink<'a, 'c> {
+    /// For the tap (computed only when there is one).
     flow_id: u64,
     app: &'a mut Option<Box<App>>,
     cx: Cx<'c>,
@@ -423,7 +424,7 @@ impl Engine {
         if ts > meta.last {
             meta.last = ts;
         }
-        let flow_id = meta.flow_id();
+        let flow_id = if self.tap.is_some() { meta.flow_id() } else { 0 };
         let cx = Cx {
             meta,
             ts,
@@ -530,6 +531,9 @@ impl Engine {
         let Some(app) = flow.app.as_mut() else {
             return;
         };
+        if !app.take_changed() {
+            return;
+        }
         let now = app.memuse();
         let before = app.charged;
         if now <= before {
