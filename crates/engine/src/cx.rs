@@ -95,12 +95,12 @@ impl Cx<'_> {
             header,
             body: AlertBody {
                 alert: AlertObj {
-                    action: "allowed",
+                    action: "allowed".into(),
                     gid: 1,
                     signature_id: a.sid,
                     rev: a.rev,
-                    signature: a.msg,
-                    category: a.category,
+                    signature: a.msg.into(),
+                    category: a.category.into(),
                     severity: a.severity,
                 },
                 evidence,

@@ -184,7 +184,7 @@ fn ntp_obj(n: &NtpPacket<'_>) -> NtpObj {
             o.sequence = Some(u16::from(p.sequence));
             o.implementation = Some(p.implementation.0);
             o.request_code = Some(p.request_code.0);
-            o.request = p.request_code.name();
+            o.request = p.request_code.name().map(Into::into);
             o.item_count = Some(p.item_count);
             o.item_size = Some(p.item_size);
             if p.response && p.request_code.is_monlist() {
@@ -236,7 +236,10 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
                 response: Some(b.response),
                 request_code: b.request_code,
                 implementation: b.implementation,
-                request: b.request_code.and_then(|c| ntp::RequestCode(c).name()),
+                request: b
+                    .request_code
+                    .and_then(|c| ntp::RequestCode(c).name())
+                    .map(Into::into),
                 ..NtpObj::default()
             }),
             amplification: ev,
@@ -245,12 +248,12 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
             header,
             body: AlertBody {
                 alert: fumidai_eve::objects::AlertObj {
-                    action: "allowed",
+                    action: "allowed".into(),
                     gid: 1,
                     signature_id: info.sid,
                     rev: info.rev,
-                    signature: info.msg,
-                    category: info.category,
+                    signature: info.msg.into(),
+                    category: info.category.into(),
                     severity: info.severity,
                 },
                 evidence: body,
