@@ -3,7 +3,8 @@
 #   scripts/deps.sh build   what building needs (libpcap headers)
 #   scripts/deps.sh test    what the test suite needs besides: real peers for the output
 #                           tests (rsyslog, redis) and the live lab (squid, dante,
-#                           postfix, nginx, ntpsec, and real clients)
+#                           postfix, nginx, ntpsec, and real clients), and chromium with a
+#                           font for the test that renders `fumidai report` in a browser
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail
@@ -12,7 +13,7 @@ pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
   test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
-               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl) ;;
+               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl chromium fonts-dejavu-core) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac

@@ -7,7 +7,13 @@ use clap::{ArgAction, Parser};
 /// fumidai: a passive sensor that finds open proxies, open SMTP relays and
 /// UDP amplifiers being probed or abused, and writes Suricata EVE JSON.
 #[derive(Debug, Parser)]
-#[command(name = "fumidai", version, about, long_about = None)]
+#[command(
+    name = "fumidai",
+    version,
+    about,
+    long_about = None,
+    after_help = "Also: fumidai report EVE.json… [-o report.html]   one HTML page of verdicts and evidence (see fumidai report --help)"
+)]
 pub struct Cli {
     /// Replay a pcap or pcapng file; a directory replays every capture in
     /// it, in name order. Repeatable.

@@ -24,6 +24,11 @@ use crate::progress::human_bytes;
 use crate::run::{Input, RunReport, Signals};
 
 fn main() -> ExitCode {
+    // Subcommands that read EVE rather than packets are crates of their own.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "report") {
+        return fumidai_report::main(args);
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     match real_main(&cli) {
