@@ -9,6 +9,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct EveTime(pub Timestamp);
 
 impl EveTime {
+    /// From microseconds since 1970 (what [`EveTime::micros`] gives back).
+    pub fn from_micros(us: u64) -> Self {
+        EveTime(Timestamp(us))
+    }
+
+    pub fn micros(self) -> u64 {
+        self.0.0
+    }
+
     /// The formatted time, on the stack: EVE writes several per record, and
     /// going through `fmt` and a heap string each time showed in profiles.
     pub fn format(self) -> [u8; 31] {

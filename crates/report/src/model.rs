@@ -90,6 +90,21 @@ impl Kind {
         }
     }
 
+    /// The role in a few words, for the summary table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::HttpProxy => "open HTTP proxy",
+            Kind::SocksProxy => "open SOCKS proxy",
+            Kind::Relay => "open SMTP relay",
+            Kind::Amplifier => "UDP amplifier",
+            Kind::SpamBot => "spam bot",
+            Kind::Victim => "amplification victim",
+            Kind::ProxyListed => "named by proxy checkers",
+            Kind::Sweeper => "proxy port sweeper",
+            Kind::Client => "user of stepping stones elsewhere",
+        }
+    }
+
     /// What the host's peers in this role are called.
     pub fn peers(self) -> &'static str {
         match self {
@@ -461,11 +476,11 @@ impl Model {
         };
         // A run's counters only grow: fewer packets than before is a new run
         // appended to the same file.
-        if let Some(prev) = f.current.take() {
-            if c.get("decoder.pkts") < prev.get("decoder.pkts") {
-                f.stats.get_or_insert_with(Counters::default).merge(&prev);
-                f.runs += 1;
-            }
+        if let Some(prev) = f.current.take()
+            && c.get("decoder.pkts") < prev.get("decoder.pkts")
+        {
+            f.stats.get_or_insert_with(Counters::default).merge(&prev);
+            f.runs += 1;
         }
         f.current = Some(c);
         Ok(())
@@ -719,13 +734,13 @@ impl Model {
                     for d in accepted {
                         self.target(server, Target::RcptAccepted, d, t);
                     }
-                    if let (Some(flow), Some(tx)) = (line.flow_id, line.tx_id) {
-                        if let Some(slot) = self.relay_tx.entry((flow, tx)) {
-                            *slot = RelayTx {
-                                server: Some(server),
-                                counted: n,
-                            };
-                        }
+                    if let (Some(flow), Some(tx)) = (line.flow_id, line.tx_id)
+                        && let Some(slot) = self.relay_tx.entry((flow, tx))
+                    {
+                        *slot = RelayTx {
+                            server: Some(server),
+                            counted: n,
+                        };
                     }
                 }
             }
@@ -1035,5 +1050,218 @@ fn flatten(v: &serde_json::Value, prefix: &mut String, out: &mut Counters) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict;
+    use serde_json::json;
+    use std::collections::BTreeSet;
+
+    fn home() -> HomeNet {
+        HomeNet::new(vec!["10.77.0.0/24".parse().unwrap()], "test")
+    }
+
+    fn feed(m: &mut Model, lines: &[serde_json::Value]) {
+        m.begin_file(Path::new("eve.json"));
+        for (i, l) in lines.iter().enumerate() {
+            let raw = l.to_string();
+            m.observe(
+                raw.as_bytes(),
+                Position {
+                    lines: i as u64 + 1,
+                    raw_bytes: 0,
+                },
+            );
+        }
+        m.finish_file(FileRead::default());
+    }
+
+    fn alert(sid: u32, sev: u8, src: &str, dest: &str) -> serde_json::Value {
+        json!({"timestamp": "2026-11-29T11:52:47.488071+0000", "flow_id": 7, "tx_id": 0,
+               "event_type": "alert", "src_ip": src, "src_port": 40000, "dest_ip": dest, "dest_port": 25,
+               "alert": {"action": "allowed", "gid": 1, "signature_id": sid, "rev": 1,
+                         "signature": "s", "category": "c", "severity": sev}})
+    }
+
+    fn rcpt(to: &str, code: u16) -> serde_json::Value {
+        json!({"to": to, "reply_code": code})
+    }
+
+    #[test]
+    fn an_open_relay_counts_the_recipients_of_its_smtp_record() {
+        // The alert fires on the first accepted foreign recipient; the
+        // transaction's smtp record, later, lists them all.
+        let mut a = alert(9_700_021, 1, "203.0.113.9", "10.77.0.2");
+        a["smtp"] = json!({"recipients": [rcpt("<a@x.example>", 250)]});
+        let smtp = json!({"timestamp": "2026-11-29T11:52:48.000000+0000", "flow_id": 7, "tx_id": 0,
+            "event_type": "smtp", "src_ip": "203.0.113.9", "dest_ip": "10.77.0.2",
+            "smtp": {"recipients": [rcpt("<a@x.example>", 250), rcpt("<b@y.example>", 250),
+                                    rcpt("<c@z.example>", 550)]},
+            "email": {"status": "PARSE_DONE"}});
+        let mut m = Model::new(home());
+        feed(&mut m, &[a, smtp]);
+        let v = verdict::all(&m);
+        let relay = v.iter().find(|v| v.kind == Kind::Relay).unwrap();
+        assert!(relay.home && relay.confirmed && relay.severity == 1);
+        assert!(
+            relay
+                .detail
+                .starts_with("accepted 2 recipients from foreign clients in 1 mail transaction"),
+            "{}",
+            relay.detail
+        );
+        let h = m.host(&"10.77.0.2".parse().unwrap()).unwrap();
+        assert_eq!(h.targets.len(), 2, "both accepted domains are targets");
+    }
+
+    #[test]
+    fn a_monlist_answer_names_the_ntp_side_whichever_way_the_flow_was_seen() {
+        let mut req_first = alert(9_700_031, 1, "203.0.113.5", "10.77.0.123");
+        req_first["dest_port"] = json!(123);
+        // The victim's view: the first packet was an answer, from port 123.
+        let mut answer_first = alert(9_700_031, 1, "10.77.0.124", "203.0.113.6");
+        answer_first["src_port"] = json!(123);
+        answer_first["dest_port"] = json!(80);
+        let mut m = Model::new(home());
+        feed(&mut m, &[req_first, answer_first]);
+        let amps: BTreeSet<String> = verdict::all(&m)
+            .into_iter()
+            .filter(|v| v.kind == Kind::Amplifier)
+            .map(|v| v.host.to_string())
+            .collect();
+        assert_eq!(
+            amps,
+            BTreeSet::from(["10.77.0.123".into(), "10.77.0.124".into()])
+        );
+    }
+
+    #[test]
+    fn stats_of_runs_appended_to_one_file_are_summed() {
+        let stats = |pkts: u64| {
+            json!({"timestamp": "2026-11-29T11:52:47.000000+0000", "event_type": "stats",
+                   "stats": {"decoder": {"pkts": pkts, "max_pkt_size": pkts}, "capture": {"kernel_drops": 1}}})
+        };
+        let mut m = Model::new(home());
+        feed(&mut m, &[stats(10), stats(40), stats(5), stats(7)]);
+        let f = &m.files[0];
+        assert_eq!(f.runs, 2);
+        let c = f.stats.as_ref().unwrap();
+        assert_eq!(c.get("decoder.pkts"), 47);
+        assert_eq!(c.get("decoder.max_pkt_size"), 40, "maxima are maxima");
+        assert_eq!(c.get("capture.kernel_drops"), 2);
+    }
+
+    #[test]
+    fn unreadable_lines_are_counted_with_file_and_line() {
+        let mut m = Model::new(home());
+        m.begin_file(Path::new("eve.json"));
+        m.observe(
+            b"{\"event_type\":\"flow\"}",
+            Position {
+                lines: 1,
+                raw_bytes: 0,
+            },
+        );
+        m.observe(
+            b"{\"event_type\":",
+            Position {
+                lines: 2,
+                raw_bytes: 0,
+            },
+        );
+        m.observe(
+            br#"{"event_type":"alert","alert":{"signature_id":9700003,"severity":"high"}}"#,
+            Position {
+                lines: 3,
+                raw_bytes: 0,
+            },
+        );
+        m.finish_file(FileRead::default());
+        let f = &m.files[0];
+        assert_eq!(f.unreadable, 2);
+        assert!(f.errors[0].starts_with("eve.json:2: "), "{:?}", f.errors);
+        assert!(
+            f.errors[1].starts_with("eve.json:3: `alert"),
+            "{:?}",
+            f.errors
+        );
+        assert_eq!(m.warnings().len(), 1);
+    }
+
+    #[test]
+    fn a_full_host_map_is_counted_not_silent() {
+        let mut m = Model::new(home());
+        m.other_hosts = Bounded::new(2);
+        let lines: Vec<_> = (1..=5)
+            .map(|i| alert(9_700_003, 1, "10.77.0.9", &format!("198.51.100.{i}")))
+            .collect();
+        feed(&mut m, &lines);
+        assert_eq!(m.other_hosts.len(), 2);
+        assert_eq!(m.other_hosts.refused, 3);
+        assert!(
+            m.limits_hit()
+                .iter()
+                .any(|(what, _, n)| what.contains("outside home_net") && *n == 3)
+        );
+        // Our own client's role is kept whatever happens to the outsiders.
+        let me = m.host(&"10.77.0.9".parse().unwrap()).unwrap();
+        assert_eq!(me.kinds[&Kind::Client].seen.count, 5);
+    }
+
+    proptest::proptest! {
+        /// Any bytes, any line: no panic, and the page renders.
+        #[test]
+        fn any_line_is_survived(lines in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..200), 0..20)) {
+            let mut m = Model::new(home());
+            m.begin_file(Path::new("x"));
+            for (i, l) in lines.iter().enumerate() {
+                m.observe(l, Position { lines: i as u64 + 1, raw_bytes: 0 });
+            }
+            m.finish_file(FileRead::default());
+            let _ = crate::html::render(&m, &crate::html::PageInfo { title: "t".into(), home: "h".into(), version: "0" });
+        }
+
+        /// Alerts of every signature with any addresses, ports, numbers and
+        /// text in their objects: no panic, and no text of theirs becomes markup.
+        #[test]
+        fn any_alert_renders_as_text(
+            sid in proptest::sample::select(vec![9_700_001u32, 9_700_002, 9_700_003, 9_700_004, 9_700_010, 9_700_011,
+                9_700_012, 9_700_020, 9_700_021, 9_700_022, 9_700_023, 9_700_024, 9_700_030, 9_700_031, 9_700_032,
+                9_700_033, 9_700_034, 9_700_040, 1]),
+            sev in 0u8..9,
+            src in proptest::num::u32::ANY, dst in proptest::num::u32::ANY,
+            sport in proptest::num::u16::ANY, dport in proptest::num::u16::ANY,
+            text in "<[a-z]{1,6}[^>]{0,20}>\\PC{0,30}",
+            n in proptest::num::u64::ANY,
+            ratio in proptest::num::f64::POSITIVE,
+            t in 0u64..4_000_000_000,
+        ) {
+            let ip = |v: u32| std::net::Ipv4Addr::from(v).to_string();
+            let ts = fumidai_eve::EveTime::from_micros(t * 1_000_000).to_string();
+            let line = json!({"timestamp": ts, "flow_id": n, "tx_id": n % 7, "event_type": "alert",
+                "src_ip": ip(src), "src_port": sport, "dest_ip": ip(dst), "dest_port": dport,
+                "alert": {"action": "allowed", "gid": 1, "signature_id": sid, "rev": 1, "signature": text,
+                          "category": text, "severity": sev},
+                "http": {"hostname": text, "http_port": dport, "url": text, "http_method": text,
+                         "proxy": {"target_form": "authority", "target_host": text, "target_port": dport}},
+                "socks": {"version": 5, "request": {"name": text, "port": dport}},
+                "smtp": {"recipients": [{"to": text, "reply_code": 250}], "rcpt_to": [text]},
+                "email": {"status": "PARSE_DONE", "subject": text},
+                "ntp": {"version": 2, "mode": 7, "request": text},
+                "fumidai": {"tunnel": {"type": text, "request": text, "host": text, "port": dport, "tx_id": 0},
+                            "proxy_check": {"address": ip(dst), "port": dport, "found_in": text, "matches": text},
+                            "mail_volume": {"messages": sport, "limit": dport, "window_s": 3600},
+                            "sweep": {"hosts": n % 1000, "port": dport, "window_s": 300}},
+                "amplification": {"service": text, "port": dport, "reflector": ip(dst), "victim": ip(src),
+                                  "ratio": ratio, "request_bytes": n, "response_bytes": n, "request_pkts": 1,
+                                  "response_pkts": 1, "window_s": sport, "reflectors": n % 100}});
+            let mut m = Model::new(home());
+            feed(&mut m, &[line.clone(), line]);
+            let page = crate::html::render(&m, &crate::html::PageInfo { title: "t".into(), home: "h".into(), version: "0" });
+            proptest::prop_assert!(!page.contains(text.as_str()), "raw text in the page");
+        }
     }
 }

@@ -31,6 +31,21 @@ impl Seen {
     }
 }
 
+impl Seen {
+    /// Adds another tally of the same thing.
+    pub fn merge(&mut self, o: &Seen) {
+        if o.first > 0 {
+            self.first = if self.first == 0 {
+                o.first
+            } else {
+                self.first.min(o.first)
+            };
+        }
+        self.last = self.last.max(o.last);
+        self.count = self.count.saturating_add(o.count);
+    }
+}
+
 /// A map of at most `cap` keys.
 #[derive(Clone, Debug)]
 pub struct Bounded<K, V> {

@@ -58,7 +58,7 @@ pub fn num(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -189,9 +189,9 @@ fn one(m: &Model, ip: IpAddr, h: &Host, kind: Kind, k: &KindStat) -> Verdict {
                 what = "open SMTP relay".into();
                 let accepted = k.get("accepted_rcpts");
                 parts.push(format!(
-                    "accepted {} in {} for foreign clients",
+                    "accepted {} from foreign clients in {}",
                     count(accepted, "recipient"),
-                    count(tx, "relayed mail transaction")
+                    count(tx, "mail transaction")
                 ));
                 data.push(("accepted", accepted.to_string()));
                 data.push(("transactions", tx.to_string()));

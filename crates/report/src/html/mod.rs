@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use crate::cli::ReportArgs;
 use crate::model::{Host, Kind, Model, Pair, limits, plural};
 use crate::nets::HomeNet;
+use crate::tally::Seen;
 use crate::verdict::{self, Verdict, num, ratio, time};
 
 const STYLE: &str = include_str!("style.css");
@@ -70,7 +71,8 @@ pub fn esc(s: &str) -> Cow<'_, str> {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c if is_hidden(c) => {
-                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+                // As JSON writes it, so a record stays valid JSON.
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }
@@ -360,6 +362,32 @@ fn verdicts_section(p: &mut Page<'_>) {
     let mut s = String::from(r#"<section id="verdicts"><h2>Verdicts</h2>"#);
     let (ours, others): (Vec<&Verdict>, Vec<&Verdict>) = p.verdicts.iter().partition(|v| v.home);
     s.push_str(r#"<p class="lead">Hosts in home_net that fumidai has evidence against, worst first. <em>Confirmed</em>: the abuse was seen succeeding (a tunnel granted, a relay accepted, an amplified answer measured); <em>suspected</em>: probed or attempted only.</p>"#);
+    // How many of each, before the list.
+    let mut by_kind: std::collections::BTreeMap<Kind, [u64; 4]> = Default::default();
+    for v in &p.verdicts {
+        let i = usize::from(!v.home) * 2 + usize::from(!v.confirmed);
+        by_kind.entry(v.kind).or_default()[i] += 1;
+    }
+    if !by_kind.is_empty() {
+        s.push_str(r#"<div class="scroll"><table class="summary"><thead><tr><th scope="col">role</th><th scope="col">home_net, confirmed</th><th scope="col">home_net, suspected</th><th scope="col">outside, confirmed</th><th scope="col">outside, suspected</th></tr></thead><tbody>"#);
+        for (kind, n) in &by_kind {
+            let _ = write!(
+                s,
+                r#"<tr data-kind="{}"><th scope="row">{}</th>"#,
+                kind.slug(),
+                esc(kind.label())
+            );
+            for v in n {
+                let _ = write!(
+                    s,
+                    r#"<td class="n">{}</td>"#,
+                    if *v == 0 { "–".into() } else { num(*v) }
+                );
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</tbody></table></div>");
+    }
     if ours.is_empty() {
         s.push_str(
             r#"<p class="none">No host in home_net has evidence against it in these records.</p>"#,
@@ -706,6 +734,52 @@ fn records(p: &Page<'_>, s: &mut String, ip: &IpAddr, h: &Host) {
     s.push_str("</details>");
 }
 
+/// One side of the amplification pairs (a victim or a reflector) with
+/// the other sides it was paired with.
+#[derive(Default)]
+struct Side {
+    services: BTreeSet<String>,
+    /// The other side of each pair, in address order.
+    peers: Vec<IpAddr>,
+    seen: Seen,
+    bytes: u64,
+    monlist: u64,
+    ratio: Option<f64>,
+    /// 9700033's count of reflectors, when larger than the pairs seen.
+    reflectors_max: u64,
+}
+
+impl Side {
+    fn reflectors(&self) -> u64 {
+        (self.peers.len() as u64).max(self.reflectors_max)
+    }
+}
+
+/// The pairs folded by one side (`key`), collecting the other (`other`).
+fn sides(
+    m: &Model,
+    key: impl Fn(&(IpAddr, IpAddr)) -> IpAddr,
+    other: impl Fn(&(IpAddr, IpAddr)) -> IpAddr,
+) -> std::collections::BTreeMap<IpAddr, Side> {
+    let mut out: std::collections::BTreeMap<IpAddr, Side> = Default::default();
+    for (k, pair) in m.pairs.iter() {
+        let e = out.entry(key(k)).or_default();
+        e.services.insert(pair.service.clone());
+        e.peers.push(other(k));
+        e.seen.merge(&pair.seen);
+        e.bytes = e.bytes.saturating_add(pair.response_bytes);
+        e.monlist += pair.monlist;
+        e.reflectors_max = e.reflectors_max.max(pair.reflectors);
+        if let Some(r) = pair.peak_ratio {
+            e.ratio = Some(e.ratio.map_or(r, |x| x.max(r)));
+        }
+    }
+    for side in out.values_mut() {
+        side.peers.sort();
+    }
+    out
+}
+
 fn amplification_section(p: &mut Page<'_>) {
     let m = p.m;
     let mut s = String::from(r#"<section id="amplification"><h2>Amplification</h2>"#);
@@ -716,77 +790,35 @@ fn amplification_section(p: &mut Page<'_>) {
     }
     s.push_str(r#"<p class="lead">From the evidence of alerts 9700031–9700034: bytes and ratios are those each alert measured over its window (fumidai alerts once per pair and window while the condition holds), so totals cover the alerted windows.</p>"#);
     // Victims.
-    struct V {
-        ip: IpAddr,
-        services: BTreeSet<String>,
-        reflectors: u64,
-        alerts: u64,
-        bytes: u64,
-        ratio: Option<f64>,
-        first: u64,
-        last: u64,
-    }
-    let mut victims: Vec<V> = Vec::new();
-    let mut by_victim: std::collections::BTreeMap<IpAddr, usize> = Default::default();
-    for ((_, v), pair) in m.pairs.iter() {
-        let i = *by_victim.entry(*v).or_insert_with(|| {
-            victims.push(V {
-                ip: *v,
-                services: BTreeSet::new(),
-                reflectors: 0,
-                alerts: 0,
-                bytes: 0,
-                ratio: None,
-                first: 0,
-                last: 0,
-            });
-            victims.len() - 1
-        });
-        let e = &mut victims[i];
-        e.services.insert(pair.service.clone());
-        e.reflectors += 1;
-        e.reflectors = e.reflectors.max(pair.reflectors);
-        e.alerts += pair.seen.count;
-        e.bytes += pair.response_bytes;
-        e.ratio = match (e.ratio, pair.peak_ratio) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        e.first = if e.first == 0 {
-            pair.seen.first
-        } else {
-            e.first.min(pair.seen.first.max(1))
-        };
-        e.last = e.last.max(pair.seen.last);
-    }
+    let mut victims: Vec<(IpAddr, Side)> = sides(m, |(_, v)| *v, |(r, _)| *r).into_iter().collect();
     victims.sort_by(|a, b| {
         m.home
-            .contains(b.ip)
-            .cmp(&m.home.contains(a.ip))
-            .then(b.bytes.cmp(&a.bytes))
-            .then(b.alerts.cmp(&a.alerts))
-            .then(a.ip.cmp(&b.ip))
+            .contains(b.0)
+            .cmp(&m.home.contains(a.0))
+            .then(b.1.bytes.cmp(&a.1.bytes))
+            .then(b.1.seen.count.cmp(&a.1.seen.count))
+            .then(a.0.cmp(&b.0))
     });
     s.push_str("<h3>Victims</h3>");
     let n = victims.len();
     let rows = victims
         .iter()
         .take(TABLE_ROWS)
-        .map(|v| {
+        .map(|(ip, v)| {
             vec![
-                p.ip_cell(&v.ip),
-                text(if m.home.contains(v.ip) {
+                p.ip_cell(ip),
+                text(if m.home.contains(*ip) {
                     "home_net"
                 } else {
                     "outside"
                 }),
                 text(&v.services.iter().cloned().collect::<Vec<_>>().join(", ")),
-                count_cell(v.reflectors),
-                count_cell(v.alerts),
+                count_cell(v.reflectors()),
+                count_cell(v.seen.count),
                 bytes_cell(v.bytes),
                 ratio_cell(v.ratio),
-                time_cell(v.first),
-                time_cell(v.last),
+                time_cell(v.seen.first),
+                time_cell(v.seen.last),
             ]
         })
         .collect();
@@ -809,73 +841,40 @@ fn amplification_section(p: &mut Page<'_>) {
     note(&mut s, TABLE_ROWS.min(n), n, "victims");
     // Charts of the victims with the most bytes.
     let mut charted = 0;
-    for v in &victims {
+    for (ip, v) in &victims {
         if charted >= CHARTED_VICTIMS {
             break;
         }
-        let Some(series) = m.series.get(&v.ip) else {
+        let Some(series) = m.series.get(ip) else {
             continue;
         };
-        if series.bytes.is_empty() || v.first == 0 {
+        if series.bytes.is_empty() || v.seen.first == 0 {
             continue;
         }
         charted += 1;
         let _ = write!(
             s,
             "<figure class=\"victim\"><figcaption>{}: amplified bytes per second (from the alerts' {}-second windows) and peak ratio</figcaption>",
-            p.ip(&v.ip),
+            p.ip(ip),
             series.window_s
         );
         s.push_str(&svg::amplification(
             &series.bytes,
             &series.ratio,
             series.window_s,
-            v.first,
-            v.last.max(v.first),
+            v.seen.first,
+            v.seen.last.max(v.seen.first),
         ));
         s.push_str("</figure>");
     }
     // Reflectors.
-    let mut refl: std::collections::BTreeMap<
-        IpAddr,
-        (
-            BTreeSet<String>,
-            Vec<IpAddr>,
-            u64,
-            u64,
-            u64,
-            Option<f64>,
-            u64,
-            u64,
-        ),
-    > = Default::default();
-    for ((r, v), pair) in m.pairs.iter() {
-        let e = refl
-            .entry(*r)
-            .or_insert_with(|| (BTreeSet::new(), Vec::new(), 0, 0, 0, None, 0, 0));
-        e.0.insert(pair.service.clone());
-        e.1.push(*v);
-        e.2 += pair.seen.count;
-        e.3 += pair.response_bytes;
-        e.4 += pair.monlist;
-        e.5 = match (e.5, pair.peak_ratio) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        e.6 = if e.6 == 0 {
-            pair.seen.first
-        } else {
-            e.6.min(pair.seen.first.max(1))
-        };
-        e.7 = e.7.max(pair.seen.last);
-    }
-    let mut refl: Vec<_> = refl.into_iter().collect();
+    let mut refl: Vec<(IpAddr, Side)> = sides(m, |(r, _)| *r, |(_, v)| *v).into_iter().collect();
     refl.sort_by(|a, b| {
         m.home
             .contains(b.0)
             .cmp(&m.home.contains(a.0))
-            .then(b.1.3.cmp(&a.1.3))
-            .then(b.1.2.cmp(&a.1.2))
+            .then(b.1.bytes.cmp(&a.1.bytes))
+            .then(b.1.seen.count.cmp(&a.1.seen.count))
             .then(a.0.cmp(&b.0))
     });
     s.push_str("<h3>Reflectors</h3>");
@@ -883,9 +882,8 @@ fn amplification_section(p: &mut Page<'_>) {
     let rows = refl
         .iter()
         .take(TABLE_ROWS)
-        .map(|(ip, (svc, vs, alerts, by, monlist, r, first, last))| {
-            let mut vs = vs.clone();
-            vs.sort();
+        .map(|(ip, side)| {
+            let vs = &side.peers;
             let shown: Vec<String> = vs.iter().take(5).map(|v| p.ip(v)).collect();
             let more = if vs.len() > 5 {
                 format!(" +{}", num(vs.len() as u64 - 5))
@@ -899,17 +897,17 @@ fn amplification_section(p: &mut Page<'_>) {
                 } else {
                     "outside"
                 }),
-                text(&svc.iter().cloned().collect::<Vec<_>>().join(", ")),
+                text(&side.services.iter().cloned().collect::<Vec<_>>().join(", ")),
                 Cell(
                     format!("{}{more}", shown.join(" ")),
                     Some(format!("{:010}", vs.len())),
                 ),
-                count_cell(*alerts),
-                count_cell(*monlist),
-                bytes_cell(*by),
-                ratio_cell(*r),
-                time_cell(*first),
-                time_cell(*last),
+                count_cell(side.seen.count),
+                count_cell(side.monlist),
+                bytes_cell(side.bytes),
+                ratio_cell(side.ratio),
+                time_cell(side.seen.first),
+                time_cell(side.seen.last),
             ]
         })
         .collect();
@@ -1324,8 +1322,8 @@ mod tests {
             esc(r#"<script>alert("x")</script>&'"#),
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
         );
-        assert_eq!(esc("evil\u{202e}moc.example"), "evil\\u{202e}moc.example");
-        assert_eq!(esc("a\u{0}b\u{1b}[31m"), "a\\u{0000}b\\u{001b}[31m");
+        assert_eq!(esc("evil\u{202e}moc.example"), "evil\\u202emoc.example");
+        assert_eq!(esc("a\u{0}b\u{1b}[31m"), "a\\u0000b\\u001b[31m");
     }
 
     proptest::proptest! {
