@@ -418,6 +418,24 @@ fn the_report_of_the_attack_captures_reads_right_in_a_browser() {
     let pdf = b.pdf().unwrap();
     assert!(pdf.starts_with(b"%PDF"));
     std::fs::write(out.join("report.pdf"), &pdf).unwrap();
+    // Printed on A4 (186 mm between 12 mm margins: 703 CSS pixels), no
+    // table runs off the page.
+    b.call(
+        "Emulation.setEmulatedMedia",
+        serde_json::json!({"media": "print"}),
+    )
+    .unwrap();
+    let print = b.screenshot(703, Some(1600)).unwrap();
+    std::fs::write(out.join("report-print.png"), &print).unwrap();
+    let cut = b
+        .eval("Array.from(document.querySelectorAll('table')).filter(function (t) { return t.getBoundingClientRect().right > document.documentElement.clientWidth + 1; }).map(function (t) { return t.className; })")
+        .unwrap();
+    assert_eq!(cut, serde_json::json!([]), "tables wider than an A4 page");
+    b.call(
+        "Emulation.setEmulatedMedia",
+        serde_json::json!({"media": ""}),
+    )
+    .unwrap();
 
     // Dark theme.
     b.call(

@@ -504,7 +504,12 @@ fn host_article(p: &Page<'_>, s: &mut String, ip: &IpAddr, h: &Host) {
         let peers = h.peers.top_where(SMALL_ROWS, |(k, _)| k == kind);
         let all = h.peers.iter().filter(|((k, _), _)| k == kind).count();
         if !peers.is_empty() {
-            let _ = write!(s, "<h4>{} ({})</h4>", esc(kind.peers()), esc(role(*kind)));
+            let _ = write!(
+                s,
+                "<h4>{} ({})</h4>",
+                esc(&capitalised(kind.peers())),
+                esc(role(*kind))
+            );
             let rows = peers
                 .into_iter()
                 .map(|((_, peer), seen)| {
@@ -663,6 +668,14 @@ fn pair_row(p: &Page<'_>, peer: &IpAddr, pair: &Pair) -> Vec<Cell> {
         time_cell(pair.seen.first),
         time_cell(pair.seen.last),
     ]
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 fn role(kind: Kind) -> &'static str {
@@ -848,7 +861,9 @@ fn amplification_section(p: &mut Page<'_>) {
         let Some(series) = m.series.get(ip) else {
             continue;
         };
-        if series.bytes.is_empty() || v.seen.first == 0 {
+        // A single measurement is all in the table; a chart shows a course.
+        let windows = series.bytes.iter().filter(|(_, b)| *b > 0).count();
+        if windows < 2 || v.seen.first == 0 {
             continue;
         }
         charted += 1;
@@ -918,7 +933,7 @@ fn amplification_section(p: &mut Page<'_>) {
             ("reflector", false),
             ("where", false),
             ("service", false),
-            ("victims", true),
+            ("victims", false),
             ("alerts", true),
             ("monlist answers", true),
             ("response bytes", true),

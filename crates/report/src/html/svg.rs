@@ -12,7 +12,7 @@ use crate::verdict::{num, time};
 
 const W: f64 = 720.0;
 const LEFT: f64 = 96.0;
-const RIGHT: f64 = 70.0;
+const RIGHT: f64 = 110.0;
 const PLOT: f64 = W - LEFT - RIGHT;
 
 fn bar_w(axis: &Axis) -> f64 {
@@ -174,7 +174,7 @@ pub fn amplification(
     lo: u64,
     hi: u64,
 ) -> String {
-    const H: f64 = 90.0;
+    const H: f64 = 64.0;
     let axis = Axis::new(lo, hi, bytes.width().max(ratio.width()));
     let b = axis.fold(bytes);
     let r = axis.fold(ratio);
@@ -183,6 +183,12 @@ pub fn amplification(
     let rates: Vec<f64> = b.iter().map(|&v| v as f64 / per).collect();
     let peak_rate = rates.iter().copied().fold(0.0, f64::max).max(1.0);
     let peak_ratio = r.iter().filter_map(|p| p.0).fold(0.0, f64::max).max(1.0);
+    // Without requests in the window the ratio is undefined (9700034).
+    let ratio_label = if r.iter().any(|p| p.0.is_some()) {
+        format!("ratio {}×", crate::verdict::ratio(peak_ratio))
+    } else {
+        "ratio: no request seen".to_owned()
+    };
     let mut out = String::new();
     open(
         &mut out,
@@ -193,14 +199,14 @@ pub fn amplification(
     let base2 = 2.0 * H + 14.0;
     let _ = write!(
         out,
-        r#"<line class="base" x1="{LEFT}" x2="{}" y1="{base1}" y2="{base1}"/><line class="base" x1="{LEFT}" x2="{}" y1="{base2}" y2="{base2}"/><text class="lbl" x="{}" y="14" text-anchor="end">{}/s</text><text class="lbl" x="{}" y="{}" text-anchor="end">ratio {}×</text>"#,
+        r#"<line class="base" x1="{LEFT}" x2="{}" y1="{base1}" y2="{base1}"/><line class="base" x1="{LEFT}" x2="{}" y1="{base2}" y2="{base2}"/><text class="lbl" x="{}" y="14" text-anchor="end">{}/s</text><text class="lbl" x="{}" y="{}" text-anchor="end">{}</text>"#,
         LEFT + PLOT,
         LEFT + PLOT,
         LEFT - 6.0,
         esc(&super::bytes(peak_rate as u64)),
         LEFT - 6.0,
         H + 28.0,
-        crate::verdict::ratio(peak_ratio)
+        esc(&ratio_label)
     );
     for (i, &v) in rates.iter().enumerate() {
         if v <= 0.0 {
