@@ -4,7 +4,7 @@
 //! Every map has a cap (see [`limits`]); what a full map refuses is counted
 //! and said on the page, so a limit shows rather than hides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -314,6 +314,12 @@ pub struct Model {
     pub last: Option<u64>,
     pub home_hosts: Bounded<IpAddr, Host>,
     pub other_hosts: Bounded<IpAddr, Host>,
+    /// Hosts in each map without severity-1 evidence: what a full map drops
+    /// to make room for a host with it.
+    home_lesser: BTreeSet<IpAddr>,
+    other_lesser: BTreeSet<IpAddr>,
+    /// Hosts so dropped.
+    pub evicted: u64,
     pub pairs: Bounded<(IpAddr, IpAddr), Pair>,
     pub series: Bounded<IpAddr, Series>,
     pub probes: Tally<ProbeKey>,
@@ -355,6 +361,9 @@ impl Model {
             last: None,
             home_hosts: Bounded::new(limits::HOSTS),
             other_hosts: Bounded::new(limits::HOSTS),
+            home_lesser: BTreeSet::new(),
+            other_lesser: BTreeSet::new(),
+            evicted: 0,
             pairs: Bounded::new(limits::AMP_PAIRS),
             series: Bounded::new(limits::AMP_VICTIMS),
             probes: Tally::new(limits::PROBES),
@@ -534,17 +543,40 @@ impl Model {
         let mut done: Vec<IpAddr> = Vec::with_capacity(roles.len());
         for &(ip, kind) in roles {
             let home = self.home.contains(ip);
-            let hosts = if home {
-                &mut self.home_hosts
+            let (hosts, lesser) = if home {
+                (&mut self.home_hosts, &mut self.home_lesser)
             } else {
-                &mut self.other_hosts
+                (&mut self.other_hosts, &mut self.other_lesser)
             };
+            // A full map makes room for confirmed abuse by dropping a host
+            // with lesser evidence only: the cap must not hide the worst.
+            if cx.severity == 1
+                && hosts.is_full()
+                && hosts.get(&ip).is_none()
+                && let Some(out) = lesser.pop_first()
+                && let Some(gone) = hosts.remove(&out)
+            {
+                self.evicted += 1;
+                let freed: usize = gone
+                    .samples
+                    .values()
+                    .flat_map(|(a, b)| [Some(a), b.as_ref()])
+                    .flatten()
+                    .filter_map(|s| s.line.as_ref().map(String::len))
+                    .sum();
+                self.sample_bytes -= freed.min(self.sample_bytes);
+            }
             let Some(h) = hosts.entry(ip) else { continue };
             h.home = home;
             let k = h.kinds.entry(kind).or_default();
             k.seen.add(cx.t, 1);
             k.severity = worst(k.severity, cx.severity);
             *k.sids.entry(cx.sid).or_insert(0) += 1;
+            if h.kinds.values().any(|k| k.severity == 1) {
+                lesser.remove(&ip);
+            } else {
+                lesser.insert(ip);
+            }
             if done.contains(&ip) {
                 continue;
             }
@@ -900,14 +932,19 @@ impl Model {
             }
         };
         add(
-            "alerts on hosts in home_net beyond the host limit",
+            "alerts (per host and role) on hosts in home_net beyond the host limit",
             limits::HOSTS,
             self.home_hosts.refused,
         );
         add(
-            "alerts on hosts outside home_net beyond the host limit",
+            "alerts (per host and role) on hosts outside home_net beyond the host limit",
             limits::HOSTS,
             self.other_hosts.refused,
+        );
+        add(
+            "hosts with severity-2 or -3 evidence only, dropped to make room for hosts with severity-1 evidence",
+            limits::HOSTS,
+            self.evicted,
         );
         add(
             "amplification alerts on (reflector, victim) pairs beyond the pair limit",
@@ -945,6 +982,36 @@ impl Model {
             self.samples_dropped,
         );
         v
+    }
+}
+
+/// The amplification pairs by each of their sides, built once per page
+/// (looking pairs up per host would cost hosts × pairs).
+pub struct PairIndex<'a> {
+    /// Reflector → (victim, pair), victims in address order.
+    pub by_reflector: BTreeMap<IpAddr, Vec<(IpAddr, &'a Pair)>>,
+    /// Victim → (reflector, pair).
+    pub by_victim: BTreeMap<IpAddr, Vec<(IpAddr, &'a Pair)>>,
+}
+
+impl Model {
+    pub fn pair_index(&self) -> PairIndex<'_> {
+        let mut ix = PairIndex {
+            by_reflector: BTreeMap::new(),
+            by_victim: BTreeMap::new(),
+        };
+        for ((r, v), pair) in self.pairs.iter() {
+            ix.by_reflector.entry(*r).or_default().push((*v, pair));
+            ix.by_victim.entry(*v).or_default().push((*r, pair));
+        }
+        for list in ix
+            .by_reflector
+            .values_mut()
+            .chain(ix.by_victim.values_mut())
+        {
+            list.sort_by_key(|(ip, _)| *ip);
+        }
+        ix
     }
 }
 
@@ -1189,6 +1256,31 @@ mod tests {
             f.errors
         );
         assert_eq!(m.warnings().len(), 1);
+    }
+
+    #[test]
+    fn a_full_host_map_makes_room_for_the_worst_and_counts_the_rest() {
+        let mut m = Model::new(home());
+        m.home_hosts = Bounded::new(2);
+        let lines = vec![
+            alert(9_700_002, 2, "203.0.113.1", "10.77.0.1"),
+            alert(9_700_002, 2, "203.0.113.1", "10.77.0.2"),
+            // Full: a confirmed open proxy takes the place of a probed one.
+            alert(9_700_003, 1, "203.0.113.1", "10.77.0.3"),
+            alert(9_700_002, 2, "203.0.113.1", "10.77.0.4"),
+            alert(9_700_003, 1, "203.0.113.1", "10.77.0.5"),
+            // Nothing lesser is left to drop.
+            alert(9_700_003, 1, "203.0.113.1", "10.77.0.6"),
+        ];
+        feed(&mut m, &lines);
+        let kept: BTreeSet<String> = m.home_hosts.iter().map(|(ip, _)| ip.to_string()).collect();
+        assert_eq!(
+            kept,
+            BTreeSet::from(["10.77.0.3".into(), "10.77.0.5".into()])
+        );
+        assert_eq!(m.evicted, 2);
+        assert_eq!(m.home_hosts.refused, 2);
+        assert_eq!(m.limits_hit().len(), 2);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use crate::model::{Host, Kind, KindStat, Model, Target, plural};
+use crate::model::{Host, Kind, KindStat, Model, PairIndex, Target, plural};
 
 /// A verdict on one host in one role.
 #[derive(Clone, Debug)]
@@ -35,10 +35,11 @@ pub struct Verdict {
 /// Every verdict: hosts in home_net first, then the worst, the confirmed,
 /// the busiest.
 pub fn all(m: &Model) -> Vec<Verdict> {
+    let ix = m.pair_index();
     let mut v = Vec::new();
     for (ip, h) in m.home_hosts.iter().chain(m.other_hosts.iter()) {
         for (kind, k) in &h.kinds {
-            v.push(one(m, *ip, h, *kind, k));
+            v.push(one(m, &ix, *ip, h, *kind, k));
         }
     }
     v.sort_by(|a, b| {
@@ -103,7 +104,7 @@ fn at_least(n: (u64, bool), word: &str) -> String {
     }
 }
 
-fn one(m: &Model, ip: IpAddr, h: &Host, kind: Kind, k: &KindStat) -> Verdict {
+fn one(m: &Model, ix: &PairIndex<'_>, ip: IpAddr, h: &Host, kind: Kind, k: &KindStat) -> Verdict {
     let mut data: Vec<(&'static str, String)> = Vec::new();
     let mut parts: Vec<String> = Vec::new();
     let confirmed;
@@ -207,7 +208,7 @@ fn one(m: &Model, ip: IpAddr, h: &Host, kind: Kind, k: &KindStat) -> Verdict {
             }
         }
         Kind::Amplifier => {
-            let pairs: Vec<_> = m.pairs.iter().filter(|((r, _), _)| *r == ip).collect();
+            let pairs = ix.by_reflector.get(&ip).map_or(&[][..], Vec::as_slice);
             let services: BTreeSet<String> = pairs
                 .iter()
                 .map(|(_, p)| p.service.to_uppercase())
@@ -233,7 +234,7 @@ fn one(m: &Model, ip: IpAddr, h: &Host, kind: Kind, k: &KindStat) -> Verdict {
             }
         }
         Kind::Victim => {
-            let pairs: Vec<_> = m.pairs.iter().filter(|((_, v), _)| *v == ip).collect();
+            let pairs = ix.by_victim.get(&ip).map_or(&[][..], Vec::as_slice);
             let services: BTreeSet<String> = pairs
                 .iter()
                 .map(|(_, p)| p.service.to_uppercase())

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 use crate::cli::ReportArgs;
-use crate::model::{Host, Kind, Model, Pair, limits, plural};
+use crate::model::{Host, Kind, Model, Pair, PairIndex, limits, plural};
 use crate::nets::HomeNet;
 use crate::tally::Seen;
 use crate::verdict::{self, Verdict, num, ratio, time};
@@ -195,9 +195,11 @@ fn note(out: &mut String, shown: usize, total: usize, what: &str) {
 
 struct Page<'a> {
     m: &'a Model,
+    pairs: PairIndex<'a>,
     verdicts: Vec<Verdict>,
-    /// Hosts with a section, in verdict order.
+    /// Hosts with a section, in verdict order, and as a set for links.
     detailed: Vec<IpAddr>,
+    linked: BTreeSet<IpAddr>,
     out: String,
 }
 
@@ -208,7 +210,7 @@ impl Page<'_> {
         } else {
             ""
         };
-        if self.detailed.contains(ip) {
+        if self.linked.contains(ip) {
             format!(
                 r##"<a class="ip{ours}" href="#{}">{}</a>"##,
                 host_id(ip),
@@ -241,12 +243,15 @@ pub fn render(m: &Model, info: &PageInfo) -> String {
             break;
         }
         if !detailed.contains(&v.host) {
+            // At most DETAIL_HOSTS entries: a short scan.
             detailed.push(v.host);
         }
     }
     let mut p = Page {
         m,
+        pairs: m.pair_index(),
         verdicts,
+        linked: detailed.iter().copied().collect(),
         detailed,
         out: String::with_capacity(256 << 10),
     };
@@ -305,7 +310,7 @@ fn head(p: &mut Page<'_>, info: &PageInfo) {
         for (what, cap, n) in &limits_hit {
             let _ = write!(
                 p.out,
-                "<li>{} {what} were not itemised (limit {}): totals and verdict lists below are incomplete by that much.</li>",
+                "<li>{} {what} (limit {}): left out of what is itemised below.</li>",
                 num(*n),
                 num(*cap as u64)
             );
@@ -605,19 +610,12 @@ fn amp_peers(p: &Page<'_>, s: &mut String, ip: &IpAddr, h: &Host) {
         if !h.kinds.contains_key(&kind) {
             continue;
         }
-        let mut pairs: Vec<(IpAddr, &Pair)> =
-            p.m.pairs
-                .iter()
-                .filter_map(|((r, v), pair)| {
-                    if mine && r == ip {
-                        Some((*v, pair))
-                    } else if !mine && v == ip {
-                        Some((*r, pair))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+        let side = if mine {
+            &p.pairs.by_reflector
+        } else {
+            &p.pairs.by_victim
+        };
+        let mut pairs: Vec<(IpAddr, &Pair)> = side.get(ip).cloned().unwrap_or_default();
         if pairs.is_empty() {
             continue;
         }
