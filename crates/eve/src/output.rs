@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
+use fumidai_budget::{Budget, MemReport, Meter};
 
 use crate::sink::{Line, Sink, TypeFilter};
 use crate::spool::{Chunk, Spool};
@@ -40,6 +41,9 @@ pub struct SinkSpec {
     pub spool_max_bytes: u64,
     /// Batches queued in memory.
     pub queue: usize,
+    /// Bytes queued in memory (`eve.queue_memcap`); past either bound the
+    /// sink is treated as slow (spool, or wait when replaying).
+    pub queue_bytes: usize,
 }
 
 /// Settings shared by all sinks.
@@ -50,6 +54,8 @@ pub struct OutputOptions {
     pub block_when_full: bool,
     /// Set by SIGHUP: every sink re-opens.
     pub reopen: Arc<AtomicBool>,
+    /// The sensor's memory budget, which queued batches draw from.
+    pub budget: Arc<Budget>,
 }
 
 /// Delivery counters of one sink.
@@ -91,7 +97,9 @@ pub struct OutputReport {
 }
 
 struct State {
-    queue: VecDeque<(Arc<EveBatch>, u64)>,
+    /// Batches, their first line's sequence number and the bytes charged.
+    queue: VecDeque<(Arc<EveBatch>, u64, usize)>,
+    meter: Meter,
     /// The spool holds lines older than anything a producer would queue.
     overflow: bool,
     down: bool,
@@ -113,6 +121,8 @@ struct SinkShared {
     work: Condvar,
     /// Producers wait on it for room.
     room: Condvar,
+    /// Batches taken by the writer and not yet written.
+    in_flight: AtomicU64,
     c: SinkCounters,
 }
 
@@ -223,10 +233,16 @@ impl OutputHandle {
                     s.spool(&mut st, &lines);
                     break;
                 }
-                if !st.overflow && st.queue.len() < s.cap {
+                let bytes = batch.bytes.len();
+                let room = !st.overflow && st.queue.len() < s.cap;
+                // An empty queue takes a batch whatever its size, so a huge
+                // one cannot wedge the sink; it is charged if the budget allows.
+                let took = room && st.meter.try_take(bytes);
+                if room && (took || st.queue.is_empty()) {
+                    let charged = if took { bytes } else { 0 };
                     let base = st.next_seq;
                     st.next_seq += n;
-                    st.queue.push_back((Arc::clone(&batch), base));
+                    st.queue.push_back((Arc::clone(&batch), base, charged));
                     s.gauges(&st);
                     s.work.notify_one();
                     break;
@@ -253,6 +269,34 @@ impl OutputHandle {
     /// An emptied batch to fill, if one is free.
     pub fn recycled(&self) -> Option<EveBatch> {
         self.recycle_rx.try_recv().ok()
+    }
+
+    /// Waits, at most `timeout`, until every sink that is up has written
+    /// what is queued for it (so that its counters are final).
+    pub fn wait_idle(&self, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            let busy = self.sinks.iter().any(|s| {
+                let st = s.lock();
+                !st.down && (!st.queue.is_empty() || s.in_flight.load(Ordering::Relaxed) > 0)
+            });
+            if !busy {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The queues' memory, all sinks together (`memcap.eve_queue.*`).
+    pub fn mem_report(&self) -> MemReport {
+        let mut r = MemReport::default();
+        for s in self.sinks.iter() {
+            let st = s.lock();
+            let mut m = st.meter.report();
+            m.entries = st.queue.len() as u64;
+            r.merge(&m);
+        }
+        r
     }
 
     /// Per-sink counters as `output.<name>.*`, for stats events.
@@ -316,6 +360,7 @@ impl Output {
             }
             let st = State {
                 queue: VecDeque::new(),
+                meter: Meter::new("eve_queue", spec.queue_bytes, Arc::clone(&opts.budget)),
                 overflow: spool.pending() > 0,
                 down: false,
                 closing: false,
@@ -332,6 +377,7 @@ impl Output {
                 state: Mutex::new(st),
                 work: Condvar::new(),
                 room: Condvar::new(),
+                in_flight: AtomicU64::new(0),
                 c: SinkCounters::default(),
             });
             s.gauges(&s.lock());
@@ -531,11 +577,12 @@ impl Writer {
                             self.fail(&e);
                             connected = false;
                             let mut st = s.lock();
-                            st.queue.push_front((Arc::clone(&b), base));
+                            st.queue.push_front((Arc::clone(&b), base, 0));
                             self.mark_down(&mut st);
                         }
                     }
                     drop(lines);
+                    s.in_flight.fetch_sub(1, Ordering::Relaxed);
                     if let Ok(mut b) = Arc::try_unwrap(b) {
                         b.clear();
                         let _ = self.recycle.try_send(b);
@@ -593,7 +640,8 @@ impl Writer {
             return;
         }
         let mut lines = Vec::new();
-        for (b, base) in &items {
+        for (b, base, charged) in &items {
+            st.meter.give(*charged);
             lines.extend(lines_of(b, &self.s.filter, *base));
         }
         let keep: Vec<Line<'_>> = lines
@@ -624,7 +672,9 @@ impl Writer {
                 self.save_queue(&mut st);
                 return Work::Exit;
             }
-            if let Some((b, base)) = st.queue.pop_front() {
+            if let Some((b, base, charged)) = st.queue.pop_front() {
+                st.meter.give(charged);
+                s.in_flight.fetch_add(1, Ordering::Relaxed);
                 s.gauges(&st);
                 s.room.notify_one();
                 return Work::Batch(b, base);
@@ -740,11 +790,13 @@ mod tests {
                 spool_path: dir.join(format!("{name}.spool")),
                 spool_max_bytes: 1 << 20,
                 queue: 2,
+                queue_bytes: 1 << 20,
             }],
             OutputOptions {
                 flush_every: Duration::from_millis(50),
                 block_when_full,
                 reopen: Arc::new(AtomicBool::new(false)),
+                budget: Budget::unlimited(),
             },
         )
         .unwrap();

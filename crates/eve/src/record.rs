@@ -136,7 +136,7 @@ pub struct Header<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tx_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub community_id: Option<&'a str>,
+    pub community_id: Option<fumidai_wire::community_id::CommunityId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<&'a str>,
 }

@@ -14,8 +14,9 @@ use clap::Parser;
     version,
     about,
     long_about = None,
-    after_help = "Exit status: 0 when every line was read, 2 when the page was written but some \
-                  input could not be read (named on stderr and on the page), 1 when no page was written."
+    after_help = "Exit status: 0 every line was read and the page written; 1 some input could not \
+                  be read (named on stderr and on the page, which is written all the same) or no page \
+                  could be written; 2 a bad command line."
 )]
 pub struct ReportArgs {
     /// EVE files to read (plain or gzip-compressed, e.g. rotated eve.json.1.gz), in any order.

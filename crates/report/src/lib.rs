@@ -36,7 +36,8 @@ use model::Model;
 
 /// Exit status when the page was written but some input could not be read
 /// (an unreadable line, a damaged gzip stream): the page says what and where.
-pub const EXIT_PARTIAL: u8 = 2;
+/// As for any error: 2 is a bad command line (clap's).
+pub const EXIT_PARTIAL: u8 = 1;
 
 /// Runs `fumidai report` with `args` (the words after `report`).
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {

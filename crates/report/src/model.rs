@@ -331,6 +331,9 @@ pub struct Model {
     relay_tx: Bounded<(u64, u64), RelayTx>,
     pub sample_bytes: usize,
     pub samples_dropped: u64,
+    /// Alerts the sensor itself held back (9700090, `fumidai.storm`), by the
+    /// signature they belonged to: those signatures' counts are lower bounds.
+    pub held_back: Bounded<u32, Seen>,
 }
 
 /// An open-relay transaction waiting for its `smtp` record: the server,
@@ -373,6 +376,7 @@ impl Model {
             relay_tx: Bounded::new(limits::RELAY_TX),
             sample_bytes: 0,
             samples_dropped: 0,
+            held_back: Bounded::new(limits::SIGNATURES),
         }
     }
 
@@ -918,6 +922,18 @@ impl Model {
                 }
                 self.probe(&cx, detail, None);
             }
+            9_700_090 => {
+                let f: FumidaiObj = object(line.fumidai, "fumidai")?.unwrap_or_default();
+                if let Some(st) = f.storm
+                    && let Some(seen) = self.held_back.entry(st.signature_id)
+                {
+                    seen.merge(&Seen {
+                        count: st.suppressed,
+                        first: st.first.micros(),
+                        last: st.last.micros(),
+                    });
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -1301,6 +1317,29 @@ mod tests {
         // Our own client's role is kept whatever happens to the outsiders.
         let me = m.host(&"10.77.0.9".parse().unwrap()).unwrap();
         assert_eq!(me.kinds[&Kind::Client].seen.count, 5);
+    }
+
+    #[test]
+    fn alerts_the_sensor_held_back_are_said() {
+        let mut a = alert(9_700_090, 2, "203.0.113.1", "10.77.0.2");
+        a["fumidai"] = json!({"storm": {"signature_id": 9_700_001, "suppressed": 1234, "allowed": 100,
+            "window_s": 60, "first": "2026-11-29T11:52:47.000000+0000", "last": "2026-11-29T11:53:47.000000+0000",
+            "sources": ["203.0.113.1"], "destinations": ["10.77.0.2"]}});
+        let mut m = Model::new(home());
+        feed(&mut m, &[a]);
+        assert_eq!(m.held_back.get(&9_700_001).map(|s| s.count), Some(1234));
+        let page = crate::html::render(
+            &m,
+            &crate::html::PageInfo {
+                title: "t".into(),
+                home: "h".into(),
+                version: "0",
+            },
+        );
+        assert!(
+            page.contains("held back 1,234 alerts of"),
+            "said at the top"
+        );
     }
 
     proptest::proptest! {

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use fumidai_eve::Counters;
 use fumidai_flow::EndReason;
+use fumidai_wire::checksum::OffloadSampler;
 use fumidai_wire::key::shard_hash;
 use fumidai_wire::{LinkType, Timestamp};
 
 use crate::batch::{Batch, ToWorker};
+use crate::config::ChecksumValidation;
 use crate::progress::Progress;
 use crate::stats::StatsPart;
 
@@ -38,6 +40,8 @@ pub struct Shards {
     stats_tx: Sender<StatsPart>,
     /// Counters of the capture itself, reported with each stats event.
     pub counters: Counters,
+    /// How checksums are judged (per file when replaying).
+    pub checksums: ChecksumValidation,
 }
 
 /// When the next stats event is due, in packet time.
@@ -76,7 +80,22 @@ impl Shards {
             },
             stats_tx,
             counters: Counters::default(),
+            checksums: ChecksumValidation::Auto,
         }
+    }
+
+    /// Tells every worker whether to validate checksums from now on.
+    pub fn set_checksums(&mut self, on: bool) -> Result<(), WorkerGone> {
+        // Packets already queued were read under the previous setting.
+        for w in 0..self.txs.len() {
+            if !self.pending[w].is_empty() {
+                self.send(w)?;
+            }
+            self.txs[w]
+                .send(ToWorker::Checksums(on))
+                .map_err(|_| WorkerGone)?;
+        }
+        Ok(())
     }
 
     /// Queues one packet for its worker.
@@ -302,6 +321,19 @@ fn replay_file(
         report.error = Some(format!("unsupported link type {dlt}"));
         return Ok(());
     };
+    if shards.checksums == ChecksumValidation::Auto {
+        let sample = sample_checksums(path, link);
+        let (checked, bad) = (sample.checked, sample.bad);
+        let offload = sample.offload();
+        if offload {
+            tracing::info!(
+                "{}: {bad} of the first {checked} packets have bad checksums: assuming \
+                 checksum offloading, not validating checksums in this file",
+                path.display()
+            );
+        }
+        shards.set_checksums(!offload)?;
+    }
     let pcapng = is_pcapng(path);
     // Offset of the next record in a classic pcap file: header, then
     // 16-byte record headers each followed by the captured bytes.
@@ -347,6 +379,22 @@ fn replay_file(
         }
     }
     Ok(())
+}
+
+/// Samples the checksums of a file's first packets.
+fn sample_checksums(path: &Path, link: LinkType) -> OffloadSampler {
+    use fumidai_wire::{Decoded, decode};
+    let mut sampler = OffloadSampler::default();
+    let Ok(mut cap) = pcap::Capture::from_file(path) else {
+        return sampler;
+    };
+    for _ in 0..OffloadSampler::SAMPLE {
+        let Ok(p) = cap.next_packet() else { break };
+        if let Decoded::Ip(ip) = decode(link, p.data) {
+            sampler.add(&ip);
+        }
+    }
+    sampler
 }
 
 fn is_pcapng(path: &Path) -> bool {

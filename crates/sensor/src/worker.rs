@@ -39,19 +39,30 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
                 });
             }
             ToWorker::EndAll(reason) => {
-                engine.end_all(reason);
+                end_all(&mut engine, &io, reason);
                 engine.reset_clock();
             }
+            ToWorker::Checksums(on) => engine.set_checksums(on),
         }
         ship(&mut engine, &io);
     }
-    engine.end_all(EndReason::Shutdown);
-    ship(&mut engine, &io);
+    end_all(&mut engine, &io, EndReason::Shutdown);
     let _ = io.stats.send(StatsPart {
         seq: FINAL,
         ts: engine.clock(),
         counters: engine.counters(),
     });
+}
+
+/// Ends every flow, handing their records over a batch at a time: a table
+/// of a million flows must not become one batch of a million records.
+fn end_all(engine: &mut Engine, io: &WorkerIo, reason: EndReason) {
+    engine.conclude();
+    ship(engine, io);
+    while engine.end_some(reason) {
+        ship(engine, io);
+    }
+    ship(engine, io);
 }
 
 /// Hands the engine's EVE lines to the output thread.

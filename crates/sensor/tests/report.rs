@@ -710,7 +710,7 @@ fn unreadable_input_is_named_and_the_exit_status_says_so() {
     let page = dir.path().join("r.html");
     let r = report(&[eve.to_str().unwrap(), "-o", page.to_str().unwrap(), "-q"]);
     let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!("{}:2:", eve.display())),
         "{stderr}"
@@ -731,6 +731,11 @@ fn unreadable_input_is_named_and_the_exit_status_says_so() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("missing.json"));
     let r = report(&[dir.path().to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(1));
+    assert_eq!(
+        report(&["--no-such-flag"]).status.code(),
+        Some(2),
+        "a bad command line"
+    );
     assert!(String::from_utf8_lossy(&r.stderr).contains("is a directory"));
     let bad_cfg = dir.path().join("bad.yaml");
     std::fs::write(&bad_cfg, "home_net:\n  - 10.0.0.0/8\n  - nonsense\n").unwrap();

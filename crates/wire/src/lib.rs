@@ -5,9 +5,11 @@
 //! packet except the defragmenter, which must keep fragments until their
 //! datagram is whole.
 
+pub mod checksum;
 pub mod community_id;
 pub mod decode;
 pub mod defrag;
+mod direction;
 pub mod event;
 pub mod key;
 pub mod link;
@@ -18,6 +20,7 @@ pub use decode::{
     Decoded, Fragment, Icmp, L4, Packet, Tcp, TcpFlags, Udp, decode, decode_reassembled,
     decode_transport,
 };
+pub use direction::Direction;
 pub use event::DecodeEvent;
 pub use key::{Endpoint, FlowKey, Side};
 pub use link::LinkType;

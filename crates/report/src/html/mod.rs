@@ -301,11 +301,22 @@ fn head(p: &mut Page<'_>, info: &PageInfo) {
     // What could not be read or kept, before anything else.
     let warnings = m.warnings();
     let limits_hit = m.limits_hit();
-    if !warnings.is_empty() || !limits_hit.is_empty() {
+    if !warnings.is_empty() || !limits_hit.is_empty() || !m.held_back.is_empty() {
         p.out
             .push_str(r#"<aside class="warn" id="warnings"><h2>Read this first</h2><ul>"#);
         for w in &warnings {
             let _ = write!(p.out, "<li>{}</li>", esc(w));
+        }
+        let mut held: Vec<_> = m.held_back.iter().collect();
+        held.sort_by_key(|(sid, _)| **sid);
+        for (sid, seen) in held {
+            let _ = write!(
+                p.out,
+                r##"<li>The sensor held back {} alerts of <a class="sid" href="#sig-{sid}">{sid}</a> (its alert-rate ceiling, 9700090) between {} and {}: what this page counts of that signature is a lower bound.</li>"##,
+                num(seen.count),
+                time(seen.first),
+                time(seen.last)
+            );
         }
         for (what, cap, n) in &limits_hit {
             let _ = write!(
@@ -1075,22 +1086,19 @@ fn signatures_section(p: &mut Page<'_>) {
     p.out.push_str(&s);
 }
 
-/// Counters that say something was lost or given up.
+/// Counters that say something was lost or given up: judged by the last
+/// part of the name, so that a configured limit (`memcap.flow.memcap`) or a
+/// level (`memuse`, `expired`) is not taken for a loss.
 fn is_loss(name: &str) -> bool {
-    [
-        "drop",
-        "memcap",
-        "gap",
-        "error",
-        "suppressed",
-        "invalid",
-        "max_trackers_reached",
-        "undelivered",
-        "truncated",
-        "forced",
-    ]
-    .iter()
-    .any(|w| name.contains(w))
+    let last = name.rsplit('.').next().unwrap_or(name);
+    name == "flow.memcap"
+        || ["drop", "gap", "suppressed", "truncated", "error"]
+            .iter()
+            .any(|w| last.contains(w))
+        || matches!(
+            last,
+            "refused" | "evicted" | "invalid" | "undelivered" | "max_trackers_reached"
+        )
 }
 
 fn run_section(p: &mut Page<'_>) {
@@ -1184,6 +1192,7 @@ fn run_section(p: &mut Page<'_>) {
             ("interface drops", "capture.kernel_ifdrops"),
             ("TCP reassembly gaps", "tcp.reassembly_gap"),
             ("alerts", "detect.alert"),
+            ("alerts held back", "detect.alerts_suppressed"),
         ];
         let _ = write!(
             s,
@@ -1350,6 +1359,32 @@ mod tests {
                 let rest = &e[i..];
                 proptest::prop_assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].iter().any(|x| rest.starts_with(x)));
             }
+        }
+    }
+
+    #[test]
+    fn losses_are_told_from_limits_and_levels() {
+        for loss in [
+            "capture.kernel_drops",
+            "output.eve_json.dropped",
+            "tcp.reassembly_gap",
+            "memcap.flow.refused",
+            "memcap.amp_pairs.evicted",
+            "detect.alerts_suppressed",
+            "flow.memcap",
+            "defrag.memcap_drop",
+            "decoder.invalid",
+        ] {
+            assert!(is_loss(loss), "{loss}");
+        }
+        for level in [
+            "memcap.flow.memcap",
+            "memcap.flow.memuse",
+            "memcap.amp_pairs.expired",
+            "decoder.pkts",
+            "flow.total",
+        ] {
+            assert!(!is_loss(level), "{level}");
         }
     }
 
