@@ -15,7 +15,7 @@
 //! writer sends the queue, then the spool, and only when the spool is empty
 //! lets producers queue again.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -94,6 +94,8 @@ pub struct OutputReport {
     pub sinks: Vec<SinkReport>,
     /// Lines produced per event type (before any sink's filter).
     pub events: [u64; EventType::ALL.len()],
+    /// Alert lines produced per `alert.signature_id`.
+    pub alerts: BTreeMap<u64, u64>,
 }
 
 struct State {
@@ -198,12 +200,26 @@ fn lines_of<'a>(batch: &'a EveBatch, filter: &TypeFilter, base: u64) -> Vec<Line
         .collect()
 }
 
+/// The one field of an alert line the report counts by. Alerts are few, so
+/// reading it back from the serialised line is cheaper than threading the
+/// id through every producer.
+#[derive(serde::Deserialize)]
+struct AlertSid {
+    alert: SignatureId,
+}
+
+#[derive(serde::Deserialize)]
+struct SignatureId {
+    signature_id: u64,
+}
+
 /// What producers hold to hand lines over. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputHandle {
     sinks: Arc<Vec<Arc<SinkShared>>>,
     block: bool,
     events: Arc<[AtomicU64; EventType::ALL.len()]>,
+    alerts: Arc<Mutex<BTreeMap<u64, u64>>>,
     recycle_tx: Sender<EveBatch>,
     recycle_rx: Receiver<EveBatch>,
 }
@@ -215,8 +231,20 @@ impl OutputHandle {
         if batch.is_empty() {
             return;
         }
-        for (t, _) in batch.iter() {
+        let mut sids = Vec::new();
+        for (t, line) in batch.iter() {
             self.events[t.index()].fetch_add(1, Ordering::Relaxed);
+            if t == EventType::Alert
+                && let Ok(a) = serde_json::from_slice::<AlertSid>(line)
+            {
+                sids.push(a.alert.signature_id);
+            }
+        }
+        if !sids.is_empty() {
+            let mut m = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+            for sid in sids {
+                *m.entry(sid).or_default() += 1;
+            }
         }
         let batch = Arc::new(batch);
         for s in self.sinks.iter() {
@@ -388,6 +416,7 @@ impl Output {
             sinks: Arc::new(shared),
             block: opts.block_when_full,
             events: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            alerts: Arc::default(),
             recycle_tx: recycle_tx.clone(),
             recycle_rx,
         };
@@ -461,6 +490,12 @@ impl Output {
         for (i, e) in self.handle.events.iter().enumerate() {
             report.events[i] = e.load(Ordering::Relaxed);
         }
+        report.alerts = self
+            .handle
+            .alerts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for s in self.handle.sinks.iter() {
             let st = s.lock();
             let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -849,6 +884,34 @@ mod tests {
             "each flow delivered or counted as dropped"
         );
         assert!(s.dropped > 0 && s.undelivered == 0, "{s:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The report counts alert lines by signature id, whatever sinks
+    /// take them.
+    #[test]
+    fn alerts_are_counted_by_signature_id() {
+        let (out, release, _got, dir) = stuck_output("sids", true);
+        release_collector(&release);
+        let h = out.handle();
+        for (i, sid) in [9700002u64, 9700003, 9700002].into_iter().enumerate() {
+            let mut b = EveBatch::default();
+            b.push(&Record {
+                header: Header::new(EveTime(Timestamp::from_secs(i as u64)), EventType::Alert),
+                body: serde_json::json!({ "alert": { "gid": 1, "signature_id": sid } }),
+            });
+            b.push(&Record {
+                header: Header::new(EveTime(Timestamp::from_secs(i as u64)), EventType::Flow),
+                body: serde_json::json!({ "flow": { "signature_id": 1 } }),
+            });
+            h.dispatch(b);
+        }
+        let report = out.finish(Duration::from_secs(20));
+        assert_eq!(
+            report.alerts.into_iter().collect::<Vec<_>>(),
+            vec![(9700002, 2), (9700003, 1)]
+        );
+        assert_eq!(report.events[EventType::Alert.index()], 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
