@@ -75,12 +75,13 @@ fn bench(c: &mut Criterion) {
     const N: u64 = 1000;
     let alert = AlertBody {
         alert: AlertObj {
-            action: "allowed",
+            action: "allowed".into(),
             gid: 1,
             signature_id: 9_700_002,
             rev: 1,
-            signature: "FUMIDAI open proxy: HTTP CONNECT to an SMTP port (spam relay attempt)",
-            category: "Attempted Information Leak",
+            signature: "FUMIDAI open proxy: HTTP CONNECT to an SMTP port (spam relay attempt)"
+                .into(),
+            category: "Attempted Information Leak".into(),
             severity: 2,
         },
         http: HttpObj {
@@ -93,7 +94,7 @@ fn bench(c: &mut Criterion) {
             status: Some(200),
             length: Some(0),
             proxy: Some(HttpProxyObj {
-                target_form: "authority",
+                target_form: "authority".into(),
                 target_host: Some("mail.example.net".into()),
                 target_port: Some(25),
                 tunnel: true,

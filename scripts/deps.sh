@@ -3,8 +3,9 @@
 #   scripts/deps.sh build   what building needs (libpcap headers)
 #   scripts/deps.sh test    what the test suite needs besides: real peers for the output
 #                           tests (rsyslog, redis) and the live lab (squid, dante,
-#                           postfix, nginx, ntpsec, and real clients), and a Python venv
-#                           with junitparser to read `fumidai test --junit` as CI does
+#                           postfix, nginx, ntpsec, and real clients), a Python venv
+#                           with junitparser to read `fumidai test --junit` as CI does, and
+#                           chromium with a font for the test that renders `fumidai report`
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail
@@ -13,7 +14,8 @@ pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
   test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
-               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv) ;;
+               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv
+               chromium fonts-dejavu-core) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time bc python3) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac

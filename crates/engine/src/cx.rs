@@ -148,12 +148,12 @@ impl Cx<'_> {
 /// The EVE `alert` object of a signature.
 pub fn alert_obj(a: &AlertInfo) -> AlertObj {
     AlertObj {
-        action: "allowed",
+        action: "allowed".into(),
         gid: 1,
         signature_id: a.sid,
         rev: a.rev,
-        signature: a.msg,
-        category: a.category,
+        signature: a.msg.into(),
+        category: a.category.into(),
         severity: a.severity,
     }
 }

@@ -195,7 +195,7 @@ fn ntp_obj(n: &NtpPacket<'_>) -> NtpObj {
             o.sequence = Some(u16::from(p.sequence));
             o.implementation = Some(p.implementation.0);
             o.request_code = Some(p.request_code.0);
-            o.request = p.request_code.name();
+            o.request = p.request_code.name().map(Into::into);
             o.item_count = Some(p.item_count);
             o.item_size = Some(p.item_size);
             if p.response && p.request_code.is_monlist() {
@@ -253,7 +253,10 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
                 response: Some(b.response),
                 request_code: b.request_code,
                 implementation: b.implementation,
-                request: b.request_code.and_then(|c| ntp::RequestCode(c).name()),
+                request: b
+                    .request_code
+                    .and_then(|c| ntp::RequestCode(c).name())
+                    .map(Into::into),
                 ..NtpObj::default()
             }),
             amplification: ev,

@@ -4,17 +4,23 @@
 //! schema (schema/overlay.json) and described in docs/eve.md. (The
 //! `amplification` object is the detector's own evidence,
 //! `fumidai_detect::amp::Evidence`.)
+//!
+//! The objects also deserialise, for tools that read EVE back (`fumidai
+//! report`): fields the writer leaves out when empty default when read.
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::Label;
 
 fn is_false(b: &bool) -> bool {
     !*b
 }
 
 /// `http`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HttpObj {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -46,10 +52,11 @@ pub struct HttpObj {
 }
 
 /// `http.proxy` (overlay): how the request addressed a proxy.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HttpProxyObj {
     /// `origin`, `absolute`, `authority` or `asterisk`.
-    pub target_form: &'static str,
+    pub target_form: Label,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +75,8 @@ pub struct HttpProxyObj {
 }
 
 /// `smtp`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SmtpObj {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub helo: Option<String>,
@@ -94,7 +102,7 @@ pub struct SmtpObj {
 }
 
 /// `smtp.recipients[]` (overlay).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RecipientObj {
     pub to: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,9 +112,10 @@ pub struct RecipientObj {
 }
 
 /// `email`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmailObj {
-    pub status: &'static str,
+    pub status: Label,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -128,11 +137,12 @@ pub struct EmailObj {
 }
 
 /// `socks` (overlay): what Zeek's socks.log carries.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SocksObj {
     pub version: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<&'static str>,
+    pub command: Option<Label>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +152,7 @@ pub struct SocksObj {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<SocksEndpoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<&'static str>,
+    pub status: Option<Label>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,7 +160,8 @@ pub struct SocksObj {
 }
 
 /// An address a SOCKS request or reply names: an IP (`host`) or a host name (`name`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SocksEndpoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<IpAddr>,
@@ -161,7 +172,8 @@ pub struct SocksEndpoint {
 }
 
 /// `ntp`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NtpObj {
     pub version: u8,
     pub mode: u8,
@@ -196,7 +208,7 @@ pub struct NtpObj {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_code: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<&'static str>,
+    pub request: Option<Label>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,7 +221,8 @@ pub struct NtpObj {
 }
 
 /// `fumidai` (overlay): evidence of fumidai's aggregating detectors.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FumidaiObj {
     /// The outer request of an HTTP CONNECT or SOCKS tunnel.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,11 +242,11 @@ pub struct FumidaiObj {
 }
 
 /// `fumidai.tunnel`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TunnelObj {
     /// `http_connect` or `socks`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Label,
     /// The request as it was made (`CONNECT host:25 HTTP/1.0`, `SOCKS5 CONNECT host:25`).
     pub request: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,19 +258,19 @@ pub struct TunnelObj {
 }
 
 /// `fumidai.proxy_check`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProxyCheckObj {
     pub address: IpAddr,
     pub port: u16,
     /// Where it came from: `subject` or `body`.
-    pub found_in: &'static str,
+    pub found_in: Label,
     /// Which endpoint it names: `client`, `server`, `tunnel_server` (the
     /// proxy a tunnel went through) or `other`.
-    pub matches: &'static str,
+    pub matches: Label,
 }
 
 /// `fumidai.mail_volume`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VolumeObj {
     pub messages: u32,
     pub limit: u32,
@@ -265,7 +278,7 @@ pub struct VolumeObj {
 }
 
 /// `fumidai.sweep`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SweepObj {
     pub hosts: usize,
     pub port: u16,
@@ -273,7 +286,7 @@ pub struct SweepObj {
 }
 
 /// `fumidai.storm`: what an alert-storm summary counts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StormObj {
     /// The signature whose alerts were held back.
     pub signature_id: u32,
@@ -287,4 +300,41 @@ pub struct StormObj {
     /// A sample of their sources and destinations.
     pub sources: Vec<std::net::IpAddr>,
     pub destinations: Vec<std::net::IpAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::AlertObj;
+
+    /// Reads `line` as `T` and writes it again: the same bytes.
+    fn round_trip<T: Serialize + for<'de> Deserialize<'de>>(line: &str) {
+        let v: T = serde_json::from_str(line).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), line);
+    }
+
+    #[test]
+    fn objects_read_back_as_written() {
+        round_trip::<AlertObj>(
+            r#"{"action":"allowed","gid":1,"signature_id":9700003,"rev":1,"signature":"FUMIDAI open proxy: CONNECT tunnel to an SMTP port established","category":"Attempted Information Leak","severity":1}"#,
+        );
+        round_trip::<HttpObj>(
+            r#"{"hostname":"10.77.0.2","http_port":25,"url":"10.77.0.2:25","http_method":"CONNECT","protocol":"HTTP/1.1","status":200,"length":0,"proxy":{"target_form":"authority","target_host":"10.77.0.2","target_port":25,"tunnel":true}}"#,
+        );
+        round_trip::<SmtpObj>(
+            r#"{"helo":"attacker.example","mail_from":"<a@b.example>","rcpt_to":["<user@example.net>"],"recipients":[{"to":"<user@example.net>","reply_code":554,"reply":"554 5.7.1 Relay access denied"}],"last_reply":"221 Bye","server_domain":"mail.victim.lab"}"#,
+        );
+        round_trip::<EmailObj>(
+            r#"{"status":"PARSE_DONE","from":"probe@checker.example","to":["user@external.example"],"subject":"10.77.0.2:8080"}"#,
+        );
+        round_trip::<SocksObj>(
+            r#"{"version":5,"command":"connect","auth_method":0,"request":{"host":"10.77.0.2","port":25},"status":"succeeded","status_code":0,"bound":{"name":"x.example","port":42330}}"#,
+        );
+        round_trip::<NtpObj>(
+            r#"{"version":2,"mode":7,"response":true,"more":true,"error":0,"sequence":0,"implementation":3,"request_code":42,"request":"MON_GETLIST_1","auth":false,"item_count":6,"item_size":72,"monlist_entries":6}"#,
+        );
+        round_trip::<FumidaiObj>(
+            r#"{"tunnel":{"type":"socks","request":"SOCKS5 CONNECT 10.77.0.2:25","host":"10.77.0.2","port":25,"tx_id":0},"proxy_check":{"address":"10.77.0.2","port":8080,"found_in":"subject","matches":"server"},"mail_volume":{"messages":501,"limit":500,"window_s":3600},"sweep":{"hosts":12,"port":8080,"window_s":300}}"#,
+        );
+    }
 }

@@ -14,6 +14,11 @@ pub use record::{EveBatch, EventType, Header, Record, Vlan, proto_name};
 pub use stats::Counters;
 pub use time::EveTime;
 
+/// Text that fumidai writes from a fixed vocabulary (`"allowed"`, a
+/// signature's message, `"connect"`) and that a reader of EVE gets back as
+/// whatever the line held: borrowed when written, owned when read.
+pub type Label = std::borrow::Cow<'static, str>;
+
 /// Masks a flow id to 51 bits: JSON consumers that read numbers as IEEE
 /// doubles (JavaScript, Elasticsearch's `double`) lose precision above 2^53;
 /// Suricata masks the same way.

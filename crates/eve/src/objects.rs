@@ -1,9 +1,9 @@
 //! The event-type objects fumidai shares with Suricata: `flow`, `tcp`,
 //! `anomaly`, `alert`. Field names and types are Suricata's.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::EveTime;
+use crate::{EveTime, Label};
 
 /// `flow`: a flow's totals when it ends.
 #[derive(Clone, Debug, Serialize)]
@@ -102,13 +102,13 @@ pub struct AnomalyObj {
 }
 
 /// `alert`: which signature fired.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AlertObj {
-    pub action: &'static str,
+    pub action: Label,
     pub gid: u32,
     pub signature_id: u32,
     pub rev: u32,
-    pub signature: &'static str,
-    pub category: &'static str,
+    pub signature: Label,
+    pub category: Label,
     pub severity: u8,
 }

@@ -2,13 +2,22 @@
 //! (Suricata's schema accepts `[+-]hhmm` and rejects `Z`).
 
 use fumidai_wire::Timestamp;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A timestamp that serialises as `2026-11-22T10:00:00.123456+0000`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EveTime(pub Timestamp);
 
 impl EveTime {
+    /// From microseconds since 1970 (what [`EveTime::micros`] gives back).
+    pub fn from_micros(us: u64) -> Self {
+        EveTime(Timestamp(us))
+    }
+
+    pub fn micros(self) -> u64 {
+        self.0.0
+    }
+
     /// The formatted time, on the stack: EVE writes several per record, and
     /// going through `fmt` and a heap string each time showed in profiles.
     pub fn format(self) -> [u8; 31] {
@@ -26,6 +35,66 @@ impl EveTime {
         b
     }
 
+    /// Reads a timestamp as EVE writers write it: `2004-03-02T13:57:50.104219+0000`,
+    /// any number of fractional digits (microseconds kept), any `±hhmm` or
+    /// `±hh:mm` offset (Suricata writes local time with its offset) or `Z`.
+    /// `None` for anything else, or a time before 1970.
+    pub fn parse(s: &str) -> Option<EveTime> {
+        let b = s.as_bytes();
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+            return None;
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let year = digits(&b[0..4])?;
+        let month = digits(&b[5..7])?;
+        let day = digits(&b[8..10])?;
+        let (hour, min, sec) = (
+            digits(&b[11..13])?,
+            digits(&b[14..16])?,
+            digits(&b[17..19])?,
+        );
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 {
+            return None;
+        }
+        if sec > 60 {
+            return None;
+        }
+        let mut rest = &b[19..];
+        let mut micros = 0u64;
+        if let [b'.', tail @ ..] = rest {
+            let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 {
+                return None;
+            }
+            for (i, &c) in tail[..n].iter().enumerate() {
+                if i < 6 {
+                    micros = micros * 10 + u64::from(c - b'0');
+                }
+            }
+            micros *= 10u64.pow(6u32.saturating_sub(n as u32));
+            rest = &tail[n..];
+        }
+        let offset: i64 = match rest {
+            [b'Z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, m @ ..] => {
+                let m: &[u8] = match m {
+                    [b':', m1, m2] | [m1, m2] => &[*m1, *m2],
+                    _ => return None,
+                };
+                let (h, m) = (digits(&[*h1, *h2])?, digits(m)?);
+                let off = (h * 3600 + m * 60) as i64;
+                if *sign == b'-' { -off } else { off }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(year as i64, month as u32, day as u32);
+        let secs = days * 86_400 + (hour * 3600 + min * 60 + sec) as i64 - offset;
+        let secs = u64::try_from(secs).ok()?;
+        Some(EveTime(Timestamp::from_sec_usec(secs, micros)))
+    }
+
     /// Appends the formatted time to `out`.
     pub fn write_to(self, out: &mut String) {
         let b = self.format();
@@ -40,6 +109,25 @@ fn put_digits(dst: &mut [u8], mut v: u64) {
         *d = b'0' + (v % 10) as u8;
         v /= 10;
     }
+}
+
+/// The value of a run of ASCII digits.
+fn digits(b: &[u8]) -> Option<u64> {
+    b.iter().try_fold(0u64, |v, &c| {
+        c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date: the inverse of
+/// [`civil_from_days`], by the same 400-year eras.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((month + 9) % 12); // month from March, 0..11
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// (year, month, day) of a day count since 1970-01-01 in the proleptic
@@ -73,6 +161,17 @@ impl Serialize for EveTime {
     }
 }
 
+impl<'de> Deserialize<'de> for EveTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        EveTime::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "not an EVE timestamp (2004-03-02T13:57:50.104219+0000): {s:?}"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +191,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn parses_what_eve_writers_write() {
+        let p = |s: &str| EveTime::parse(s).map(|t| t.0.0);
+        assert_eq!(
+            p("2004-03-02T13:57:50.104219+0000"),
+            Some(1_078_235_870_104_219)
+        );
+        // Suricata in local time, and the ISO forms.
+        assert_eq!(
+            p("2004-03-02T14:57:50.104219+0100"),
+            Some(1_078_235_870_104_219)
+        );
+        assert_eq!(
+            p("2004-03-02T08:27:50.104219-05:30"),
+            Some(1_078_235_870_104_219)
+        );
+        assert_eq!(p("2004-03-02T13:57:50Z"), Some(1_078_235_870_000_000));
+        assert_eq!(p("2004-03-02T13:57:50.1+0000"), Some(1_078_235_870_100_000));
+        assert_eq!(
+            p("2004-03-02T13:57:50.123456789+0000"),
+            Some(1_078_235_870_123_456)
+        );
+        for bad in [
+            "",
+            "2004-03-02",
+            "2004-03-02T13:57:50",
+            "2004-13-02T13:57:50+0000",
+            "2004-03-02T13:57:50.+0000",
+            "2004-03-02T13:57:50+00",
+            "1969-12-31T23:59:59+0000",
+            "2004-03-02T13:57:50.104219+0000 ",
+            "２004-03-02T13:57:50+0000",
+        ] {
+            assert_eq!(p(bad), None, "{bad:?}");
+        }
+    }
+
     proptest::proptest! {
+        /// What is written reads back to the same time.
+        #[test]
+        fn parse_inverts_format(t in 0u64..253_402_300_800_000_000) {
+            let t = EveTime(Timestamp(t));
+            proptest::prop_assert_eq!(EveTime::parse(&t.to_string()), Some(t));
+        }
+
+        /// Any text: no panic.
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}") {
+            let _ = EveTime::parse(&s);
+        }
+
         /// The calendar arithmetic agrees with the time crate's.
         #[test]
         fn agrees_with_the_time_crate(secs in 0u64..253_402_300_800, us in 0u64..1_000_000) {

@@ -237,7 +237,12 @@ pub struct FileReport {
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub files: Vec<PathBuf>,
+    /// Entries passed over for a reason worth a line each (a FIFO, a
+    /// device, an unreadable file, a subdirectory without --recursive).
     pub skipped: Vec<(PathBuf, String)>,
+    /// Per directory, the names of the files that are simply not captures
+    /// (expectation files, READMEs): one line per directory says which.
+    pub not_captures: std::collections::BTreeMap<PathBuf, Vec<String>>,
 }
 
 /// Expands `-r` arguments: files as given, directories to their captures in
@@ -249,7 +254,7 @@ pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Inpu
     for p in inputs {
         if p.is_dir() {
             let mut found = Vec::new();
-            collect_dir(p, recursive, &mut found, &mut out.skipped)?;
+            collect_dir(p, recursive, &mut found, &mut out)?;
             found.sort();
             if found.is_empty() {
                 anyhow::bail!("{}: no pcap or pcapng files in this directory", p.display());
@@ -260,6 +265,11 @@ pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Inpu
         }
     }
     out.skipped.sort();
+    out.skipped.dedup();
+    for names in out.not_captures.values_mut() {
+        names.sort();
+        names.dedup();
+    }
     Ok(out)
 }
 
@@ -267,14 +277,16 @@ fn collect_dir(
     dir: &Path,
     recursive: bool,
     out: &mut Vec<PathBuf>,
-    skipped: &mut Vec<(PathBuf, String)>,
+    inputs: &mut Inputs,
 ) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     for entry in entries {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                skipped.push((dir.to_path_buf(), format!("cannot list an entry: {e}")));
+                inputs
+                    .skipped
+                    .push((dir.to_path_buf(), format!("cannot list an entry: {e}")));
                 continue;
             }
         };
@@ -283,26 +295,35 @@ fn collect_dir(
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                skipped.push((path, format!("cannot stat: {e}")));
+                inputs.skipped.push((path, format!("cannot stat: {e}")));
                 continue;
             }
         };
         if meta.is_dir() {
             if recursive {
-                collect_dir(&path, recursive, out, skipped)?;
+                collect_dir(&path, recursive, out, inputs)?;
+                continue;
             } else {
-                skipped.push((path, "a directory (use --recursive)".into()));
+                inputs
+                    .skipped
+                    .push((path, "a directory (use --recursive)".into()));
             }
             continue;
         }
         if !meta.is_file() {
-            skipped.push((path, format!("not a regular file ({})", file_kind(&meta))));
+            inputs
+                .skipped
+                .push((path, format!("not a regular file ({})", file_kind(&meta))));
             continue;
         }
         match capture_magic(&path) {
             Ok(true) => out.push(path),
-            Ok(false) => skipped.push((path, "not a pcap or pcapng file".into())),
-            Err(e) => skipped.push((path, format!("cannot read: {e}"))),
+            Ok(false) => inputs
+                .not_captures
+                .entry(dir.to_path_buf())
+                .or_default()
+                .push(entry.file_name().to_string_lossy().into_owned()),
+            Err(e) => inputs.skipped.push((path, format!("cannot read: {e}"))),
         }
     }
     Ok(())

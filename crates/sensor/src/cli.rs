@@ -8,6 +8,8 @@ const AFTER_HELP: &str = "\
 Other commands:
   fumidai test DIR|CAPTURE...  replay captures, check them against their X.expect.yaml
                                files (see fumidai test --help)
+  fumidai report EVE.json...   one HTML page of verdicts and evidence from EVE logs
+                               (see fumidai report --help)
 
 Exit status:
   0  success

@@ -47,6 +47,7 @@ fn subcommand() -> Option<ExitCode> {
     let name = args.next()?;
     match name.to_str()? {
         "test" => Some(fumidai_expect::main(args)),
+        "report" => Some(fumidai_report::main(args)),
         _ => None,
     }
 }
@@ -113,6 +114,16 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         // Said even with -q: a capture passed over is a capture not analysed.
         for (path, why) in &inputs.skipped {
             eprintln!("fumidai: {}: skipped: {why}", path.display());
+        }
+        for (dir, names) in &inputs.not_captures {
+            eprintln!(
+                "fumidai: {}: skipped {} file{} that {} not pcap or pcapng: {}",
+                dir.display(),
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                if names.len() == 1 { "is" } else { "are" },
+                names.join(", ")
+            );
         }
         Input::Files(inputs.files)
     } else {

@@ -99,7 +99,7 @@ fn a_directory_names_what_it_skips_and_never_opens_a_fifo() {
         "{err}"
     );
     assert!(
-        err.contains("notes.txt: skipped: not a pcap or pcapng file"),
+        err.contains("skipped 1 file that is not pcap or pcapng: notes.txt"),
         "{err}"
     );
     assert!(

@@ -205,7 +205,8 @@ pub(crate) fn http_obj(t: &HttpTx) -> HttpObj {
                 Form::Absolute => "absolute",
                 Form::Authority => "authority",
                 Form::Asterisk => "asterisk",
-            },
+            }
+            .into(),
             target_host: r.target_host.clone(),
             target_port: r.target_port,
             proxy_authorization: r.headers.proxy_authorization,

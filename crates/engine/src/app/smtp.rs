@@ -142,8 +142,8 @@ impl Session {
             proxy_check: Some(ProxyCheckObj {
                 address: addr,
                 port,
-                found_in,
-                matches,
+                found_in: found_in.into(),
+                matches: matches.into(),
             }),
             ..FumidaiObj::default()
         });
@@ -201,7 +201,7 @@ impl Session {
         };
         ev.fumidai = Some(FumidaiObj {
             tunnel: Some(TunnelObj {
-                kind: tunnel.kind,
+                kind: tunnel.kind.into(),
                 request: tunnel.request.clone(),
                 host: tunnel.host.clone(),
                 port: tunnel.port,
@@ -315,7 +315,8 @@ fn evidence(t: &SmtpTx, s: &SmtpSession) -> Evidence {
                 "BODY_STARTED"
             } else {
                 "HEADER_READY"
-            },
+            }
+            .into(),
             from: e.from.clone(),
             to: e.to.clone(),
             cc: e.cc.clone(),

@@ -175,11 +175,14 @@ fn tunnel_of(t: &SocksTx, tx_id: u64) -> Tunnel {
 pub(crate) fn socks_obj(t: &SocksTx, log_password: bool) -> SocksObj {
     SocksObj {
         version: t.version,
-        command: t.command.map(|c| match c {
-            CMD_CONNECT => "connect",
-            CMD_BIND => "bind",
-            CMD_UDP_ASSOCIATE => "udp_associate",
-            _ => "unknown",
+        command: t.command.map(|c| {
+            match c {
+                CMD_CONNECT => "connect",
+                CMD_BIND => "bind",
+                CMD_UDP_ASSOCIATE => "udp_associate",
+                _ => "unknown",
+            }
+            .into()
         }),
         user: t.user.clone().filter(|u| !u.is_empty()),
         password: if log_password {
@@ -189,7 +192,7 @@ pub(crate) fn socks_obj(t: &SocksTx, log_password: bool) -> SocksObj {
         },
         auth_method: t.method,
         request: endpoint(t.address.as_ref(), t.port),
-        status: t.status(),
+        status: t.status().map(Into::into),
         status_code: t.reply,
         bound: endpoint(t.bound_address.as_ref(), t.bound_port),
     }
