@@ -394,9 +394,9 @@ impl Engine {
             L4::Icmp(_) => c.icmpv4 += 1,
             _ => {}
         }
-        if self.checksums && !self.checksum_ok(p) {
-            // The receiver drops it, so must the sensor: its bytes would be
-            // an insertion.
+        if self.checksums && !checksum::ip_header_ok(p) {
+            // No host takes it: not even a flow packet.
+            self.counters.bad_checksum_ipv4 += 1;
             return;
         }
         let (key, side) = FlowKey::of(p);
@@ -437,7 +437,30 @@ impl Engine {
             cfg: &self.cfg,
             stats: &mut self.app_stats,
         };
+        // The receiver drops a segment or datagram with a bad checksum, so
+        // must the sensor: its bytes would be an insertion. (It still counts
+        // in the flow's packets, as Suricata's do.) Only what can change what
+        // is parsed is summed: bulk data of a stream no longer delivered is not.
+        let bad = |counters: &mut WorkerCounters, matters: bool| {
+            let bad = self.checksums && matters && checksum::transport(p) == Verdict::BadL4;
+            if bad {
+                match p.l4 {
+                    L4::Tcp(_) => counters.tcp_stats.invalid_checksum += 1,
+                    L4::Udp(_) => counters.bad_checksum_udp += 1,
+                    _ => counters.bad_checksum_icmp += 1,
+                }
+            }
+            bad
+        };
         match (&p.l4, tcp.as_mut()) {
+            (L4::Tcp(t), Some(sess)) if bad(&mut self.counters, sess.matters(dir, t)) => {}
+            (L4::Udp(u), _)
+                if bad(
+                    &mut self.counters,
+                    u.sport == 123
+                        || u.dport == 123
+                        || self.amp.classify(u.sport, u.dport).is_some(),
+                ) => {}
             (L4::Tcp(t), Some(sess)) => {
                 let mut ctx = Ctx {
                     cfg: &self.cfg.stream,
@@ -503,27 +526,6 @@ impl Engine {
             self.stream_events.clear();
         }
         self.process_ended();
-    }
-
-    /// Validates `p`'s checksums; false (and counted) when the receiver
-    /// would have thrown it away.
-    fn checksum_ok(&mut self, p: &Packet<'_>) -> bool {
-        let c = &mut self.counters;
-        match checksum::verify(p) {
-            Verdict::Good | Verdict::Unknown => true,
-            Verdict::BadIp => {
-                c.bad_checksum_ipv4 += 1;
-                false
-            }
-            Verdict::BadL4 => {
-                match p.l4 {
-                    L4::Tcp(_) => c.tcp_stats.invalid_checksum += 1,
-                    L4::Udp(_) => c.bad_checksum_udp += 1,
-                    _ => c.bad_checksum_icmp += 1,
-                }
-                false
-            }
-        }
     }
 
     /// Charges the flow's application-layer memory to the app memcap.

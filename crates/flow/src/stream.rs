@@ -222,6 +222,11 @@ impl Stream {
         self.has(ENDED)
     }
 
+    /// True while bytes sent this way would still be delivered.
+    pub fn takes_data(&self) -> bool {
+        !self.has(ENDED | DEPTH_REACHED | STOPPED)
+    }
+
     /// True when a hole was skipped at least once.
     pub fn had_gap(&self) -> bool {
         self.has(HAD_GAP)

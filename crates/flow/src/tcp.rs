@@ -515,6 +515,14 @@ impl TcpSession {
         }
     }
 
+    /// True when a segment travelling in `dir` can change what is delivered
+    /// or the session's state: it carries data for a stream that still
+    /// delivers, or SYN, FIN or RST. Only those are worth validating.
+    pub fn matters(&self, dir: Direction, seg: &Tcp<'_>) -> bool {
+        seg.flags.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) != 0
+            || (!seg.payload.is_empty() && self.streams[dir.index()].takes_data())
+    }
+
     /// True when a hole was skipped in the direction `dir`.
     pub fn had_gap(&self, dir: Direction) -> bool {
         self.streams[dir.index()].had_gap()

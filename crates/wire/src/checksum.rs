@@ -13,22 +13,26 @@ use crate::{L4, Packet};
 
 /// Adds `data` to a running one's-complement sum (not yet folded).
 ///
-/// 32-bit words go into a 64-bit accumulator with no carry handling at
-/// all: 2^32 words would be needed to overflow it, far more than any packet
-/// holds, and the loop is a plain reduction the compiler vectorises.
-fn add(mut acc: u64, data: &[u8]) -> u64 {
-    let mut words = data.chunks_exact(4);
+/// 64-bit words go into a 128-bit accumulator (an add and an add-with-carry
+/// each); the carries are folded back once at the end.
+fn add(acc: u64, data: &[u8]) -> u64 {
+    let mut wide = u128::from(acc);
+    let mut words = data.chunks_exact(8);
     for w in &mut words {
-        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+        wide += u128::from(u64::from_ne_bytes([
+            w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+        ]));
     }
     let rest = words.remainder();
     if !rest.is_empty() {
         // A short tail is padded with zeros after it, as if the data went on.
-        let mut b = [0u8; 4];
+        let mut b = [0u8; 8];
         b[..rest.len()].copy_from_slice(rest);
-        acc += u64::from(u32::from_ne_bytes(b));
+        wide += u128::from(u64::from_ne_bytes(b));
     }
-    acc
+    // End-around carry: fold the high half in (twice covers the carry of the first fold).
+    let folded = (wide as u64 as u128) + (wide >> 64);
+    (folded as u64).wrapping_add((folded >> 64) as u64)
 }
 
 /// Folds a sum to 16 bits, in network byte order.
@@ -97,9 +101,19 @@ pub enum Verdict {
 /// Fragments are checked after reassembly (pass the whole datagram's
 /// transport bytes as `l4_bytes`).
 pub fn verify(p: &Packet<'_>) -> Verdict {
-    if !p.ip_header.is_empty() && !sums_to_ones(add(0, p.ip_header)) {
+    if !ip_header_ok(p) {
         return Verdict::BadIp;
     }
+    transport(p)
+}
+
+/// True unless the packet's IPv4 header checksum is wrong (IPv6 has none).
+pub fn ip_header_ok(p: &Packet<'_>) -> bool {
+    p.ip_header.is_empty() || sums_to_ones(add(0, p.ip_header))
+}
+
+/// The transport checksum's verdict (`Good`, `BadL4` or `Unknown`).
+pub fn transport(p: &Packet<'_>) -> Verdict {
     let l4 = p.l4_bytes;
     if l4.is_empty() || (l4.len() as u32) < p.l4_len {
         return Verdict::Unknown;
