@@ -11,6 +11,7 @@ use fumidai_wire::{Endpoint, FlowKey, Side, Timestamp};
 use serde::Serialize;
 
 use crate::app::App;
+use crate::tunnel::FlowTunnel;
 
 /// Suricata's coarse flow state, as written in `flow.state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub struct Meta {
     pub app_proto: Option<&'static str>,
     /// For a tunnel, the protocol that opened it (Suricata's `app_proto_orig`).
     pub app_proto_orig: Option<&'static str>,
+    /// The encapsulation the flow's first packet arrived in (boxed: most
+    /// flows have none).
+    pub tunnel: Option<Box<FlowTunnel>>,
 }
 
 /// One flow.
@@ -96,6 +100,7 @@ impl Flow {
                 community_id: community_id(seed, a, b, key.proto),
                 app_proto: None,
                 app_proto_orig: None,
+                tunnel: None,
             },
             tcp: (key.proto == 6).then(Box::<TcpSession>::default),
             app: App::default(),
@@ -161,7 +166,9 @@ impl Meta {
         );
         h.src_ip = Some(c.addr);
         h.dest_ip = Some(s.addr);
+        h.ip_v = Some(if c.addr.is_ipv4() { 4 } else { 6 });
         h.proto = Some(proto_name(self.key.proto));
+        h.tunnel = self.tunnel.as_ref().map(|t| &t.obj);
         match self.icmp {
             Some((t, code)) => {
                 h.icmp_type = Some(t);

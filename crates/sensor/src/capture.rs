@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use fumidai_engine::Part;
 use fumidai_eve::Counters;
 use fumidai_flow::EndReason;
 use fumidai_wire::key::shard_hash;
-use fumidai_wire::{LinkType, Timestamp};
+use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 
 use crate::batch::{Batch, ToWorker};
 use crate::progress::Progress;
@@ -32,6 +33,9 @@ pub struct Shards {
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
     hasher: foldhash::fast::RandomState,
+    /// What the shard hash looks through, and its scratch space.
+    decoder: DecoderConfig,
+    decap: Decap,
     clock: Timestamp,
     last_tick: Timestamp,
     stats: StatsClock,
@@ -57,6 +61,7 @@ impl Shards {
         pool: Receiver<Batch>,
         stats_interval: Option<u64>,
         stats_tx: Sender<StatsPart>,
+        decoder: DecoderConfig,
     ) -> Self {
         let pending = txs
             .iter()
@@ -67,6 +72,8 @@ impl Shards {
             pending,
             pool,
             hasher: foldhash::fast::RandomState::default(),
+            decoder,
+            decap: Decap::default(),
             clock: Timestamp::default(),
             last_tick: Timestamp::default(),
             stats: StatsClock {
@@ -90,21 +97,44 @@ impl Shards {
         if ts > self.clock {
             self.clock = ts;
         }
-        let n = self.txs.len();
-        let w = if n == 1 {
-            0
+        let n = self.txs.len() as u64;
+        if n == 1 {
+            self.queue(0, frame, wire_len, ts, link, Part::All)?;
         } else {
-            (shard_hash(&self.hasher, link, frame) % n as u64) as usize
-        };
+            let shard = shard_hash(&self.hasher, &self.decoder, link, frame, &mut self.decap);
+            let w = (shard.inner % n) as usize;
+            match shard.carrier.map(|c| (c % n) as usize) {
+                // The tunnel's own flows live with its outer address pair,
+                // the inner packet with its own: the frame goes to both.
+                Some(cw) if cw != w => {
+                    self.queue(w, frame, wire_len, ts, link, Part::Inner)?;
+                    self.queue(cw, frame, wire_len, ts, link, Part::Carriers)?;
+                }
+                _ => self.queue(w, frame, wire_len, ts, link, Part::All)?,
+            }
+        }
+        if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
+            self.tick()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a packet to worker `w`'s batch, sending the batch first if full.
+    fn queue(
+        &mut self,
+        w: usize,
+        frame: &[u8],
+        wire_len: u32,
+        ts: Timestamp,
+        link: LinkType,
+        part: Part,
+    ) -> Result<(), WorkerGone> {
         let b = &mut self.pending[w];
         if !b.is_empty() && (b.data.len() + frame.len() > BATCH_BYTES || b.pkts.len() >= BATCH_PKTS)
         {
             self.send(w)?;
         }
-        self.pending[w].push(frame, wire_len, ts, link);
-        if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
-            self.tick()?;
-        }
+        self.pending[w].push(frame, wire_len, ts, link, part);
         Ok(())
     }
 

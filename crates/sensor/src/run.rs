@@ -115,6 +115,7 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
             applayer: cfg.eve.anomaly.applayer,
         },
         community_id_seed: cfg.eve.community_id_seed,
+        decoder: cfg.decoder.engine(cfg.flow.tunnel_aware_keys),
     }
 }
 
@@ -351,7 +352,13 @@ pub fn run(
     drop(pool_tx);
 
     let interval = cfg.stats.enabled.then_some(cfg.stats.interval);
-    let mut shards = Shards::new(txs, pool_rx, interval, stats_tx.clone());
+    let mut shards = Shards::new(
+        txs,
+        pool_rx,
+        interval,
+        stats_tx.clone(),
+        ecfg.decoder.clone(),
+    );
     let mut files = Vec::new();
     let mut live = None;
     let capture_result = match (&input, live_cap.as_mut()) {

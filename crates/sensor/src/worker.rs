@@ -23,7 +23,7 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
         match msg {
             ToWorker::Packets(mut b) => {
                 for (m, bytes) in b.iter() {
-                    engine.process(m.link, m.ts, m.wire_len, bytes);
+                    engine.process_part(m.part, m.link, m.ts, m.wire_len, bytes);
                 }
                 engine.advance(b.clock);
                 b.clear();

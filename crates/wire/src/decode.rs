@@ -11,7 +11,8 @@ use etherparse::{
 };
 
 use crate::DecodeEvent;
-use crate::link::{self, LinkType, Network};
+use crate::link::LinkType;
+use crate::tunnel::{self, Decap, DecoderConfig, PktSrc};
 
 /// TCP header flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -148,6 +149,23 @@ pub struct Packet<'a> {
     /// Set when the packet was decoded but something about it was wrong
     /// (e.g. shorter than its IP header says: a snaplen-truncated capture).
     pub anomaly: Option<DecodeEvent>,
+    /// Outer IP packets it was found inside (0: not tunnelled).
+    pub depth: u8,
+    /// Which tunnel it came through, for its flow key: a mix of its depth
+    /// and the virtual network ids on the way (VXLAN and Geneve VNIs,
+    /// ERSPAN and PPPoE sessions), which both directions of a flow share.
+    /// Outer addresses are left out: a mirror may deliver the two
+    /// directions from different sources. 0 when there is none or flow
+    /// keys are not tunnel-aware.
+    pub tunnel: u64,
+    /// The decoder that produced it (Suricata's `pkt_src`).
+    pub pkt_src: PktSrc,
+    /// Headers decoded to reach it, counted against `decoder.max_layers`.
+    pub layers: u8,
+    /// For a tunnelled packet, the captured bytes of what its innermost
+    /// tunnel carried (Suricata's tunnel packet): what its flow's byte
+    /// counts are measured on.
+    pub tunnel_len: u32,
 }
 
 /// What a frame turned out to be.
@@ -162,28 +180,19 @@ pub enum Decoded<'a> {
     Invalid(DecodeEvent),
 }
 
-/// Decodes a frame of link type `link`.
+/// Decodes a frame of link type `link` with the default decoders (see
+/// [`tunnel::decode`] to choose them and see the layers peeled off).
 pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
-    let l3 = match link::locate(link, frame) {
-        Ok(l3) => l3,
-        Err(e) => return Decoded::Invalid(e),
-    };
-    let want_v6 = match l3.network {
-        Network::Ipv4 => false,
-        Network::Ipv6 => true,
-        Network::Other(ether_type) => return Decoded::NotIp { ether_type },
-    };
-    match decode_ip(l3.bytes, want_v6) {
-        Ok(mut p) => {
-            p.vlan = l3.vlan;
-            p.vlan_layers = l3.vlan_layers;
-            Decoded::Ip(p)
-        }
-        Err(e) => Decoded::Invalid(e),
-    }
+    tunnel::decode(
+        &DecoderConfig::default(),
+        link,
+        frame,
+        &mut Decap::default(),
+    )
 }
 
-fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, DecodeEvent> {
+/// Decodes an IP header and its transport layer.
+pub(crate) fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, DecodeEvent> {
     let too_small = if want_v6 {
         DecodeEvent::Ipv6TooSmall
     } else {
@@ -273,6 +282,11 @@ fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, DecodeEvent> {
         dst,
         l4,
         anomaly,
+        depth: 0,
+        tunnel: 0,
+        pkt_src: PktSrc::Wire,
+        layers: 0,
+        tunnel_len: 0,
     })
 }
 

@@ -44,6 +44,7 @@ pub fn config(stream: StreamConfig) -> EngineConfig {
             applayer: true,
         },
         community_id_seed: 0,
+        decoder: fumidai_wire::DecoderConfig::default(),
     }
 }
 
