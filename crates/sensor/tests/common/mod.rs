@@ -4,11 +4,17 @@
 #![allow(dead_code)]
 
 pub mod schema;
+pub mod sv;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+/// The sensor's view of the namespace lab (`scripts/lab.sh`): home_net is
+/// the victim network, whose postfix relays for 10.77.1.0/24 without this
+/// operator's sanction (the open relay).
+pub const LAB_CONFIG: &str = "home_net: [10.77.0.0/24]\nsmtp:\n  relay_networks: [10.77.0.0/24]\n  local_domains: [victim.lab]\nstats:\n  interval: 5\n";
 
 /// The repository root.
 pub fn root() -> PathBuf {
