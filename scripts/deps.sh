@@ -2,8 +2,9 @@
 # Installs the Debian packages fumidai needs, only those missing.
 #   scripts/deps.sh build   what building needs (libpcap headers)
 #   scripts/deps.sh test    what the test suite needs besides: real peers for the output
-#                           tests (rsyslog, redis) and the live lab (squid, dante,
-#                           postfix, nginx, ntpsec, and real clients)
+#                           tests (rsyslog, redis), the live lab (squid, dante,
+#                           postfix, nginx, ntpsec, and real clients) and python3
+#                           (scripts/gen-encap.py, the encapsulation matrix)
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail
@@ -11,7 +12,7 @@ what=${1:-build}
 pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
-  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
+  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server python3
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;

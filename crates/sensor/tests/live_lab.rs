@@ -14,14 +14,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, root};
+use common::{LAB_CONFIG, bin, root};
 use serde_json::Value;
 
 const VICTIM: &str = "10.77.0.2";
-/// The sensor's view of the lab: home_net is the victim network, whose
-/// postfix relays for 10.77.1.0/24 without this operator's sanction (the
-/// open relay).
-const LAB_CONFIG: &str = "home_net: [10.77.0.0/24]\nsmtp:\n  relay_networks: [10.77.0.0/24]\n  local_domains: [victim.lab]\nstats:\n  interval: 5\n";
 const RELAY_OK_CLIENT: &str = "10.77.1.10";
 const RELAY_DENIED_CLIENT: &str = "10.77.2.10";
 
