@@ -30,7 +30,8 @@ use fumidai_proto::{AppProto, Direction};
 use fumidai_wire::defrag::{DefragConfig, Defragmenter, Outcome};
 use fumidai_wire::tunnel::{self as decap, Decap, DecoderConfig};
 use fumidai_wire::{
-    DecodeEvent, Decoded, FlowKey, L4, LinkType, Packet, Side, Timestamp, Udp, decode_reassembled,
+    DecodeEvent, Decoded, FlowKey, Fragment, L4, LinkType, Packet, Side, Timestamp, Udp,
+    decode_reassembled,
 };
 use serde::Serialize;
 
@@ -234,7 +235,7 @@ impl Engine {
         let decoded = decap::decode(&self.cfg.decoder, link, frame, &mut self.decap);
         // Bytes on the wire that the capture cut off (snaplen).
         let cut = wire_len.saturating_sub(u32::try_from(frame.len()).unwrap_or(u32::MAX));
-        if part != Part::Inner {
+        if part != Part::Inner && !self.decap.outers().is_empty() {
             self.carrier_flows(ts, 1, wire_len, cut);
         }
         if part == Part::Carriers {
@@ -251,6 +252,7 @@ impl Engine {
     /// Counts what decoding peeled off and hands the result on. A tunnelled
     /// packet's flow counts the bytes of what its tunnel carried (plus what
     /// the capture `cut` off), as Suricata counts its tunnel packets.
+    #[inline(always)]
     fn decoded(&mut self, ts: Timestamp, wire_len: u32, cut: u32, decoded: Decoded<'_>) {
         if !self.decap.is_empty() {
             self.count_layers(ts, &decoded);
@@ -343,6 +345,7 @@ impl Engine {
         }
     }
 
+    #[inline(always)]
     fn ip_packet(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>) {
         let c = &mut self.counters;
         match p.src {
@@ -361,6 +364,13 @@ impl Engine {
             self.flow_packet(ts, 1, u64::from(wire_len), p, false);
             return;
         };
+        self.fragment(ts, wire_len, p, &frag);
+    }
+
+    /// A fragment: held until its datagram is whole, which is then handled
+    /// as a packet of its own.
+    #[inline(never)]
+    fn fragment(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, frag: &Fragment<'_>) {
         let mut buf = std::mem::take(&mut self.defrag_buf);
         let mut events = std::mem::take(&mut self.frag_events);
         let outcome = self.defrag.insert(
@@ -368,7 +378,7 @@ impl Engine {
             p.src,
             p.dst,
             p.vlan,
-            &frag,
+            frag,
             wire_len,
             &mut buf,
             &mut events,

@@ -98,20 +98,21 @@ impl Shards {
             self.clock = ts;
         }
         let n = self.txs.len() as u64;
-        if n == 1 {
-            self.queue(0, frame, wire_len, ts, link, Part::All)?;
+        let (w, part, carriers) = if n == 1 {
+            (0, Part::All, None)
         } else {
             let shard = shard_hash(&self.hasher, &self.decoder, link, frame, &mut self.decap);
             let w = (shard.inner % n) as usize;
             match shard.carrier.map(|c| (c % n) as usize) {
                 // The tunnel's own flows live with its outer address pair,
                 // the inner packet with its own: the frame goes to both.
-                Some(cw) if cw != w => {
-                    self.queue(w, frame, wire_len, ts, link, Part::Inner)?;
-                    self.queue(cw, frame, wire_len, ts, link, Part::Carriers)?;
-                }
-                _ => self.queue(w, frame, wire_len, ts, link, Part::All)?,
+                Some(cw) if cw != w => (w, Part::Inner, Some(cw)),
+                _ => (w, Part::All, None),
             }
+        };
+        self.queue(w, frame, wire_len, ts, link, part)?;
+        if let Some(cw) = carriers {
+            self.queue(cw, frame, wire_len, ts, link, Part::Carriers)?;
         }
         if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
             self.tick()?;
@@ -120,6 +121,7 @@ impl Shards {
     }
 
     /// Adds a packet to worker `w`'s batch, sending the batch first if full.
+    #[inline(always)]
     fn queue(
         &mut self,
         w: usize,

@@ -191,8 +191,16 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     )
 }
 
-/// Decodes an IP header and its transport layer.
-pub(crate) fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, DecodeEvent> {
+/// Decodes an IP header and its transport layer, found under `vlan_layers`
+/// VLAN tags (`vlan`: the first two). Inlined so that the packet is built
+/// where the caller returns it: this is the per-packet path.
+#[inline(always)]
+pub(crate) fn decode_ip(
+    bytes: &[u8],
+    want_v6: bool,
+    vlan: [u16; 2],
+    vlan_layers: u8,
+) -> Result<Packet<'_>, DecodeEvent> {
     let too_small = if want_v6 {
         DecodeEvent::Ipv6TooSmall
     } else {
@@ -276,8 +284,8 @@ pub(crate) fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, Decod
         transport(payload.ip_number.0, payload.payload, payload.incomplete)?
     };
     Ok(Packet {
-        vlan: [0; 2],
-        vlan_layers: 0,
+        vlan,
+        vlan_layers,
         src,
         dst,
         l4,
@@ -285,7 +293,8 @@ pub(crate) fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, Decod
         depth: 0,
         tunnel: 0,
         pkt_src: PktSrc::Wire,
-        layers: 0,
+        // The link header, the tags, this header.
+        layers: vlan_layers.saturating_add(2),
         tunnel_len: 0,
     })
 }

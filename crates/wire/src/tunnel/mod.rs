@@ -124,6 +124,7 @@ impl DecoderConfig {
     /// configuration decodes: a glance at the protocol and UDP ports, for
     /// the capture thread, which must not decode every packet. `false` for
     /// fragments, whose payload cannot be looked into before reassembly.
+    #[inline]
     pub fn may_carry(&self, ip: &[u8], v6: bool) -> bool {
         let (proto, l4) = if v6 {
             match ip.get(6) {
@@ -597,7 +598,7 @@ impl<'c, 'd> Walk<'c, 'd> {
         v6: bool,
     ) -> Result<Result<Packet<'a>, Next<'a>>, DecodeEvent> {
         self.layer()?;
-        let p = decode_ip(b, v6)?;
+        let p = decode_ip(b, v6, self.vlan, self.vlans)?;
         self.after_ip(p)
     }
 
@@ -701,6 +702,22 @@ pub fn decode<'a>(
         Ok(l3) => l3,
         Err(e) => return Decoded::Invalid(e),
     };
+    // The common case, plain IP that carries nothing to decapsulate, costs
+    // what it did before tunnels: one look at its protocol and ports.
+    let v6 = match l3.network {
+        Network::Ipv4 => Some(false),
+        Network::Ipv6 => Some(true),
+        Network::Other(_) => None,
+    };
+    if let Some(v6) = v6
+        && u32::from(l3.vlan_layers) + 2 <= u32::from(cfg.max_layers)
+        && !cfg.may_carry(l3.bytes, v6)
+    {
+        return match decode_ip(l3.bytes, v6, l3.vlan, l3.vlan_layers) {
+            Ok(p) => Decoded::Ip(p),
+            Err(e) => Decoded::Invalid(e),
+        };
+    }
     let mut w = Walk {
         cfg,
         d,
