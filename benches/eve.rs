@@ -31,7 +31,19 @@ fn header(t: EventType, i: u64) -> Header<'static> {
     h.dest_ip = Some("198.51.100.20".parse().unwrap());
     h.dest_port = Some(8080);
     h.proto = Some(proto_name(6));
-    h.community_id = Some("1:dOsMo5svG1fT0YSPEnt3J/gHsak=");
+    // Computed per record, as the engine does.
+    h.community_id = Some(fumidai_wire::community_id::community_id(
+        0,
+        fumidai_wire::Endpoint {
+            addr: "192.0.2.10".parse().unwrap(),
+            port: 40000,
+        },
+        fumidai_wire::Endpoint {
+            addr: "198.51.100.20".parse().unwrap(),
+            port: 8080,
+        },
+        6,
+    ));
     h.app_proto = Some("http");
     h
 }

@@ -1,5 +1,9 @@
 //! TCP reassembly throughput: in-order delivery (the zero-copy fast path)
-//! and heavily out-of-order delivery (every segment held, then drained).
+//! and heavily out-of-order delivery (every segment held, then drained);
+//! and 1,024 concurrent streams seen with their acknowledgements
+//! (two-sided) or without (one-sided, as on an asymmetric mirror, where the
+//! retained window stays full and every segment pushes the oldest bytes
+//! out), with full and with small segments.
 //!
 //! `cargo bench -p fumidai-benches --bench reassembly`
 
@@ -57,7 +61,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut s = Stream::default();
                 s.start_at(1000);
-                let mut mem = Memcap::new(64 << 20);
+                let mut mem = Memcap::unlimited("reassembly");
                 let mut stats = ReassemblyStats::default();
                 let mut rx = Count(0);
                 for &(off, a, z) in segs {
@@ -82,5 +86,62 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Streams open at once in the concurrent benchmark.
+const FLOWS: usize = 1024;
+/// Bytes each of them carries per iteration.
+const PER_FLOW: usize = 256 << 10;
+
+fn concurrent(c: &mut Criterion) {
+    let data: Vec<u8> = (0..PER_FLOW).map(|i| (i * 13 + i / 7) as u8).collect();
+    let mut g = c.benchmark_group("reassembly-1024-flows");
+    g.throughput(Throughput::Bytes((FLOWS * PER_FLOW) as u64));
+    g.sample_size(10);
+    for seg in [1448usize, 100] {
+        for sided in ["two-sided", "one-sided"] {
+            let id = BenchmarkId::new(sided, seg);
+            g.bench_function(id, |b| {
+                let cfg = StreamConfig {
+                    depth: 0,
+                    ..StreamConfig::default()
+                };
+                b.iter(|| {
+                    let mut streams: Vec<Stream> = (0..FLOWS)
+                        .map(|_| {
+                            let mut s = Stream::default();
+                            s.start_at(1000);
+                            s
+                        })
+                        .collect();
+                    let mut mem = Memcap::unlimited("reassembly");
+                    let mut stats = ReassemblyStats::default();
+                    let mut rx = Count(0);
+                    // Round robin: one segment of every flow in turn, as
+                    // interleaved flows arrive on a link.
+                    for off in (0..PER_FLOW).step_by(seg) {
+                        let end = (off + seg).min(PER_FLOW);
+                        for s in &mut streams {
+                            s.insert(
+                                1000u32.wrapping_add(off as u32),
+                                &data[off..end],
+                                &cfg,
+                                &mut mem,
+                                &mut stats,
+                                &mut rx,
+                            );
+                            if sided == "two-sided" {
+                                let ack = s.next_seq();
+                                s.acked(ack, &cfg, &mut mem, &mut stats, &mut rx);
+                            }
+                        }
+                    }
+                    assert_eq!(rx.0, (FLOWS * PER_FLOW) as u64);
+                    rx.0
+                });
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, concurrent);
 criterion_main!(benches);

@@ -3,8 +3,9 @@
 #   scripts/deps.sh build   what building needs (libpcap headers)
 #   scripts/deps.sh test    what the test suite needs besides: real peers for the output
 #                           tests (rsyslog, redis), the live lab (squid, dante,
-#                           postfix, nginx, ntpsec, and real clients) and python3
-#                           (scripts/gen-encap.py, the encapsulation matrix)
+#                           postfix, nginx, ntpsec, and real clients), python3 for
+#                           scripts/gen-encap.py (the encapsulation matrix), and a Python
+#                           venv with junitparser to read `fumidai test --junit` as CI does
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail
@@ -12,8 +13,8 @@ what=${1:-build}
 pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
-  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server python3
-               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl) ;;
+  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
+               postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
@@ -21,7 +22,8 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+apt_install() {
+[ ${#missing[@]} -eq 0 ] && return 0
 echo "fumidai: installing ${missing[*]} (apt)" >&2
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,4 +45,18 @@ rc=0
 $sudo apt-get update -qq || rc=$?
 [ $rc -eq 0 ] && { $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?; }
 [ $made_policy -eq 1 ] && $sudo rm -f /usr/sbin/policy-rc.d
-exit $rc
+return $rc
+}
+apt_install
+# junitparser is not packaged by Debian 12; a venv under the target
+# directory keeps it off the system Python (tests/expect.rs looks there).
+if [ "$what" = test ]; then
+  target=${CARGO_TARGET_DIR:-target}
+  case "$target" in /*) ;; *) target="$(cd "$(dirname "$0")/.." && pwd)/$target" ;; esac
+  venv="$target/pyenv"
+  if ! "$venv/bin/python3" -c 'import junitparser' 2>/dev/null; then
+    echo "fumidai: installing junitparser into $venv (pip)" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check junitparser==5.0.3
+  fi
+fi

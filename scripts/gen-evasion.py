@@ -13,9 +13,13 @@ The conversation is the open-proxy spam relay fumidai exists to see:
 
 and each case changes only how the bytes travel (Ptacek & Newsham, 1998): tiny
 segments, reordering, duplicates, overlaps (same or conflicting bytes), no
-handshake, IP fragments, data in the handshake's ACK, a sequence-number wrap.
-Every case must decode to the same request line and HELO (for conflicting
-overlaps: the configured policy's reading), and raise the same alerts once.
+handshake, IP fragments, data in the handshake's ACK, a sequence-number wrap;
+and insertions the proxy itself would reject: a decoy with a bad checksum,
+beyond its receive window, with a TTL that dies on the way, on a SYN it does
+not acknowledge, an urgent byte it reads out of band, a RST at a sequence
+number it ignores. Every case must decode to the same request line and HELO
+(for conflicting overlaps: the configured policy's reading), and raise the
+same alerts once.
 
 Usage: scripts/gen-evasion.py OUTDIR   (Debian: apt install python3-scapy; runs /usr/bin/python3)
 The output is deterministic: fixed addresses, ports, ISNs, IP ids and times.
@@ -47,25 +51,30 @@ BYE = b"221 bye\r\n"
 class Conv:
     """Builds the packets of one connection, tracking both sides' sequence numbers."""
 
-    def __init__(self, v6=False, cisn=CISN, sisn=SISN):
+    def __init__(self, v6=False, cisn=CISN, sisn=SISN, server_ttl=64):
         self.v6 = v6
         self.cseq, self.sseq = cisn, sisn
         self.pkts = []
         self.ipid = 1
+        # TTL of the proxy's packets as the sensor sees them (64: next to it).
+        self.server_ttl = server_ttl
 
-    def ip(self, from_client):
+    def ip(self, from_client, ttl=None):
         src, dst = (CLIENT6, PROXY6) if self.v6 else (CLIENT4, PROXY4)
         if not from_client:
             src, dst = dst, src
+        if ttl is None:
+            ttl = 64 if from_client else self.server_ttl
         if self.v6:
-            return IPv6(src=src, dst=dst, hlim=64)
+            return IPv6(src=src, dst=dst, hlim=ttl)
         self.ipid += 1
-        return IP(src=src, dst=dst, ttl=64, id=self.ipid, flags=0)
+        return IP(src=src, dst=dst, ttl=ttl, id=self.ipid, flags=0)
 
-    def raw(self, from_client, flags, seq, ack, payload=b""):
+    def raw(self, from_client, flags, seq, ack, payload=b"", window=65535, urgptr=0, ttl=None):
         sport, dport = (CPORT, SPORT) if from_client else (SPORT, CPORT)
-        tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq % 2**32, ack=ack % 2**32, window=65535)
-        p = self.ip(from_client) / tcp
+        tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq % 2**32, ack=ack % 2**32,
+                  window=window, urgptr=urgptr)
+        p = self.ip(from_client, ttl) / tcp
         if payload:
             p = p / payload
         return p
@@ -256,6 +265,86 @@ def case_ipv6_fragments():
         out.extend(reversed(frags))
     return out
 
+def case_bad_checksum():
+    """A decoy with the request's sequence numbers but a bad TCP checksum arrives first:
+    the proxy drops it; the real request follows."""
+    c = Conv()
+    c.handshake()
+    decoy = c.raw(True, "PA", c.cseq, c.sseq, DECOY)
+    decoy[TCP].chksum = 0xDEAD
+    c.pkts.append(decoy)
+    c.rest_of_dialogue()
+    return c.pkts
+
+
+def case_out_of_window():
+    """The proxy offers a 16-byte window. Bytes 16 onwards of a decoy arrive while that
+    window is still [0, 16): beyond it, so the proxy drops them. The proxy then takes the
+    first 16 bytes and opens its window, and the real rest of the request comes."""
+    c = Conv()
+    c.handshake()
+    base, ack = c.cseq, c.sseq
+    c.pkts.append(c.raw(False, "A", ack, base, window=16))
+    c.pkts.append(c.raw(True, "PA", base, ack, REQUEST[:16]))
+    c.pkts.append(c.raw(True, "PA", base + 16, ack, DECOY[16:]))
+    c.pkts.append(c.raw(False, "A", ack, base + 16, window=65535))
+    c.pkts.append(c.raw(True, "PA", base + 16, ack, REQUEST[16:]))
+    c.cseq += len(REQUEST)
+    c.pkts.append(c.raw(False, "A", c.sseq, c.cseq))
+    c.rest_after_request()
+    return c.pkts
+
+
+def case_ttl_too_short():
+    """The proxy sits two hops beyond the sensor (its packets arrive with TTL 62). A decoy
+    with the request's sequence numbers and TTL 2 expires before it reaches the proxy;
+    the real request follows."""
+    c = Conv(server_ttl=62)
+    c.handshake()
+    c.pkts.append(c.raw(True, "PA", c.cseq, c.sseq, DECOY, ttl=2))
+    c.rest_of_dialogue()
+    return c.pkts
+
+
+def case_urgent_data():
+    """The request carries one extra byte sent as TCP urgent data: the proxy's socket reads
+    it out of band, so it is never part of the request the proxy parses."""
+    c = Conv()
+    c.handshake()
+    at = 12
+    sent = REQUEST[:at] + b"X" + REQUEST[at:]
+    # BSD-style urgent pointer: one past the urgent byte.
+    c.pkts.append(c.raw(True, "PAU", c.cseq, c.sseq, sent, urgptr=at + 1))
+    c.cseq += len(sent)
+    c.pkts.append(c.raw(False, "A", c.sseq, c.cseq))
+    c.rest_after_request()
+    return c.pkts
+
+
+def case_syn_with_data():
+    """The SYN carries a decoy request. The proxy (no TCP Fast Open) acknowledges only the
+    SYN, and the client sends the real request at the same sequence numbers."""
+    c = Conv()
+    c.pkts.append(c.raw(True, "S", c.cseq, 0, DECOY))
+    c.pkts.append(c.raw(False, "SA", c.sseq, c.cseq + 1))
+    c.cseq += 1
+    c.sseq += 1
+    c.pkts.append(c.raw(True, "A", c.cseq, c.sseq))
+    c.rest_of_dialogue()
+    return c.pkts
+
+
+def case_rst_wrong_seq():
+    """After the request, a RST 'from the proxy' at a sequence number the client does not
+    expect: the client ignores it, and the conversation goes on."""
+    c = Conv()
+    c.handshake()
+    c.send(True, REQUEST)
+    c.pkts.append(c.raw(False, "R", c.sseq + 5000, 0))
+    c.rest_after_request()
+    return c.pkts
+
+
 CASES = {
     "plain": case_plain,
     "one-byte-segments": case_one_byte_segments,
@@ -268,6 +357,12 @@ CASES = {
     "seq-wrap": case_seq_wrap,
     "ipv4-fragments": case_ipv4_fragments,
     "ipv6-fragments": case_ipv6_fragments,
+    "bad-checksum": case_bad_checksum,
+    "out-of-window": case_out_of_window,
+    "ttl-too-short": case_ttl_too_short,
+    "urgent-data": case_urgent_data,
+    "syn-with-data": case_syn_with_data,
+    "rst-wrong-seq": case_rst_wrong_seq,
 }
 
 

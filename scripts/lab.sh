@@ -572,7 +572,12 @@ cmd_attack() {
   log "attack: replaying NTP monlist (mode 7) onto $replay_dev"
   [ -f "$MONLIST_PCAP" ] || die "missing $MONLIST_PCAP"
   local out="$STATE/out/monlist-replay.txt"
-  if in_ns "$NS_BR" timeout 30 tcpreplay -q -i "$replay_dev" --pps="$REPLAY_PPS" "$MONLIST_PCAP" >"$out" 2>&1; then
+  # The recording was made on the ntpd host, with checksum offloading: its
+  # UDP checksums were never filled in. A wire carries correct ones (and the
+  # sensor drops packets whose checksums are wrong), so fix them first.
+  local fixed="$STATE/out/monlist-fixed.pcap"
+  tcprewrite --fixcsum --infile="$MONLIST_PCAP" --outfile="$fixed" >"$out" 2>&1 || die "tcprewrite --fixcsum failed"
+  if in_ns "$NS_BR" timeout 30 tcpreplay -q -i "$replay_dev" --pps="$REPLAY_PPS" "$fixed" >>"$out" 2>&1; then
     log "ok   monlist-replay: $(grep -Eo 'Successful packets: *[0-9]+' "$out" || echo sent)"
   else
     log "FAIL monlist-replay"

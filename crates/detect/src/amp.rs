@@ -16,8 +16,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use dashmap::DashMap;
+use fumidai_budget::{Aging, BoundedMap, Budget, MemReport, Meter, SharedMap};
 use fumidai_wire::Timestamp;
 
 use crate::Detector;
@@ -25,9 +26,6 @@ use crate::catalog::*;
 
 /// Buckets per window: the window slides in steps of window/BUCKETS.
 const BUCKETS: usize = 6;
-/// Pairs a worker tracks; beyond it new pairs are not tracked until old
-/// ones expire (counted in `pairs_dropped`).
-const MAX_PAIRS: usize = 200_000;
 /// Reflectors remembered per victim and service.
 const MAX_REFLECTORS: usize = 4096;
 
@@ -106,21 +104,31 @@ pub struct AmpAlert<F> {
     pub ts: Timestamp,
 }
 
+impl<F> Aging for Pair<F> {
+    /// Response bytes in the window: a pair that carries traffic is worth
+    /// more than one forged datagram.
+    fn keep(&self) -> u64 {
+        self.buckets.iter().map(|b| b.resp_bytes).sum()
+    }
+}
+
 /// A worker's amplification state. `F` is the caller's note about the
 /// latest packet of a pair (which flow it was in), returned with alerts.
 pub struct AmpTracker<F> {
     window: u64,
     bucket: u64,
     ports: HashMap<u16, u16, foldhash::fast::RandomState>,
-    pairs: HashMap<PairKey, Pair<F>, foldhash::fast::RandomState>,
-    /// Pairs with packets not judged yet.
-    dirty: Vec<PairKey>,
-    last_sweep: Timestamp,
-    pub pairs_dropped: u64,
+    /// Bounded by its meter (`amplification.memcap`, this worker's share):
+    /// under a flood of forged one-datagram pairs those are what goes.
+    pairs: BoundedMap<PairKey, Pair<F>>,
+    /// The bucket that was open at the last evaluation: verdicts only
+    /// change when a bucket closes.
+    judged_upto: u64,
 }
 
 impl<F: Copy> AmpTracker<F> {
-    pub fn new(det: &Detector) -> Self {
+    /// `meter`: this worker's share of `amplification.memcap`.
+    pub fn new(det: &Detector, meter: Meter) -> Self {
         let window = det.conf.amplification.window.max(BUCKETS as u64) * 1_000_000;
         let ports = det
             .conf
@@ -134,10 +142,8 @@ impl<F: Copy> AmpTracker<F> {
             window,
             bucket: window / BUCKETS as u64,
             ports,
-            pairs: HashMap::default(),
-            dirty: Vec::new(),
-            last_sweep: Timestamp::default(),
-            pairs_dropped: 0,
+            pairs: BoundedMap::new(meter, window),
+            judged_upto: 0,
         }
     }
 
@@ -163,14 +169,15 @@ impl<F: Copy> AmpTracker<F> {
         self.pairs.is_empty()
     }
 
+    /// The pair map's memory counters.
+    pub fn report(&self) -> MemReport {
+        self.pairs.report()
+    }
+
     /// Counts one datagram of `bytes` UDP payload.
     pub fn observe(&mut self, ts: Timestamp, key: PairKey, role: Role, bytes: u64, flow: F) {
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {
-            self.pairs_dropped += 1;
-            return;
-        }
         let id = ts.0 / self.bucket;
-        let p = self.pairs.entry(key).or_insert_with(|| Pair {
+        let fresh = || Pair {
             buckets: [Bucket::default(); BUCKETS],
             last_seen: ts,
             last_ratio_alert: None,
@@ -178,7 +185,14 @@ impl<F: Copy> AmpTracker<F> {
             dirty: false,
             first_unjudged: id,
             flow,
+        };
+        self.pairs.with(key, ts.0, fresh, |p| {
+            Self::count(p, id, ts, role, bytes, flow)
         });
+    }
+
+    /// Adds a datagram to a pair.
+    fn count(p: &mut Pair<F>, id: u64, ts: Timestamp, role: Role, bytes: u64, flow: F) {
         let b = &mut p.buckets[(id % BUCKETS as u64) as usize];
         if b.id != id {
             *b = Bucket {
@@ -199,14 +213,13 @@ impl<F: Copy> AmpTracker<F> {
         if ts > p.last_seen {
             p.last_seen = ts;
         }
+        p.flow = flow;
         if !p.dirty {
             p.dirty = true;
             p.first_unjudged = id;
-            self.dirty.push(key);
         } else if id < p.first_unjudged {
             p.first_unjudged = id;
         }
-        p.flow = flow;
     }
 
     /// Judges the pairs that changed: ratio and unsolicited alerts for the
@@ -227,33 +240,40 @@ impl<F: Copy> AmpTracker<F> {
         let services = &det.conf.amplification.services;
         let min_reflectors = det.conf.amplification.min_reflectors.max(1);
         let window_s = self.window / 1_000_000;
-        let open = now.0 / self.bucket;
-        let dirty = std::mem::take(&mut self.dirty);
-        for key in dirty {
-            let Some(p) = self.pairs.get_mut(&key) else {
-                continue;
-            };
-            let newest = p.last_seen.0 / self.bucket;
+        let (window, bucket) = (self.window, self.bucket);
+        let open = now.0 / bucket;
+        if open == self.judged_upto && !last {
+            // No bucket closed since the last evaluation, so no verdict can
+            // change: skipping keeps a flood of new pairs from being walked
+            // once per batch.
+            return;
+        }
+        self.judged_upto = open;
+        // One pass over the (bounded) map judges the pairs with new packets
+        // and forgets those idle for a whole window.
+        self.pairs.retain(|key, p| {
+            if !p.dirty {
+                return now.micros_since(p.last_seen) < window;
+            }
+            let newest = p.last_seen.0 / bucket;
             if p.first_unjudged >= open && !last {
                 // All its new packets are in the open bucket: judge later.
-                self.dirty.push(key);
-                continue;
+                return true;
             }
             if newest >= open && !last {
                 // Judge the complete buckets now; the open one stays due.
                 p.first_unjudged = open;
-                self.dirty.push(key);
             } else {
                 p.dirty = false;
             }
             let Some(svc) = services.get(usize::from(key.service)) else {
-                continue;
+                return true;
             };
             let upto = if last { newest + 1 } else { open };
             let verdict_ts = if last {
                 p.last_seen
             } else {
-                Timestamp(open * self.bucket)
+                Timestamp(open * bucket)
             };
             let mut t = Bucket::default();
             for b in p
@@ -267,7 +287,7 @@ impl<F: Copy> AmpTracker<F> {
                 t.resp_pkts += b.resp_pkts;
             }
             if t.resp_bytes < svc.min_bytes {
-                continue;
+                return true;
             }
             let ratio = (t.req_bytes > 0).then(|| t.resp_bytes as f64 / t.req_bytes as f64);
             let evidence = |reflectors| Evidence {
@@ -284,7 +304,6 @@ impl<F: Copy> AmpTracker<F> {
                 baf: svc.baf,
                 reflectors,
             };
-            let window = self.window;
             let due =
                 |last: Option<Timestamp>| last.is_none_or(|l| verdict_ts.micros_since(l) >= window);
             let amplifying = match ratio {
@@ -318,7 +337,7 @@ impl<F: Copy> AmpTracker<F> {
                 && let Some(n) =
                     det.shared
                         .victims
-                        .reflector(&key, verdict_ts, self.window, min_reflectors)
+                        .reflector(key, verdict_ts, window, min_reflectors)
             {
                 out.push(AmpAlert {
                     sid: AMP_REFLECTION_DDOS,
@@ -327,27 +346,26 @@ impl<F: Copy> AmpTracker<F> {
                     ts: verdict_ts,
                 });
             }
-        }
-        self.sweep(now);
-    }
-
-    /// Forgets pairs idle for a whole window, at most once per bucket.
-    fn sweep(&mut self, now: Timestamp) {
-        if now.micros_since(self.last_sweep) < self.bucket {
-            return;
-        }
-        self.last_sweep = now;
-        let window = self.window;
-        self.pairs
-            .retain(|_, p| p.dirty || now.micros_since(p.last_seen) < window);
+            true
+        });
+        // The map walk visits pairs in storage order; verdicts are sorted
+        // so that the output does not depend on it.
+        out.sort_by(|a, b| {
+            (a.ts, a.sid, a.evidence.victim, a.evidence.reflector).cmp(&(
+                b.ts,
+                b.sid,
+                b.evidence.victim,
+                b.evidence.reflector,
+            ))
+        });
     }
 }
 
 /// Per victim and service, the reflectors seen sending it amplified
-/// responses, shared by all workers.
-#[derive(Default)]
+/// responses, shared by all workers; bounded by
+/// `amplification.victims_memcap`.
 pub struct VictimMap {
-    victims: DashMap<(IpAddr, u16), VictimWindow, foldhash::fast::RandomState>,
+    victims: SharedMap<(IpAddr, u16), VictimWindow>,
 }
 
 struct VictimWindow {
@@ -356,7 +374,28 @@ struct VictimWindow {
     alerted: bool,
 }
 
+impl Aging for VictimWindow {
+    fn keep(&self) -> u64 {
+        self.reflectors.len() as u64
+    }
+    fn heap_bytes(&self) -> usize {
+        self.reflectors.capacity() * std::mem::size_of::<IpAddr>()
+    }
+}
+
 impl VictimMap {
+    pub fn new(cap: usize, window_s: u64, budget: &Arc<Budget>) -> Self {
+        VictimMap {
+            victims: SharedMap::new(window_s.max(1).saturating_mul(1_000_000), |_| {
+                Meter::new("amp_victims", cap / 16, Arc::clone(budget))
+            }),
+        }
+    }
+
+    pub fn report(&self) -> MemReport {
+        self.victims.report()
+    }
+
     /// Records that `key.reflector` amplifies toward `key.victim`. Returns
     /// the number of reflectors when this report makes the victim reach
     /// `min` within the window (once per victim, service and window).
@@ -367,58 +406,33 @@ impl VictimMap {
         window: u64,
         min: usize,
     ) -> Option<usize> {
-        let mut e = self
-            .victims
-            .entry((key.victim, key.service))
-            .or_insert(VictimWindow {
-                start: ts,
-                reflectors: Vec::new(),
-                alerted: false,
-            });
-        let w = e.value_mut();
-        if crate::window_over(w.start, ts, window) {
-            *w = VictimWindow {
-                start: ts,
-                reflectors: Vec::new(),
-                alerted: false,
-            };
-        }
-        if !w.reflectors.contains(&key.reflector) && w.reflectors.len() < MAX_REFLECTORS {
-            w.reflectors.push(key.reflector);
-        }
-        if w.reflectors.len() >= min && !w.alerted {
-            w.alerted = true;
-            return Some(w.reflectors.len());
-        }
-        None
-    }
-}
-
-/// Rate limits a per-source alert to once per window, across workers
-/// (monlist scans: one alert per scanner, not one per target).
-#[derive(Default)]
-pub struct ScanLimiter {
-    sources: DashMap<(IpAddr, u32), Timestamp, foldhash::fast::RandomState>,
-}
-
-impl ScanLimiter {
-    /// True when `sid` may fire for `source` at `ts`: the first time, and
-    /// again once `window` microseconds have passed since it last did.
-    pub fn allow(&self, source: IpAddr, sid: u32, ts: Timestamp, window: u64) -> bool {
-        let mut fired = false;
-        self.sources
-            .entry((source, sid))
-            .and_modify(|last| {
-                if crate::window_over(*last, ts, window) {
-                    *last = ts;
-                    fired = true;
+        let fresh = || VictimWindow {
+            start: ts,
+            reflectors: Vec::new(),
+            alerted: false,
+        };
+        self.victims
+            .with((key.victim, key.service), ts.0, fresh, |w| {
+                if crate::window_over(w.start, ts, window) {
+                    *w = VictimWindow {
+                        start: ts,
+                        reflectors: Vec::new(),
+                        alerted: false,
+                    };
                 }
+                // Past the threshold the set only needs to say "enough".
+                if w.reflectors.len() < MAX_REFLECTORS.max(min)
+                    && !w.reflectors.contains(&key.reflector)
+                {
+                    w.reflectors.push(key.reflector);
+                }
+                if w.reflectors.len() >= min && !w.alerted {
+                    w.alerted = true;
+                    return Some(w.reflectors.len());
+                }
+                None
             })
-            .or_insert_with(|| {
-                fired = true;
-                ts
-            });
-        fired
+            .flatten()
     }
 }
 
@@ -426,20 +440,6 @@ impl Detector {
     /// The window of the amplification engine, in microseconds.
     pub fn amp_window(&self) -> u64 {
         self.conf.amplification.window.max(1) * 1_000_000
-    }
-
-    /// 9700030 / 9700031 for a monlist request from `source` or response
-    /// from reflector `source`, rate-limited per source and window.
-    pub fn monlist(&self, source: IpAddr, response: bool, ts: Timestamp) -> Option<u32> {
-        let sid = if response {
-            NTP_MONLIST_RESPONSE
-        } else {
-            NTP_MONLIST_REQUEST
-        };
-        self.shared
-            .monlist
-            .allow(source, sid, ts, self.amp_window())
-            .then_some(sid)
     }
 }
 
@@ -467,7 +467,7 @@ mod tests {
     #[test]
     fn monlist_reflection_ratio() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
         let (svc, role) = a.classify(40000, 123).unwrap();
         assert_eq!(role, Some(Role::Request));
         let key = PairKey {
@@ -506,7 +506,7 @@ mod tests {
     #[test]
     fn verdicts_wait_for_the_open_bucket_to_close() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("203.0.113.7"),
@@ -530,7 +530,7 @@ mod tests {
     #[test]
     fn ordinary_sync_is_quiet() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("10.0.0.9"),
@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn unsolicited_and_many_reflectors() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
         let svc = a.classify(123, 5555).unwrap().0;
         let mut out = Vec::new();
         for r in 0..6 {
@@ -582,7 +582,7 @@ mod tests {
     #[test]
     fn window_slides() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d);
+        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("203.0.113.7"),
@@ -608,17 +608,56 @@ mod tests {
     fn scans_are_rate_limited_per_source() {
         let d = det();
         let scanner = ip("192.0.2.66");
-        let fired = (0..10_000)
+        let req = d.alert(NTP_MONLIST_REQUEST).unwrap();
+        let resp = d.alert(NTP_MONLIST_RESPONSE).unwrap();
+        let fired = (0..10_000u32)
             .filter(|i| {
-                d.monlist(scanner, false, t(f64::from(*i) * 0.001))
-                    .is_some()
+                let target = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+                d.admit(&req, Some(scanner), Some(target), t(f64::from(*i) * 0.001))
             })
             .count();
         assert_eq!(fired, 1);
-        assert!(d.monlist(scanner, false, t(61.0)).is_some());
+        assert!(d.admit(&req, Some(scanner), None, t(61.0)));
         assert!(
-            d.monlist(scanner, true, t(61.0)).is_some(),
+            d.admit(&resp, Some(scanner), None, t(61.0)),
             "responses are limited separately"
         );
+    }
+
+    #[test]
+    fn a_real_reflection_survives_a_flood_of_forged_pairs() {
+        let d = det();
+        let mut a =
+            AmpTracker::<u64>::new(&d, Meter::new("amp_pairs", 1 << 20, Budget::unlimited()));
+        let svc = a.classify(123, 40000).unwrap().0;
+        let real = PairKey {
+            reflector: ip("10.0.0.5"),
+            victim: ip("203.0.113.7"),
+            service: svc,
+        };
+        let mut out = Vec::new();
+        for i in 0..500_000u32 {
+            let ts = t(100.0 + f64::from(i) * 0.00001);
+            let forged = PairKey {
+                reflector: ip("10.0.0.9"),
+                victim: IpAddr::from((0x0100_0000 + i).to_be_bytes()),
+                service: svc,
+            };
+            a.observe(ts, forged, Role::Response, 468, 0);
+            if i % 5000 == 0 {
+                a.observe(ts, real, Role::Request, 192, 1);
+                for _ in 0..100 {
+                    a.observe(ts, real, Role::Response, 440, 1);
+                }
+            }
+            assert!(a.report().memuse <= 1 << 20);
+        }
+        a.evaluate(t(200.0), &d, &mut out, true);
+        assert!(
+            out.iter()
+                .any(|x| x.sid == AMP_RATIO && x.evidence.victim == real.victim),
+            "{out:?}"
+        );
+        assert!(a.report().evicted > 100_000);
     }
 }

@@ -2,6 +2,8 @@
 //! them, so an id never changes meaning; a changed detection gets a new
 //! `rev`.
 
+use crate::config::{Threshold, ThresholdType, Track};
+
 /// One signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Signature {
@@ -51,6 +53,24 @@ catalogue! {
     AMP_REFLECTION_DDOS = 9700033, 1, 1, DOS, "FUMIDAI reflection DDoS: one victim hit by amplified responses from many reflectors";
     AMP_UNSOLICITED = 9700034, 1, 2, DOS, "FUMIDAI unsolicited amplified responses: answers arrive with no request seen";
     PROXY_PORT_SWEEP = 9700040, 1, 3, SCAN, "FUMIDAI proxy port sweep: one source probes proxy ports on many hosts";
+    ALERT_STORM = 9700090, 1, 2, BAD, "FUMIDAI alert storm: alerts of one signature beyond its rate were suppressed";
+}
+
+/// Thresholds a signature has unless sensor.yaml says otherwise: one
+/// monlist alert per requester (a scan of 10,000 servers is one scanner)
+/// and per answering server (the response's source), per minute.
+pub fn default_threshold(sid: u32) -> Option<Threshold> {
+    let per_minute = |track| Threshold {
+        kind: ThresholdType::Limit,
+        track,
+        count: 1,
+        seconds: 60,
+    };
+    match sid {
+        NTP_MONLIST_REQUEST => Some(per_minute(Track::BySrc)),
+        NTP_MONLIST_RESPONSE => Some(per_minute(Track::BySrc)),
+        _ => None,
+    }
 }
 
 /// The signature with id `sid`.

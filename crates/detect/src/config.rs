@@ -117,6 +117,8 @@ pub struct SmtpConf {
     pub bot_messages_per_hour: u32,
     /// Body lines searched for an `IPv4:port` proxy-check marker.
     pub proxy_check_body_lines: usize,
+    /// Memory for the per-host message counters of the bot detector.
+    pub bots_memcap: ByteSize,
 }
 
 impl Default for SmtpConf {
@@ -127,6 +129,7 @@ impl Default for SmtpConf {
             mail_servers: Vec::new(),
             bot_messages_per_hour: 500,
             proxy_check_body_lines: 10,
+            bots_memcap: ByteSize(16 << 20),
         }
     }
 }
@@ -194,6 +197,10 @@ pub struct AmpConf {
     pub window: u64,
     /// Reflectors hitting one victim that make a reflection DDoS (9700033).
     pub min_reflectors: usize,
+    /// Memory for (reflector, victim, service) pairs, across all workers.
+    pub memcap: ByteSize,
+    /// Memory for the per-victim reflector sets (9700033).
+    pub victims_memcap: ByteSize,
     pub services: Vec<Service>,
 }
 
@@ -202,6 +209,8 @@ impl Default for AmpConf {
         AmpConf {
             window: 60,
             min_reflectors: 5,
+            memcap: ByteSize(64 << 20),
+            victims_memcap: ByteSize(16 << 20),
             services: vec![
                 Service::new("ntp", 123, 556.9, 20.0, 10_000),
                 Service::new("dns", 53, 54.6, 30.0, 30_000),
@@ -231,6 +240,8 @@ pub struct SweepConf {
     pub min_hosts: usize,
     /// Seconds of packet time.
     pub window: u64,
+    /// Memory for the per-source probe sets.
+    pub memcap: ByteSize,
 }
 
 impl Default for SweepConf {
@@ -239,6 +250,7 @@ impl Default for SweepConf {
             ports: vec![1080, 3128, 8080],
             min_hosts: 10,
             window: 300,
+            memcap: ByteSize(16 << 20),
         }
     }
 }
@@ -256,7 +268,7 @@ impl FromStr for Sid {
             .map_err(|_| format!("`{s}` is not a signature id"))?;
         catalog::signature(n)
             .map(|_| Sid(n))
-            .ok_or_else(|| format!("unknown signature id {n} (fumidai's are 9700001...9700040)"))
+            .ok_or_else(|| format!("unknown signature id {n} (see docs/alerts.md)"))
     }
 }
 
@@ -280,6 +292,9 @@ pub struct SidConf {
     /// Overrides the catalogue's severity (1 worst .. 3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<u8>,
+    /// Overrides the catalogue's threshold (Suricata's `threshold`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Threshold>,
 }
 
 impl Default for SidConf {
@@ -287,7 +302,141 @@ impl Default for SidConf {
         SidConf {
             enabled: true,
             severity: None,
+            threshold: None,
         }
+    }
+}
+
+/// How a threshold counts, as Suricata's `threshold: type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdType {
+    /// The first `count` alerts of each window.
+    Limit,
+    /// Every `count`-th match within the window.
+    Threshold,
+    /// One alert per window, once `count` matches were seen in it.
+    Both,
+    /// No threshold (switches off the catalogue's default for this sid).
+    Off,
+}
+
+/// What a threshold counts per, as Suricata's `track`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Track {
+    /// The alert's `src_ip`.
+    BySrc,
+    /// The alert's `dest_ip`.
+    ByDst,
+    /// The signature as a whole.
+    ByRule,
+    /// The pair of addresses.
+    ByBoth,
+}
+
+/// A per-signature threshold (Suricata's threshold.config semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    #[serde(rename = "type")]
+    pub kind: ThresholdType,
+    pub track: Track,
+    pub count: u32,
+    /// Window in seconds of packet time.
+    pub seconds: u64,
+}
+
+/// A rate: at most `count` per `seconds` of packet time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub count: u32,
+    pub seconds: u64,
+}
+
+/// Guards against alert storms: forged sources defeat per-source limits,
+/// so every signature also has a ceiling of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertLimitsConf {
+    /// Alerts per signature per window, whatever their sources; beyond it
+    /// they are counted and summarised by 9700090 once the window ends.
+    pub per_signature: Rate,
+    /// Sources and destinations named in a summary.
+    pub sample: usize,
+    /// Memory for per-source and per-destination threshold state.
+    pub memcap: ByteSize,
+}
+
+impl Default for AlertLimitsConf {
+    fn default() -> Self {
+        AlertLimitsConf {
+            per_signature: Rate {
+                count: 1000,
+                seconds: 60,
+            },
+            sample: 10,
+            memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// A size in bytes, written as a number or with a unit (`64kb`, `32mb`, `1gb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn as_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
+        let mult: u64 = match unit.trim() {
+            "" | "b" => 1,
+            "kb" | "k" | "kib" => 1 << 10,
+            "mb" | "m" | "mib" => 1 << 20,
+            "gb" | "g" | "gib" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit `{other}` in `{s}` (use kb, mb or gb)"
+                ));
+            }
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{s}` is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, m) in [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10)] {
+            if n >= m && n.is_multiple_of(m) {
+                return write!(f, "{}{unit}", n / m);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "a size such as 65536, \"64kb\" or \"32mb\"")
     }
 }
 
@@ -303,4 +452,5 @@ pub struct DetectConf {
     pub sweep: SweepConf,
     /// Per-signature overrides, by signature id.
     pub alerts: BTreeMap<Sid, SidConf>,
+    pub alert_limits: AlertLimitsConf,
 }

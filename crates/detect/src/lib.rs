@@ -10,6 +10,7 @@
 pub mod amp;
 pub mod catalog;
 pub mod config;
+pub mod limits;
 pub mod nets;
 pub mod proxy;
 pub mod smtp;
@@ -18,6 +19,9 @@ pub mod sweep;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use fumidai_budget::{Budget, MemReport};
+use fumidai_wire::Timestamp;
 
 pub use catalog::Signature;
 pub use config::DetectConf;
@@ -31,6 +35,8 @@ pub struct AlertInfo {
     pub msg: &'static str,
     pub category: &'static str,
     pub severity: u8,
+    /// The signature's threshold (sensor.yaml's, else the catalogue's).
+    pub threshold: Option<config::Threshold>,
 }
 
 /// The detectors' configuration, compiled for lookups, plus the state
@@ -49,17 +55,40 @@ pub struct Detector {
 }
 
 /// Cross-flow state every worker sees: kept coarse and off the packet path
-/// (touched per transaction or per batch).
-#[derive(Default)]
+/// (touched per transaction or per batch), each map bounded by its memcap.
 pub struct Shared {
     pub bots: smtp::BotCounter,
     pub victims: amp::VictimMap,
     pub sweeps: sweep::SweepMap,
-    pub monlist: amp::ScanLimiter,
+    pub limits: limits::AlertLimits,
+    pub budget: Arc<Budget>,
+}
+
+impl Shared {
+    /// The memory counters of every shared map.
+    pub fn reports(&self) -> Vec<MemReport> {
+        vec![
+            self.bots.report(),
+            self.victims.report(),
+            self.sweeps.report(),
+            self.limits.report(),
+        ]
+    }
 }
 
 impl Detector {
+    /// Detectors with no memory limit beyond their own memcaps (tools, tests).
     pub fn new(conf: DetectConf, home_net: NetSet, external_net: NetSet) -> Self {
+        Self::with_budget(conf, home_net, external_net, Budget::unlimited())
+    }
+
+    /// Detectors whose shared maps draw from the sensor's `budget`.
+    pub fn with_budget(
+        conf: DetectConf,
+        home_net: NetSet,
+        external_net: NetSet,
+        budget: Arc<Budget>,
+    ) -> Self {
         let set = |v: &[config::Net]| NetSet::new(v.iter().map(|n| n.0));
         let relay_networks = if conf.smtp.relay_networks.is_empty() {
             home_net.clone()
@@ -82,10 +111,30 @@ impl Detector {
                         msg: s.msg,
                         category: s.category,
                         severity: over.severity.unwrap_or(s.severity).clamp(1, 3),
+                        threshold: over
+                            .threshold
+                            .or_else(|| catalog::default_threshold(s.sid))
+                            .filter(|t| t.kind != config::ThresholdType::Off),
                     },
                 );
             }
         }
+        let longest_threshold = sids
+            .values()
+            .filter_map(|a: &AlertInfo| a.threshold.map(|t| t.seconds))
+            .max()
+            .unwrap_or(60);
+        let shared = Arc::new(Shared {
+            bots: smtp::BotCounter::new(conf.smtp.bots_memcap.as_usize(), &budget),
+            victims: amp::VictimMap::new(
+                conf.amplification.victims_memcap.as_usize(),
+                conf.amplification.window,
+                &budget,
+            ),
+            sweeps: sweep::SweepMap::new(&conf.sweep, &budget),
+            limits: limits::AlertLimits::new(conf.alert_limits.clone(), longest_threshold, &budget),
+            budget,
+        });
         Detector {
             known_proxies: set(&conf.proxy.known_proxies),
             mail_servers: set(&conf.smtp.mail_servers),
@@ -100,13 +149,27 @@ impl Detector {
             external_net,
             sids,
             conf,
-            shared: Arc::new(Shared::default()),
+            shared,
         }
     }
 
     /// The alert for `sid`, or `None` when that signature is switched off.
     pub fn alert(&self, sid: u32) -> Option<AlertInfo> {
         self.sids.get(&sid).copied()
+    }
+
+    /// Whether an alert of `a` from `src` to `dst` at `ts` is written, after
+    /// its threshold and its signature's ceiling (see [`limits`]).
+    pub fn admit(
+        &self,
+        a: &AlertInfo,
+        src: Option<IpAddr>,
+        dst: Option<IpAddr>,
+        ts: Timestamp,
+    ) -> bool {
+        self.shared
+            .limits
+            .admit(a.sid, a.threshold.as_ref(), src, dst, ts)
     }
 
     /// True when `a` is outside home_net (or inside external_net when that is set).
@@ -157,6 +220,7 @@ mod tests {
             SidConf {
                 enabled: false,
                 severity: None,
+                threshold: None,
             },
         );
         conf.alerts.insert(
@@ -164,6 +228,7 @@ mod tests {
             SidConf {
                 enabled: true,
                 severity: Some(1),
+                threshold: None,
             },
         );
         let d = Detector::new(conf, home(), NetSet::default());

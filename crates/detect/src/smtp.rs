@@ -1,8 +1,9 @@
 //! Open SMTP relays, proxy-check mail and spam bots.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
-use dashmap::DashMap;
+use fumidai_budget::{Aging, Budget, MemReport, Meter, SharedMap};
 use fumidai_wire::Timestamp;
 
 use crate::catalog::*;
@@ -166,9 +167,8 @@ fn number(b: &[u8], max_digits: usize) -> Option<(u32, usize)> {
 }
 
 /// Messages per client host per hour of packet time, across workers.
-#[derive(Default)]
 pub struct BotCounter {
-    hosts: DashMap<IpAddr, BotWindow, foldhash::fast::RandomState>,
+    hosts: SharedMap<IpAddr, BotWindow>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -178,37 +178,64 @@ struct BotWindow {
     alerted: bool,
 }
 
+impl Aging for BotWindow {
+    fn keep(&self) -> u64 {
+        u64::from(self.count)
+    }
+}
+
 const HOUR_MICROS: u64 = 3_600_000_000;
 
 impl BotCounter {
+    /// Bounded by `cap` bytes under `budget`: forged senders with one
+    /// message each are evicted first, a host nearing the limit stays.
+    pub fn new(cap: usize, budget: &Arc<Budget>) -> Self {
+        BotCounter {
+            hosts: SharedMap::new(HOUR_MICROS, |_| {
+                Meter::new("smtp_bots", cap / 16, Arc::clone(budget))
+            }),
+        }
+    }
+
     /// Counts a message; true when this one takes the host over `limit`
     /// in its current hour. The hour starts at the host's first message and
     /// a new one starts with the first message after it ends.
     pub fn count(&self, host: IpAddr, ts: Timestamp, limit: u32) -> bool {
-        let mut e = self.hosts.entry(host).or_insert(BotWindow {
-            start: ts,
-            count: 0,
-            alerted: false,
-        });
-        let w = e.value_mut();
-        if crate::window_over(w.start, ts, HOUR_MICROS) {
-            *w = BotWindow {
-                start: ts,
-                count: 0,
-                alerted: false,
-            };
-        }
-        w.count = w.count.saturating_add(1);
-        if w.count > limit && !w.alerted {
-            w.alerted = true;
-            return true;
-        }
-        false
+        self.hosts
+            .with(
+                host,
+                ts.0,
+                || BotWindow {
+                    start: ts,
+                    count: 0,
+                    alerted: false,
+                },
+                |w| {
+                    if crate::window_over(w.start, ts, HOUR_MICROS) {
+                        *w = BotWindow {
+                            start: ts,
+                            count: 0,
+                            alerted: false,
+                        };
+                    }
+                    w.count = w.count.saturating_add(1);
+                    if w.count > limit && !w.alerted {
+                        w.alerted = true;
+                        return true;
+                    }
+                    false
+                },
+            )
+            .unwrap_or(false)
     }
 
     /// Messages counted for `host` in its current window.
     pub fn messages(&self, host: IpAddr) -> u32 {
-        self.hosts.get(&host).map_or(0, |w| w.count)
+        self.hosts.read(&host, |w| w.count).unwrap_or(0)
+    }
+
+    pub fn report(&self) -> MemReport {
+        self.hosts.report()
     }
 }
 
@@ -364,7 +391,7 @@ mod tests {
 
     #[test]
     fn bot_alerts_once_per_host_and_hour() {
-        let c = BotCounter::default();
+        let c = BotCounter::new(1 << 20, &Budget::unlimited());
         let h = ip("198.51.100.7");
         let t0 = Timestamp::from_secs(1_000);
         let fired: Vec<bool> = (0..600)

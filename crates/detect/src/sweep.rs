@@ -1,28 +1,57 @@
 //! Proxy port sweeps: one source probing the proxy ports (1080, 3128,
 //! 8080, ...) of many hosts — the scan that builds open-proxy lists.
 
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use dashmap::DashMap;
+use fumidai_budget::{Aging, Budget, MemReport, Meter, SharedMap};
 use fumidai_wire::Timestamp;
 
 use crate::Detector;
 use crate::catalog::PROXY_PORT_SWEEP;
-
-/// Hosts remembered per source and window.
-const MAX_HOSTS: usize = 1024;
+use crate::config::SweepConf;
 
 /// Per source, the hosts it probed on proxy ports in the current window,
-/// shared by all workers (a scan's targets hash to every worker).
-#[derive(Default)]
+/// shared by all workers (a scan's targets hash to every worker). Bounded
+/// by `sweep.memcap`: a flood of forged sources, each with one probe, is
+/// what gets evicted, while a real scanner's growing set stays.
 pub struct SweepMap {
-    sources: DashMap<IpAddr, SweepWindow, foldhash::fast::RandomState>,
+    sources: SharedMap<IpAddr, SweepWindow>,
+    /// Hashes the probed hosts: a set of 4-byte hashes holds as much as a
+    /// set of addresses for counting distinct hosts, at a quarter of the size.
+    host_hash: foldhash::fast::RandomState,
 }
 
 struct SweepWindow {
     start: Timestamp,
-    hosts: Vec<IpAddr>,
+    hosts: Vec<u32>,
     alerted: bool,
+}
+
+impl Aging for SweepWindow {
+    fn keep(&self) -> u64 {
+        self.hosts.len() as u64
+    }
+    fn heap_bytes(&self) -> usize {
+        self.hosts.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+impl SweepMap {
+    pub fn new(conf: &SweepConf, budget: &Arc<Budget>) -> Self {
+        let cap = conf.memcap.as_usize() / 16;
+        SweepMap {
+            sources: SharedMap::new(conf.window.max(1).saturating_mul(1_000_000), |_| {
+                Meter::new("sweep", cap, Arc::clone(budget))
+            }),
+            host_hash: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    pub fn report(&self) -> MemReport {
+        self.sources.report()
+    }
 }
 
 impl Detector {
@@ -37,33 +66,44 @@ impl Detector {
     pub fn sweep_probe(&self, source: IpAddr, host: IpAddr, ts: Timestamp) -> Option<(u32, usize)> {
         let cfg = &self.conf.sweep;
         let window = cfg.window.max(1) * 1_000_000;
-        let mut e = self
-            .shared
-            .sweeps
-            .sources
-            .entry(source)
-            .or_insert(SweepWindow {
-                start: ts,
-                hosts: Vec::new(),
-                alerted: false,
-            });
-        let w = e.value_mut();
-        if crate::window_over(w.start, ts, window) {
-            *w = SweepWindow {
-                start: ts,
-                hosts: Vec::new(),
-                alerted: false,
-            };
-        }
-        if !w.hosts.contains(&host) && w.hosts.len() < MAX_HOSTS {
-            w.hosts.push(host);
-        }
-        if w.hosts.len() >= cfg.min_hosts.max(1) && !w.alerted {
-            w.alerted = true;
-            return Some((PROXY_PORT_SWEEP, w.hosts.len()));
-        }
-        None
+        let min = cfg.min_hosts.max(1);
+        let map = &self.shared.sweeps;
+        let h = hash32(&map.host_hash, &host);
+        map.sources
+            .with(
+                source,
+                ts.0,
+                || SweepWindow {
+                    start: ts,
+                    hosts: Vec::new(),
+                    alerted: false,
+                },
+                |w| {
+                    if crate::window_over(w.start, ts, window) {
+                        *w = SweepWindow {
+                            start: ts,
+                            hosts: Vec::new(),
+                            alerted: false,
+                        };
+                    }
+                    // Past the threshold the set only needs to say "enough".
+                    if w.hosts.len() < min && !w.hosts.contains(&h) {
+                        w.hosts.push(h);
+                    }
+                    if w.hosts.len() >= min && !w.alerted {
+                        w.alerted = true;
+                        return Some((PROXY_PORT_SWEEP, w.hosts.len()));
+                    }
+                    None
+                },
+            )
+            .flatten()
     }
+}
+
+fn hash32<T: Hash>(s: &foldhash::fast::RandomState, v: &T) -> u32 {
+    let h = s.hash_one(v);
+    (h ^ (h >> 32)) as u32
 }
 
 #[cfg(test)]

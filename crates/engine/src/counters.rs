@@ -2,6 +2,7 @@
 //! locks or lookups; turned into Suricata-named `stats` counters only when a
 //! stats event or the end-of-run summary asks for them.
 
+use fumidai_budget::MemReport;
 use fumidai_eve::Counters;
 use fumidai_flow::TcpStats;
 use fumidai_wire::defrag::DefragStats;
@@ -45,6 +46,11 @@ pub struct WorkerCounters {
 
     /// Decoder and stream anomalies logged.
     pub anomalies: u64,
+
+    /// Packets ignored for a bad checksum, by layer (TCP's are in `tcp_stats`).
+    pub bad_checksum_ipv4: u64,
+    pub bad_checksum_udp: u64,
+    pub bad_checksum_icmp: u64,
 }
 
 impl Default for WorkerCounters {
@@ -81,6 +87,9 @@ impl Default for WorkerCounters {
             tcp_stats: TcpStats::default(),
             defrag: DefragStats::default(),
             anomalies: 0,
+            bad_checksum_ipv4: 0,
+            bad_checksum_udp: 0,
+            bad_checksum_icmp: 0,
         }
     }
 }
@@ -129,6 +138,26 @@ impl WorkerCounters {
         d(&mut c, "decoder.icmpv6", self.icmpv6);
         d(&mut c, "decoder.arp", self.arp);
         d(&mut c, "decoder.unknown_ethertype", self.unknown_ethertype);
+        d(
+            &mut c,
+            "decoder.checksum.ipv4_invalid",
+            self.bad_checksum_ipv4,
+        );
+        d(
+            &mut c,
+            "decoder.checksum.tcp_invalid",
+            self.tcp_stats.invalid_checksum,
+        );
+        d(
+            &mut c,
+            "decoder.checksum.udp_invalid",
+            self.bad_checksum_udp,
+        );
+        d(
+            &mut c,
+            "decoder.checksum.icmp_invalid",
+            self.bad_checksum_icmp,
+        );
         for e in DecodeEvent::ALL {
             let n = self.decode_events[*e as usize];
             if n > 0 {
@@ -160,6 +189,9 @@ impl WorkerCounters {
         d(&mut c, "tcp.synack", t.synack);
         d(&mut c, "tcp.rst", t.rst);
         d(&mut c, "tcp.midstream_pickups", t.midstream_pickups);
+        d(&mut c, "tcp.invalid_checksum", t.invalid_checksum);
+        d(&mut c, "tcp.urg", t.urg);
+        d(&mut c, "tcp.urgent_oob_data", r.urgent_oob_data);
         d(&mut c, "tcp.overlap", r.overlap);
         d(&mut c, "tcp.overlap_diff_data", r.overlap_diff_data);
         d(&mut c, "tcp.reassembly_gap", r.reassembly_gap);
@@ -170,6 +202,9 @@ impl WorkerCounters {
         d(&mut c, "tcp.keepalive", t.keepalive);
         d(&mut c, "tcp.out_of_window", r.out_of_window);
         d(&mut c, "tcp.gap_forced_by_bounds", r.gap_forced_by_bounds);
+        d(&mut c, "tcp.rst_invalid", t.rst_invalid);
+        d(&mut c, "tcp.ttl_too_short", t.ttl_too_short);
+        d(&mut c, "tcp.syn_data_ignored", t.syn_data_ignored);
 
         let f = &self.defrag;
         d(&mut c, "defrag.ipv4.fragments", f.v4_fragments);
@@ -185,7 +220,19 @@ impl WorkerCounters {
         );
         d(&mut c, "defrag.memuse", defrag_memuse as u64);
         d(&mut c, "defrag.memcap_drop", f.memcap_drop);
+        d(&mut c, "defrag.tracker_hard_reuse", f.tracker_hard_reuse);
 
         c
     }
+}
+
+/// Adds one structure's memory counters under `memcap.<name>.*`.
+pub fn add_mem(c: &mut Counters, r: &MemReport) {
+    let n = r.name;
+    c.add(&format!("memcap.{n}.memuse"), r.memuse);
+    c.add(&format!("memcap.{n}.memcap"), r.memcap);
+    c.add(&format!("memcap.{n}.refused"), r.refused);
+    c.add(&format!("memcap.{n}.evicted"), r.evicted);
+    c.add(&format!("memcap.{n}.expired"), r.expired);
+    c.add(&format!("memcap.{n}.entries"), r.entries);
 }

@@ -1,7 +1,9 @@
 //! What application-layer handlers write through: the flow's identity, the
 //! packet time, the detectors, and the worker's EVE output and counters.
 
-use fumidai_detect::Detector;
+use std::net::IpAddr;
+
+use fumidai_detect::{AlertInfo, Detector};
 use fumidai_eve::objects::{AlertObj, AnomalyObj};
 use fumidai_eve::{EveBatch, EventType, Record};
 use fumidai_wire::Timestamp;
@@ -20,6 +22,8 @@ pub struct AppCounters {
     pub txs: Vec<(&'static str, u64)>,
     /// Application-layer anomalies counted but not logged (per-flow cap).
     pub anomalies_suppressed: u64,
+    /// Flows whose parsing stopped because the app-layer memcap was reached.
+    pub memcap_stops: u64,
 }
 
 fn bump(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
@@ -78,11 +82,29 @@ impl Cx<'_> {
     }
 
     /// Raises `sid` with `evidence` (the transaction's objects), unless the
-    /// signature is switched off. Returns whether it fired.
+    /// signature is switched off or held back by its threshold or ceiling,
+    /// which track the flow's client and server. Returns whether it fired.
     pub fn alert<B: Serialize>(&mut self, sid: u32, tx_id: Option<u64>, evidence: &B) -> bool {
+        let (src, dst) = (self.meta.client().addr, self.meta.server().addr);
+        self.alert_tracking(sid, tx_id, evidence, src, dst)
+    }
+
+    /// As [`alert`](Self::alert), with thresholds tracking the addresses of
+    /// the packet that raised it (`src`, `dst`), as Suricata's do.
+    pub fn alert_tracking<B: Serialize>(
+        &mut self,
+        sid: u32,
+        tx_id: Option<u64>,
+        evidence: &B,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> bool {
         let Some(a) = self.det.alert(sid) else {
             return false;
         };
+        if !self.det.admit(&a, Some(src), Some(dst), self.ts) {
+            return false;
+        }
         self.stats.alerts += 1;
         self.meta.alerted = true;
         if !self.logs(EventType::Alert) {
@@ -94,15 +116,7 @@ impl Cx<'_> {
         self.out.push(&Record {
             header,
             body: AlertBody {
-                alert: AlertObj {
-                    action: "allowed",
-                    gid: 1,
-                    signature_id: a.sid,
-                    rev: a.rev,
-                    signature: a.msg,
-                    category: a.category,
-                    severity: a.severity,
-                },
+                alert: alert_obj(&a),
                 evidence,
             },
         });
@@ -128,5 +142,18 @@ impl Cx<'_> {
                 },
             },
         });
+    }
+}
+
+/// The EVE `alert` object of a signature.
+pub fn alert_obj(a: &AlertInfo) -> AlertObj {
+    AlertObj {
+        action: "allowed",
+        gid: 1,
+        signature_id: a.sid,
+        rev: a.rev,
+        signature: a.msg,
+        category: a.category,
+        severity: a.severity,
     }
 }

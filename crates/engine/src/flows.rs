@@ -4,9 +4,10 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 use fumidai_eve::objects::{FlowObj, TcpObj};
 use fumidai_eve::{EveBatch, EveTime, EventType, Header, Record, Vlan, mask_flow_id, proto_name};
+use fumidai_flow::table::TableEntry;
 use fumidai_flow::{Class, EndReason, TcpSession, TcpState};
 use fumidai_proto::Direction;
-use fumidai_wire::community_id::community_id;
+use fumidai_wire::community_id::{CommunityId, community_id};
 use fumidai_wire::{Endpoint, FlowKey, Side, Timestamp};
 use serde::Serialize;
 
@@ -32,37 +33,49 @@ impl State {
 }
 
 /// What every record about a flow needs: identity, endpoints, counters.
+/// Kept small: a flood of one-packet flows costs a table slot each, so the
+/// flow id and Community ID are derived when a record is written rather
+/// than stored.
 #[derive(Debug)]
 pub struct Meta {
     pub key: FlowKey,
-    /// Which endpoint of the key is the client.
-    pub client: Side,
     pub start: Timestamp,
     pub last: Timestamp,
     /// Indexed by [`Direction::index`].
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
-    pub state: State,
-    /// ICMP type and code of the first packet: ICMP's "ports" for Community ID.
-    pub icmp: Option<(u8, u8)>,
-    pub flow_id: u64,
-    pub alerted: bool,
-    pub community_id: String,
     /// The application protocol (for a tunnel, the one inside it).
     pub app_proto: Option<&'static str>,
     /// For a tunnel, the protocol that opened it (Suricata's `app_proto_orig`).
     pub app_proto_orig: Option<&'static str>,
+    /// Which endpoint of the key is the client.
+    pub client: Side,
+    pub state: State,
+    pub alerted: bool,
+    /// ICMP type and code of the first packet: ICMP's "ports" for Community ID.
+    pub icmp: Option<(u8, u8)>,
+    /// The Community ID seed.
+    pub seed: u16,
     /// The encapsulation the flow's first packet arrived in (boxed: most
     /// flows have none).
     pub tunnel: Option<Box<FlowTunnel>>,
 }
 
-/// One flow.
+/// One flow. A TCP flow's session is a few dozen bytes until data arrives
+/// (its buffers come with the first payload); the application layer is
+/// allocated with the first payload too. Both are boxed so that a UDP or
+/// ICMP flow pays for neither.
 #[derive(Debug)]
 pub struct Flow {
     pub meta: Meta,
     pub tcp: Option<Box<TcpSession>>,
-    pub app: App,
+    pub app: Option<Box<App>>,
+}
+
+impl TableEntry for Flow {
+    fn key(&self) -> &FlowKey {
+        &self.meta.key
+    }
 }
 
 /// The seed for flow ids: fixed so that the same capture gives the same ids
@@ -70,21 +83,16 @@ pub struct Flow {
 const FLOW_ID_SEED: u64 = 0x6675_6d69_6461_6921;
 
 impl Flow {
+    /// A flow; `tcp` is its session for TCP (with the receivers' overlap
+    /// policies), `None` otherwise.
     pub fn new(
         key: FlowKey,
         client: Side,
         start: Timestamp,
         icmp: Option<(u8, u8)>,
         seed: u16,
+        tcp: Option<Box<TcpSession>>,
     ) -> Self {
-        let mut h = foldhash::fast::FixedState::with_seed(FLOW_ID_SEED).build_hasher();
-        key.hash(&mut h);
-        start.hash(&mut h);
-        let (mut a, mut b) = (key.endpoint(client), key.endpoint(client.other()));
-        if let Some((t, c)) = icmp {
-            a.port = u16::from(t);
-            b.port = u16::from(c);
-        }
         Flow {
             meta: Meta {
                 key,
@@ -95,16 +103,34 @@ impl Flow {
                 bytes: [0; 2],
                 state: State::New,
                 icmp,
-                flow_id: mask_flow_id(h.finish()),
                 alerted: false,
-                community_id: community_id(seed, a, b, key.proto),
+                seed,
                 app_proto: None,
                 app_proto_orig: None,
                 tunnel: None,
             },
-            tcp: (key.proto == 6).then(Box::<TcpSession>::default),
-            app: App::default(),
+            tcp,
+            app: None,
         }
+    }
+
+    /// The application layer, allocated on first use.
+    pub fn app(&mut self) -> &mut App {
+        self.app.get_or_insert_with(Box::default)
+    }
+
+    /// Heap bytes the flow owns outside the reassembly and application
+    /// memcaps (the flow table's accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.tcp
+            .as_ref()
+            .map_or(0, |t| std::mem::size_of::<TcpSession>() + t.heap_bytes())
+            + self.app.as_ref().map_or(0, |_| std::mem::size_of::<App>())
+            + self
+                .meta
+                .tunnel
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<FlowTunnel>())
     }
 
     /// Updates `state` from the TCP session, or from having seen both
@@ -123,6 +149,25 @@ impl Flow {
 }
 
 impl Meta {
+    /// The flow id: a hash of the key and the start, so the same capture
+    /// gives the same ids in every run and with any number of workers.
+    pub fn flow_id(&self) -> u64 {
+        let mut h = foldhash::fast::FixedState::with_seed(FLOW_ID_SEED).build_hasher();
+        self.key.hash(&mut h);
+        self.start.hash(&mut h);
+        mask_flow_id(h.finish())
+    }
+
+    /// The flow's Community ID, client to server.
+    pub fn community_id(&self) -> CommunityId {
+        let (mut a, mut b) = (self.client(), self.server());
+        if let Some((t, c)) = self.icmp {
+            a.port = u16::from(t);
+            b.port = u16::from(c);
+        }
+        community_id(self.seed, a, b, self.key.proto)
+    }
+
     /// The direction of a packet sent by `side`.
     pub fn direction(&self, side: Side) -> Direction {
         if side == self.client {
@@ -159,7 +204,7 @@ impl Meta {
     pub fn header(&self, ts: Timestamp, event_type: EventType) -> Header<'_> {
         let mut h = Header::new(EveTime(ts), event_type);
         let (c, s) = (self.client(), self.server());
-        h.flow_id = Some(self.flow_id);
+        h.flow_id = Some(self.flow_id());
         h.vlan = Vlan(
             self.key.vlan,
             self.key.vlan.iter().filter(|v| **v != 0).count() as u8,
@@ -180,7 +225,7 @@ impl Meta {
             }
             None => {}
         }
-        h.community_id = Some(&self.community_id);
+        h.community_id = Some(self.community_id());
         h.app_proto = self.app_proto;
         h
     }
@@ -227,4 +272,17 @@ pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
         header: m.header(m.last, EventType::Flow),
         body,
     });
+}
+#[cfg(test)]
+mod tests {
+    /// A flood of forged flows costs a table slot each (plus, for TCP, the
+    /// session's small box): keep them small. The per-flow figures the
+    /// benchmark measures (`scripts/bench.sh`) rest on these.
+    #[test]
+    fn a_flow_stays_small() {
+        use std::mem::size_of;
+        let slot = fumidai_flow::FlowTable::<super::Flow>::slot_bytes();
+        assert!(slot <= 192, "table slot {slot} bytes");
+        assert!(size_of::<fumidai_flow::TcpSession>() <= 96);
+    }
 }

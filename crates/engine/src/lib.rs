@@ -17,22 +17,26 @@ mod udp;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use fumidai_budget::{MemReport, Meter};
 use fumidai_detect::Detector;
 use fumidai_detect::amp::AmpTracker;
-use fumidai_eve::app::{FumidaiObj, SweepObj};
-use fumidai_eve::objects::AnomalyObj;
+use fumidai_eve::app::{FumidaiObj, StormObj, SweepObj};
+use fumidai_eve::objects::{AlertObj, AnomalyObj};
 use fumidai_eve::{Counters, EveBatch, EveTime, EventType, Header, Record, Vlan, proto_name};
 use fumidai_flow::tcp::{Ctx, SessionReceiver};
 use fumidai_flow::{
-    Chunk, EndReason, FlowRef, FlowTable, Memcap, StreamConfig, StreamEvent, Timeouts,
+    Chunk, EndReason, FlowRef, FlowTable, Memcap, OverlapPolicy, StreamConfig, StreamEvent,
+    TcpSession, Timeouts,
 };
 use fumidai_proto::{AppProto, Direction};
+use fumidai_wire::checksum::{self, Verdict};
 use fumidai_wire::defrag::{DefragConfig, Defragmenter, Outcome};
 use fumidai_wire::tunnel::{self as decap, Decap, DecoderConfig};
 use fumidai_wire::{
     DecodeEvent, Decoded, FlowKey, Fragment, L4, LinkType, Packet, Side, Timestamp, Udp,
     decode_reassembled,
 };
+use ipnet::IpNet;
 use serde::Serialize;
 
 use app::App;
@@ -64,7 +68,20 @@ pub struct EngineConfig {
     pub app_depth: Vec<(AppProto, u64)>,
     /// Reassembly memory this worker may hold.
     pub stream_memcap: usize,
+    /// Flow table memory (slots, index, per-flow state) this worker may hold.
+    pub flow_memcap: usize,
+    /// Application-layer memory (parsers' buffers and transactions).
+    pub app_memcap: usize,
+    /// Amplification pair memory.
+    pub amp_memcap: usize,
+    /// `defrag.memcap` is this worker's share.
     pub defrag: DefragConfig,
+    /// How each host's stack resolves TCP overlaps, most specific first;
+    /// hosts not named follow `stream.policy`.
+    pub host_policy: Vec<(IpNet, OverlapPolicy)>,
+    /// Verify checksums and ignore packets the receiver would have
+    /// dropped (switched per capture file, see `set_checksums`).
+    pub checksums: bool,
     /// Event types to write (others are not even built).
     pub log: [bool; EventType::ALL.len()],
     pub anomaly: AnomalyLog,
@@ -88,9 +105,47 @@ pub enum Part {
     Carriers,
 }
 
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            timeouts: Timeouts::new(|c| match c {
+                fumidai_flow::Class::TcpEstablished => 600,
+                fumidai_flow::Class::TcpNew | fumidai_flow::Class::TcpClosed => 60,
+                _ => 30,
+            }),
+            max_flows: 1_000_000,
+            stream: StreamConfig::default(),
+            app_depth: Vec::new(),
+            stream_memcap: 256 << 20,
+            flow_memcap: 512 << 20,
+            app_memcap: 256 << 20,
+            amp_memcap: 64 << 20,
+            defrag: DefragConfig::default(),
+            host_policy: Vec::new(),
+            checksums: true,
+            log: [true; EventType::ALL.len()],
+            anomaly: AnomalyLog {
+                decode: true,
+                stream: true,
+                applayer: true,
+            },
+            community_id_seed: 0,
+            decoder: DecoderConfig::default(),
+        }
+    }
+}
+
 impl EngineConfig {
     fn logs(&self, t: EventType) -> bool {
         self.log[t.index()]
+    }
+
+    /// The overlap policy of the stack at `host`.
+    fn policy_of(&self, host: std::net::IpAddr) -> OverlapPolicy {
+        self.host_policy
+            .iter()
+            .find(|(net, _)| net.contains(&host))
+            .map_or(self.stream.policy, |(_, p)| *p)
     }
 }
 
@@ -110,6 +165,8 @@ pub struct Engine {
     /// What decoding the current frame peeled off.
     decap: Decap,
     mem: Memcap,
+    app_mem: Meter,
+    checksums: bool,
     counters: WorkerCounters,
     app_stats: AppCounters,
     amp: AmpTracker<AmpHint>,
@@ -123,7 +180,7 @@ pub struct Engine {
 /// application layer.
 struct StreamSink<'a, 'c> {
     flow_id: u64,
-    app: &'a mut App,
+    app: &'a mut Option<Box<App>>,
     cx: Cx<'c>,
     events: &'a mut Vec<(Direction, StreamEvent)>,
     tap: Option<&'a mut StreamTap>,
@@ -134,7 +191,13 @@ impl SessionReceiver for StreamSink<'_, '_> {
         if let Some(tap) = self.tap.as_mut() {
             tap(self.flow_id, dir, chunk);
         }
-        self.app.chunk(dir, chunk, &mut self.cx);
+        // The application layer comes into being with the first byte.
+        let app = match (self.app.as_mut(), chunk) {
+            (Some(a), _) => a,
+            (None, Chunk::Data(d)) if !d.is_empty() => self.app.insert(Box::default()),
+            (None, _) => return,
+        };
+        app.chunk(dir, chunk, &mut self.cx);
     }
 
     fn event(&mut self, dir: Direction, event: StreamEvent) {
@@ -152,19 +215,40 @@ struct SweepEvidence {
     fumidai: FumidaiObj,
 }
 
+#[derive(Serialize)]
+struct StormAlert {
+    alert: AlertObj,
+    fumidai: FumidaiObj,
+}
+
+/// Flows ended per call while draining the table at the end, so their
+/// records leave in batches rather than all at once.
+pub const END_BATCH: usize = 4096;
+
 impl Engine {
     pub fn new(cfg: Arc<EngineConfig>, det: Arc<Detector>) -> Self {
+        let budget = &det.shared.budget;
+        let meter = |name, cap| Meter::new(name, cap, Arc::clone(budget));
         Engine {
-            flows: FlowTable::new(cfg.timeouts.clone(), cfg.max_flows),
+            flows: FlowTable::new(
+                cfg.timeouts.clone(),
+                cfg.max_flows,
+                meter("flow", cfg.flow_memcap),
+            ),
             ended: Vec::new(),
-            defrag: Defragmenter::new(cfg.defrag.clone()),
+            defrag: Defragmenter::with_meter(
+                cfg.defrag.clone(),
+                meter("defrag", cfg.defrag.memcap),
+            ),
             defrag_buf: Vec::new(),
             frag_events: Vec::new(),
             decap: Decap::default(),
-            mem: Memcap::new(cfg.stream_memcap),
+            mem: meter("reassembly", cfg.stream_memcap),
+            app_mem: meter("app_layer", cfg.app_memcap),
+            checksums: cfg.checksums,
             counters: WorkerCounters::default(),
             app_stats: AppCounters::default(),
-            amp: AmpTracker::new(&det),
+            amp: AmpTracker::new(&det, meter("amp_pairs", cfg.amp_memcap)),
             out: EveBatch::with_capacity(64 << 10),
             clock: Timestamp::default(),
             stream_events: Vec::new(),
@@ -195,11 +279,35 @@ impl Engine {
         self.out.bytes.len()
     }
 
+    /// Switches checksum validation (per capture file: on, or off when
+    /// the file shows checksum offloading).
+    pub fn set_checksums(&mut self, on: bool) {
+        self.checksums = on;
+    }
+
+    /// This worker's memory counters, one per structure.
+    pub fn mem_reports(&self) -> [MemReport; 5] {
+        let mut app = self.app_mem.report();
+        app.entries = 0;
+        [
+            self.flows.report(),
+            self.mem.report(),
+            self.defrag.report(),
+            app,
+            self.amp.report(),
+        ]
+    }
+
     /// The counters under their `stats` names.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters.clone();
         c.defrag = self.defrag.stats.clone();
-        let mut out = c.to_counters(self.flows.len(), self.mem.used, self.defrag.memuse());
+        let mut out = c.to_counters(self.flows.len(), self.mem.used(), self.defrag.memuse());
+        out.add("flow.memuse", self.flows.memuse() as u64);
+        out.add("decoder.checksum.validation", u64::from(self.checksums));
+        for r in self.mem_reports() {
+            counters::add_mem(&mut out, &r);
+        }
         let a = &self.app_stats;
         out.add("detect.alert", a.alerts);
         out.add("app_layer.anomalies", a.anomalies);
@@ -211,7 +319,6 @@ impl Engine {
             out.add(&format!("app_layer.tx.{p}"), *n);
         }
         out.add("amplification.pairs", self.amp.len() as u64);
-        out.add("amplification.pairs_dropped", self.amp.pairs_dropped);
         out
     }
 
@@ -340,6 +447,12 @@ impl Engine {
                 pkt_src: o.pkt_src,
                 layers: 0,
                 tunnel_len: o.len,
+                // The tunnel's own packet is counted, not parsed: its
+                // checksums are not the inner endpoints' business.
+                ttl: 0,
+                ip_header: &[],
+                l4_bytes: &[],
+                l4_len: 0,
             };
             self.flow_packet(ts, frames, u64::from(bytes), &p, true);
         }
@@ -396,14 +509,24 @@ impl Engine {
                 // A tunnel's outer packet, whole again: what it carries is
                 // decoded now, and its carriers and inner packet handled here.
                 Ok(l4) if decap::carries(&self.cfg.decoder, &Packet { l4, ..*p }) => {
-                    let inner =
-                        decap::resume(&self.cfg.decoder, Packet { l4, ..*p }, &mut self.decap);
+                    let whole = Packet {
+                        l4,
+                        l4_bytes: &buf,
+                        l4_len: buf.len() as u32,
+                        ..*p
+                    };
+                    let inner = decap::resume(&self.cfg.decoder, whole, &mut self.decap);
                     let len = u32::try_from(wire_bytes).unwrap_or(u32::MAX);
                     self.carrier_flows(ts, u64::from(frames), len, 0);
                     self.decoded(ts, len, 0, inner);
                 }
                 Ok(l4) => {
-                    let whole = Packet { l4, ..*p };
+                    let whole = Packet {
+                        l4,
+                        l4_bytes: &buf,
+                        l4_len: buf.len() as u32,
+                        ..*p
+                    };
                     self.flow_packet(ts, u64::from(frames), wire_bytes, &whole, false);
                 }
                 Err(e) => {
@@ -435,6 +558,11 @@ impl Engine {
             L4::Icmp(_) => c.icmpv4 += 1,
             _ => {}
         }
+        if self.checksums && !self.checksum_ok(p) {
+            // The receiver drops it, so must the sensor: its bytes would be
+            // an insertion.
+            return;
+        }
         let (key, side) = FlowKey::of(p);
         let mut fref = self.flows.get(&key, ts, &mut self.ended);
         if let (Some(r), L4::Tcp(t)) = (fref, &p.l4)
@@ -460,6 +588,7 @@ impl Engine {
         if ts > meta.last {
             meta.last = ts;
         }
+        let flow_id = meta.flow_id();
         let cx = Cx {
             meta,
             ts,
@@ -470,7 +599,6 @@ impl Engine {
         };
         match (&p.l4, tcp.as_mut()) {
             (L4::Tcp(t), Some(sess)) => {
-                let flow_id = cx.meta.flow_id;
                 let mut ctx = Ctx {
                     cfg: &self.cfg.stream,
                     mem: &mut self.mem,
@@ -478,27 +606,29 @@ impl Engine {
                 };
                 let mut sink = StreamSink {
                     flow_id,
-                    app,
+                    app: &mut *app,
                     cx,
                     events: &mut self.stream_events,
                     tap: self.tap.as_mut(),
                 };
-                sess.segment(dir, t, &mut ctx, &mut sink);
+                sess.segment(dir, t, p.ttl, &mut ctx, &mut sink);
                 let mut cx = sink.cx;
-                // A flow nothing will parse stops being reassembled, unless a
-                // tap wants the streams themselves.
-                if app.take_stop() && self.tap.is_none() {
-                    sess.stop(&mut self.mem);
-                }
-                if let Some(proto) = app.take_detected() {
-                    let depth = self
-                        .cfg
-                        .app_depth
-                        .iter()
-                        .find(|(p, _)| *p == proto)
-                        .map(|(_, d)| *d);
-                    if let Some(d) = depth {
-                        sess.set_depth(d);
+                if let Some(a) = app.as_mut() {
+                    // A flow nothing will parse stops being reassembled,
+                    // unless a tap wants the streams themselves.
+                    if a.take_stop() && self.tap.is_none() {
+                        sess.stop(&mut self.mem);
+                    }
+                    if let Some(proto) = a.take_detected() {
+                        let depth = self
+                            .cfg
+                            .app_depth
+                            .iter()
+                            .find(|(p, _)| *p == proto)
+                            .map(|(_, d)| *d);
+                        if let Some(d) = depth {
+                            sess.set_depth(d);
+                        }
                     }
                 }
                 if t.flags.syn() && !t.flags.ack() && self.det.is_sweep_port(t.dport) {
@@ -514,11 +644,95 @@ impl Engine {
         let flow = self.flows.flow_mut(fref);
         flow.update_state();
         let class = flow.meta.class();
+        let heap = flow.heap_bytes();
         self.flows.touch(fref, class, ts);
+        self.flows.account(fref, heap, &mut self.ended);
+        self.account_app(fref, ts);
         if !self.stream_events.is_empty() {
-            self.log_stream_events(fref, ts);
+            let events = std::mem::take(&mut self.stream_events);
+            let meta = &self.flows.flow_mut(fref).meta;
+            write_stream_events(
+                &mut self.out,
+                &mut self.counters,
+                &self.cfg,
+                meta,
+                ts,
+                &events,
+            );
+            self.stream_events = events;
+            self.stream_events.clear();
         }
         self.process_ended();
+    }
+
+    /// Validates `p`'s checksums; false (and counted) when the receiver
+    /// would have thrown it away.
+    fn checksum_ok(&mut self, p: &Packet<'_>) -> bool {
+        let c = &mut self.counters;
+        match checksum::verify(p) {
+            Verdict::Good | Verdict::Unknown => true,
+            Verdict::BadIp => {
+                c.bad_checksum_ipv4 += 1;
+                false
+            }
+            Verdict::BadL4 => {
+                match p.l4 {
+                    L4::Tcp(_) => c.tcp_stats.invalid_checksum += 1,
+                    L4::Udp(_) => c.bad_checksum_udp += 1,
+                    _ => c.bad_checksum_icmp += 1,
+                }
+                false
+            }
+        }
+    }
+
+    /// Charges the flow's application-layer memory to the app memcap.
+    /// Past it, the longest-idle flows end (their transactions are logged
+    /// and inspected on the way out) to make room; if that is not enough,
+    /// this flow's parsing stops, which is an anomaly of its own.
+    fn account_app(&mut self, fref: FlowRef, ts: Timestamp) {
+        let flow = self.flows.flow_mut(fref);
+        let Some(app) = flow.app.as_mut() else {
+            return;
+        };
+        let now = app.memuse();
+        let before = app.charged;
+        if now <= before {
+            self.app_mem.give(before - now);
+            app.charged = now;
+            return;
+        }
+        let more = now - before;
+        let mut tries = 0;
+        while !self.app_mem.try_take(more) {
+            tries += 1;
+            if tries > 8 || !self.flows.evict_other(fref, &mut self.ended) {
+                let flow = self.flows.flow_mut(fref);
+                let Flow { meta, app, .. } = flow;
+                if let Some(a) = app.as_mut() {
+                    let mut cx = Cx {
+                        meta,
+                        ts,
+                        out: &mut self.out,
+                        det: &self.det,
+                        cfg: &self.cfg,
+                        stats: &mut self.app_stats,
+                    };
+                    a.memcap_stop(&mut cx);
+                    let left = a.memuse();
+                    self.app_mem.give(a.charged.saturating_sub(left));
+                    a.charged = left.min(a.charged);
+                }
+                if let Some(sess) = flow.tcp.as_mut() {
+                    sess.stop(&mut self.mem);
+                }
+                self.app_stats.memcap_stops += 1;
+                return;
+            }
+        }
+        if let Some(a) = self.flows.flow_mut(fref).app.as_mut() {
+            a.charged = now;
+        }
     }
 
     fn new_flow(&mut self, key: FlowKey, side: Side, ts: Timestamp, p: &Packet<'_>) -> FlowRef {
@@ -544,40 +758,19 @@ impl Engine {
             58 => c.flow_icmpv6 += 1,
             _ => {}
         }
-        let mut flow = Flow::new(key, client, ts, icmp, self.cfg.community_id_seed);
+        let tcp = (key.proto == 6).then(|| {
+            // Each direction's bytes are taken as its receiver's stack does.
+            let server = key.endpoint(client.other()).addr;
+            let client = key.endpoint(client).addr;
+            Box::new(TcpSession::new([
+                self.cfg.policy_of(server),
+                self.cfg.policy_of(client),
+            ]))
+        });
+        let mut flow = Flow::new(key, client, ts, icmp, self.cfg.community_id_seed, tcp);
         flow.meta.tunnel = FlowTunnel::of(p, self.decap.outers().first()).map(Box::new);
         let class = flow.meta.class();
-        self.flows.insert(key, class, ts, flow, &mut self.ended)
-    }
-
-    fn log_stream_events(&mut self, fref: FlowRef, ts: Timestamp) {
-        let events = std::mem::take(&mut self.stream_events);
-        if self.cfg.anomaly.stream && self.cfg.logs(EventType::Anomaly) {
-            let meta = &self.flows.flow_mut(fref).meta;
-            for (_, e) in &events {
-                let event = match e {
-                    StreamEvent::OverlapDifferentData { .. } => {
-                        "stream.reassembly_overlap_different_data"
-                    }
-                    StreamEvent::Gap { .. } => "stream.reassembly_seq_gap",
-                    StreamEvent::DepthReached => "stream.reassembly_depth_reached",
-                };
-                self.out.push(&Record {
-                    header: meta.header(ts, EventType::Anomaly),
-                    body: AnomalyBody {
-                        anomaly: AnomalyObj {
-                            app_proto: None,
-                            kind: "stream",
-                            event: event.to_owned(),
-                            layer: None,
-                        },
-                    },
-                });
-                self.counters.anomalies += 1;
-            }
-        }
-        self.stream_events = events;
-        self.stream_events.clear();
+        self.flows.insert(class, ts, flow, &mut self.ended)
     }
 
     /// Counts and logs a decoder event about `p`, or (when decoding stopped
@@ -643,22 +836,78 @@ impl Engine {
             self.clock = now;
         }
         udp::evaluate(self, false);
+        self.storm_summaries(false);
         self.flows.expire(self.clock, &mut self.ended);
         self.defrag.expire(self.clock);
         self.process_ended();
     }
 
+    /// The last verdicts before the flows end: amplification's open
+    /// windows and the alert-storm summaries still due.
+    pub fn conclude(&mut self) {
+        udp::evaluate(self, true);
+        self.storm_summaries(true);
+    }
+
+    /// Ends up to [`END_BATCH`] flows with `reason`; true when more remain.
+    /// Call [`conclude`](Self::conclude) first and take the output between
+    /// calls, so a table of a million flows leaves in batches.
+    pub fn end_some(&mut self, reason: EndReason) -> bool {
+        let more = self.flows.drain_some(reason, END_BATCH, &mut self.ended);
+        self.process_ended();
+        more
+    }
+
     /// Ends every flow (end of input, shutdown, or time running backwards
     /// between capture files).
     pub fn end_all(&mut self, reason: EndReason) {
-        udp::evaluate(self, true);
-        self.flows.drain(reason, &mut self.ended);
-        self.process_ended();
+        self.conclude();
+        while self.end_some(reason) {}
     }
 
     /// Forgets the clock, for input whose time starts over.
     pub fn reset_clock(&mut self) {
         self.clock = Timestamp::default();
+    }
+
+    /// Writes a 9700090 summary for each signature whose alerts were held
+    /// back by its ceiling in a window that is now over.
+    fn storm_summaries(&mut self, last: bool) {
+        let due = self.det.shared.limits.due_summaries(self.clock, last);
+        let Some(a) = self
+            .det
+            .alert(fumidai_detect::catalog::ALERT_STORM)
+            .filter(|_| !due.is_empty())
+        else {
+            return;
+        };
+        for s in due {
+            self.app_stats.alerts += 1;
+            if !self.cfg.logs(EventType::Alert) {
+                continue;
+            }
+            let mut header = Header::new(EveTime(s.last), EventType::Alert);
+            header.pkt_src = Some("wire/pcap");
+            self.out.push(&Record {
+                header,
+                body: StormAlert {
+                    alert: cx::alert_obj(&a),
+                    fumidai: FumidaiObj {
+                        storm: Some(StormObj {
+                            signature_id: s.sid,
+                            suppressed: s.suppressed,
+                            allowed: s.allowed,
+                            window_s: s.window_s,
+                            first: EveTime(s.first),
+                            last: EveTime(s.last),
+                            sources: s.sources,
+                            destinations: s.destinations,
+                        }),
+                        ..FumidaiObj::default()
+                    },
+                },
+            });
+        }
     }
 
     fn process_ended(&mut self) {
@@ -669,6 +918,7 @@ impl Engine {
 
     fn end_flow(&mut self, flow: &mut Flow, reason: EndReason) {
         let ts = flow.meta.last;
+        let flow_id = flow.meta.flow_id();
         let Flow { meta, tcp, app } = flow;
         let mut cx = Cx {
             meta,
@@ -684,10 +934,9 @@ impl Engine {
                 mem: &mut self.mem,
                 stats: &mut self.counters.tcp_stats,
             };
-            let flow_id = cx.meta.flow_id;
             let mut sink = StreamSink {
                 flow_id,
-                app,
+                app: &mut *app,
                 cx,
                 events: &mut self.stream_events,
                 tap: self.tap.as_mut(),
@@ -696,7 +945,21 @@ impl Engine {
             cx = sink.cx;
             sess.release(&mut self.mem);
         }
-        app.finish(&mut cx);
+        if let Some(a) = app.as_mut() {
+            a.finish(&mut cx);
+            self.app_mem.give(a.charged);
+        }
+        // Holes found while flushing the flow are reported like any other.
+        let events = std::mem::take(&mut self.stream_events);
+        write_stream_events(
+            &mut self.out,
+            &mut self.counters,
+            &self.cfg,
+            &flow.meta,
+            ts,
+            &events,
+        );
+        self.stream_events = events;
         self.stream_events.clear();
         let c = &mut self.counters;
         match reason {
@@ -713,6 +976,34 @@ impl Engine {
         if self.cfg.logs(EventType::Flow) {
             write_flow_record(&mut self.out, flow, reason);
         }
+    }
+}
+
+/// Writes the stream anomalies reassembly reported for a flow.
+fn write_stream_events(
+    out: &mut EveBatch,
+    counters: &mut WorkerCounters,
+    cfg: &EngineConfig,
+    meta: &flows::Meta,
+    ts: Timestamp,
+    events: &[(Direction, StreamEvent)],
+) {
+    if !(cfg.anomaly.stream && cfg.logs(EventType::Anomaly)) {
+        return;
+    }
+    for (_, e) in events {
+        out.push(&Record {
+            header: meta.header(ts, EventType::Anomaly),
+            body: AnomalyBody {
+                anomaly: AnomalyObj {
+                    app_proto: None,
+                    kind: "stream",
+                    event: e.name().to_owned(),
+                    layer: None,
+                },
+            },
+        });
+        counters.anomalies += 1;
     }
 }
 

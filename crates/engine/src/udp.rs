@@ -56,7 +56,7 @@ struct AmpEvidence<'a> {
 /// Handles one UDP datagram of a flow.
 pub(crate) fn datagram(
     cx: &mut Cx<'_>,
-    app: &mut App,
+    app: &mut Option<Box<App>>,
     amp: &mut AmpTracker<AmpHint>,
     p: &Packet<'_>,
     u: &Udp<'_>,
@@ -72,7 +72,7 @@ pub(crate) fn datagram(
         None
     };
     if let Some(n) = &parsed {
-        ntp_datagram(cx, app, dir, p, n);
+        ntp_datagram(cx, app.get_or_insert_with(Box::default), dir, p, n);
     }
     let Some((service, role)) = amp.classify(u.sport, u.dport) else {
         return;
@@ -101,7 +101,7 @@ pub(crate) fn datagram(
         ),
     };
     let hint = AmpHint {
-        flow_id: cx.meta.flow_id,
+        flow_id: cx.meta.flow_id(),
         victim_port: victim.port,
         ntp: parsed.as_ref().map(brief),
         vlan: cx.meta.key.vlan,
@@ -149,9 +149,20 @@ fn ntp_datagram(cx: &mut Cx<'_>, app: &mut App, dir: Direction, p: &Packet<'_>, 
     };
     if let Body::Private(pr) = &n.body
         && pr.request_code.is_monlist()
-        && let Some(sid) = cx.det.monlist(p.src, pr.response, cx.ts)
     {
-        cx.alert(sid, Some(tx), &NtpEvidence { ntp: obj.clone() });
+        let sid = if pr.response {
+            fumidai_detect::catalog::NTP_MONLIST_RESPONSE
+        } else {
+            fumidai_detect::catalog::NTP_MONLIST_REQUEST
+        };
+        // Thresholds follow the packet: the requester, or the answering server.
+        cx.alert_tracking(
+            sid,
+            Some(tx),
+            &NtpEvidence { ntp: obj.clone() },
+            p.src,
+            p.dst,
+        );
     }
     if log {
         cx.stats.tx("ntp");
@@ -210,11 +221,17 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
         let Some(info) = e.det.alert(a.sid) else {
             continue;
         };
+        let ev = &a.evidence;
+        if !e
+            .det
+            .admit(&info, Some(ev.victim), Some(ev.reflector), a.ts)
+        {
+            continue;
+        }
         e.app_stats.alerts += 1;
         if !e.cfg.logs(EventType::Alert) {
             continue;
         }
-        let ev = &a.evidence;
         let victim = Endpoint {
             addr: ev.victim,
             port: a.flow.victim_port,
@@ -237,7 +254,7 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
         header.proto = Some(proto_name(17));
         header.pkt_src = Some(a.flow.tunnel.map_or("wire/pcap", |t| t.pkt_src));
         header.tunnel = a.flow.tunnel.as_ref().map(|t| &t.obj);
-        header.community_id = Some(&cid);
+        header.community_id = Some(cid);
         header.app_proto = a.flow.ntp.map(|_| "ntp");
         let body = AmpEvidence {
             ntp: a.flow.ntp.map(|b| NtpObj {
@@ -254,15 +271,7 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
         e.out.push(&Record {
             header,
             body: AlertBody {
-                alert: fumidai_eve::objects::AlertObj {
-                    action: "allowed",
-                    gid: 1,
-                    signature_id: info.sid,
-                    rev: info.rev,
-                    signature: info.msg,
-                    category: info.category,
-                    severity: info.severity,
-                },
+                alert: crate::cx::alert_obj(&info),
                 evidence: body,
             },
         });

@@ -29,6 +29,12 @@ const CASES: &[&str] = &[
     "seq-wrap",
     "ipv4-fragments",
     "ipv6-fragments",
+    "bad-checksum",
+    "out-of-window",
+    "ttl-too-short",
+    "urgent-data",
+    "syn-with-data",
+    "rst-wrong-seq",
 ];
 
 fn run(case: &str, policy: OverlapPolicy) -> common::Replay {
@@ -84,6 +90,49 @@ fn every_case_reassembles_the_same_conversation_once() {
                 *case == "overlap-conflict",
                 "{case}: {events:?}"
             );
+        }
+    }
+}
+
+/// Each insertion the receiver would reject is rejected and said: as an
+/// anomaly on the flow, or (checksums, urgent data) in the counters.
+#[test]
+fn insertions_are_rejected_and_reported() {
+    for (case, event, counter) in [
+        ("bad-checksum", None, Some("tcp.invalid_checksum")),
+        (
+            "out-of-window",
+            Some("stream.pkt_out_of_window"),
+            Some("tcp.out_of_window"),
+        ),
+        (
+            "ttl-too-short",
+            Some("stream.pkt_ttl_too_short"),
+            Some("tcp.ttl_too_short"),
+        ),
+        ("urgent-data", None, Some("tcp.urgent_oob_data")),
+        (
+            "syn-with-data",
+            Some("stream.3whs_syn_data_ignored"),
+            Some("tcp.syn_data_ignored"),
+        ),
+        (
+            "rst-wrong-seq",
+            Some("stream.rst_invalid"),
+            Some("tcp.rst_invalid"),
+        ),
+    ] {
+        let r = run(case, OverlapPolicy::First);
+        if let Some(event) = event {
+            let events = anomalies(&r);
+            assert_eq!(
+                events.iter().filter(|e| *e == event).count(),
+                1,
+                "{case}: {events:?}"
+            );
+        }
+        if let Some(counter) = counter {
+            assert_eq!(r.counters.get(counter), 1, "{case}: {counter}");
         }
     }
 }

@@ -223,6 +223,9 @@ pub struct FumidaiObj {
     /// Hosts probed for a proxy port sweep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepObj>,
+    /// Alerts of one signature held back by its rate ceiling (9700090).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storm: Option<StormObj>,
 }
 
 /// `fumidai.tunnel`
@@ -267,4 +270,21 @@ pub struct SweepObj {
     pub hosts: usize,
     pub port: u16,
     pub window_s: u64,
+}
+
+/// `fumidai.storm`: what an alert-storm summary counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct StormObj {
+    /// The signature whose alerts were held back.
+    pub signature_id: u32,
+    pub suppressed: u64,
+    /// Its alerts that were written in the window.
+    pub allowed: u32,
+    pub window_s: u64,
+    /// First and last held-back alert, in packet time.
+    pub first: crate::EveTime,
+    pub last: crate::EveTime,
+    /// A sample of their sources and destinations.
+    pub sources: Vec<std::net::IpAddr>,
+    pub destinations: Vec<std::net::IpAddr>,
 }

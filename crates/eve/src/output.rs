@@ -15,7 +15,7 @@
 //! writer sends the queue, then the spool, and only when the spool is empty
 //! lets producers queue again.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,10 +23,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
+use fumidai_budget::{Budget, MemReport, Meter};
 
 use crate::sink::{Line, Sink, TypeFilter};
 use crate::spool::{Chunk, Spool};
 use crate::{Counters, EveBatch, EventType};
+
+/// Bytes a recycled batch may keep: what a worker's batch normally needs.
+const RECYCLE_KEEP: usize = 256 << 10;
 
 /// One sink and how it is fed.
 pub struct SinkSpec {
@@ -40,6 +44,9 @@ pub struct SinkSpec {
     pub spool_max_bytes: u64,
     /// Batches queued in memory.
     pub queue: usize,
+    /// Bytes queued in memory (`eve.queue_memcap`); past either bound the
+    /// sink is treated as slow (spool, or wait when replaying).
+    pub queue_bytes: usize,
 }
 
 /// Settings shared by all sinks.
@@ -50,6 +57,8 @@ pub struct OutputOptions {
     pub block_when_full: bool,
     /// Set by SIGHUP: every sink re-opens.
     pub reopen: Arc<AtomicBool>,
+    /// The sensor's memory budget, which queued batches draw from.
+    pub budget: Arc<Budget>,
 }
 
 /// Delivery counters of one sink.
@@ -88,10 +97,14 @@ pub struct OutputReport {
     pub sinks: Vec<SinkReport>,
     /// Lines produced per event type (before any sink's filter).
     pub events: [u64; EventType::ALL.len()],
+    /// Alert lines produced per `alert.signature_id`.
+    pub alerts: BTreeMap<u64, u64>,
 }
 
 struct State {
-    queue: VecDeque<(Arc<EveBatch>, u64)>,
+    /// Batches, their first line's sequence number and the bytes charged.
+    queue: VecDeque<(Arc<EveBatch>, u64, usize)>,
+    meter: Meter,
     /// The spool holds lines older than anything a producer would queue.
     overflow: bool,
     down: bool,
@@ -113,6 +126,8 @@ struct SinkShared {
     work: Condvar,
     /// Producers wait on it for room.
     room: Condvar,
+    /// Batches taken by the writer and not yet written.
+    in_flight: AtomicU64,
     c: SinkCounters,
 }
 
@@ -188,12 +203,26 @@ fn lines_of<'a>(batch: &'a EveBatch, filter: &TypeFilter, base: u64) -> Vec<Line
         .collect()
 }
 
+/// The one field of an alert line the report counts by. Alerts are few, so
+/// reading it back from the serialised line is cheaper than threading the
+/// id through every producer.
+#[derive(serde::Deserialize)]
+struct AlertSid {
+    alert: SignatureId,
+}
+
+#[derive(serde::Deserialize)]
+struct SignatureId {
+    signature_id: u64,
+}
+
 /// What producers hold to hand lines over. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputHandle {
     sinks: Arc<Vec<Arc<SinkShared>>>,
     block: bool,
     events: Arc<[AtomicU64; EventType::ALL.len()]>,
+    alerts: Arc<Mutex<BTreeMap<u64, u64>>>,
     recycle_tx: Sender<EveBatch>,
     recycle_rx: Receiver<EveBatch>,
 }
@@ -205,8 +234,20 @@ impl OutputHandle {
         if batch.is_empty() {
             return;
         }
-        for (t, _) in batch.iter() {
+        let mut sids = Vec::new();
+        for (t, line) in batch.iter() {
             self.events[t.index()].fetch_add(1, Ordering::Relaxed);
+            if t == EventType::Alert
+                && let Ok(a) = serde_json::from_slice::<AlertSid>(line)
+            {
+                sids.push(a.alert.signature_id);
+            }
+        }
+        if !sids.is_empty() {
+            let mut m = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+            for sid in sids {
+                *m.entry(sid).or_default() += 1;
+            }
         }
         let batch = Arc::new(batch);
         for s in self.sinks.iter() {
@@ -223,10 +264,16 @@ impl OutputHandle {
                     s.spool(&mut st, &lines);
                     break;
                 }
-                if !st.overflow && st.queue.len() < s.cap {
+                let bytes = batch.bytes.len();
+                let room = !st.overflow && st.queue.len() < s.cap;
+                // An empty queue takes a batch whatever its size, so a huge
+                // one cannot wedge the sink; it is charged if the budget allows.
+                let took = room && st.meter.try_take(bytes);
+                if room && (took || st.queue.is_empty()) {
+                    let charged = if took { bytes } else { 0 };
                     let base = st.next_seq;
                     st.next_seq += n;
-                    st.queue.push_back((Arc::clone(&batch), base));
+                    st.queue.push_back((Arc::clone(&batch), base, charged));
                     s.gauges(&st);
                     s.work.notify_one();
                     break;
@@ -245,7 +292,7 @@ impl OutputHandle {
             }
         }
         if let Ok(mut b) = Arc::try_unwrap(batch) {
-            b.clear();
+            b.recycle(RECYCLE_KEEP);
             let _ = self.recycle_tx.try_send(b);
         }
     }
@@ -253,6 +300,34 @@ impl OutputHandle {
     /// An emptied batch to fill, if one is free.
     pub fn recycled(&self) -> Option<EveBatch> {
         self.recycle_rx.try_recv().ok()
+    }
+
+    /// Waits, at most `timeout`, until every sink that is up has written
+    /// what is queued for it (so that its counters are final).
+    pub fn wait_idle(&self, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            let busy = self.sinks.iter().any(|s| {
+                let st = s.lock();
+                !st.down && (!st.queue.is_empty() || s.in_flight.load(Ordering::Relaxed) > 0)
+            });
+            if !busy {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The queues' memory, all sinks together (`memcap.eve_queue.*`).
+    pub fn mem_report(&self) -> MemReport {
+        let mut r = MemReport::default();
+        for s in self.sinks.iter() {
+            let st = s.lock();
+            let mut m = st.meter.report();
+            m.entries = st.queue.len() as u64;
+            r.merge(&m);
+        }
+        r
     }
 
     /// Per-sink counters as `output.<name>.*`, for stats events.
@@ -316,6 +391,7 @@ impl Output {
             }
             let st = State {
                 queue: VecDeque::new(),
+                meter: Meter::new("eve_queue", spec.queue_bytes, Arc::clone(&opts.budget)),
                 overflow: spool.pending() > 0,
                 down: false,
                 closing: false,
@@ -332,6 +408,7 @@ impl Output {
                 state: Mutex::new(st),
                 work: Condvar::new(),
                 room: Condvar::new(),
+                in_flight: AtomicU64::new(0),
                 c: SinkCounters::default(),
             });
             s.gauges(&s.lock());
@@ -342,6 +419,7 @@ impl Output {
             sinks: Arc::new(shared),
             block: opts.block_when_full,
             events: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            alerts: Arc::default(),
             recycle_tx: recycle_tx.clone(),
             recycle_rx,
         };
@@ -415,6 +493,12 @@ impl Output {
         for (i, e) in self.handle.events.iter().enumerate() {
             report.events[i] = e.load(Ordering::Relaxed);
         }
+        report.alerts = self
+            .handle
+            .alerts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for s in self.handle.sinks.iter() {
             let st = s.lock();
             let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -531,13 +615,14 @@ impl Writer {
                             self.fail(&e);
                             connected = false;
                             let mut st = s.lock();
-                            st.queue.push_front((Arc::clone(&b), base));
+                            st.queue.push_front((Arc::clone(&b), base, 0));
                             self.mark_down(&mut st);
                         }
                     }
                     drop(lines);
+                    s.in_flight.fetch_sub(1, Ordering::Relaxed);
                     if let Ok(mut b) = Arc::try_unwrap(b) {
-                        b.clear();
+                        b.recycle(RECYCLE_KEEP);
                         let _ = self.recycle.try_send(b);
                     }
                 }
@@ -593,7 +678,8 @@ impl Writer {
             return;
         }
         let mut lines = Vec::new();
-        for (b, base) in &items {
+        for (b, base, charged) in &items {
+            st.meter.give(*charged);
             lines.extend(lines_of(b, &self.s.filter, *base));
         }
         let keep: Vec<Line<'_>> = lines
@@ -624,7 +710,9 @@ impl Writer {
                 self.save_queue(&mut st);
                 return Work::Exit;
             }
-            if let Some((b, base)) = st.queue.pop_front() {
+            if let Some((b, base, charged)) = st.queue.pop_front() {
+                st.meter.give(charged);
+                s.in_flight.fetch_add(1, Ordering::Relaxed);
                 s.gauges(&st);
                 s.room.notify_one();
                 return Work::Batch(b, base);
@@ -740,11 +828,13 @@ mod tests {
                 spool_path: dir.join(format!("{name}.spool")),
                 spool_max_bytes: 1 << 20,
                 queue: 2,
+                queue_bytes: 1 << 20,
             }],
             OutputOptions {
                 flush_every: Duration::from_millis(50),
                 block_when_full,
                 reopen: Arc::new(AtomicBool::new(false)),
+                budget: Budget::unlimited(),
             },
         )
         .unwrap();
@@ -797,6 +887,34 @@ mod tests {
             "each flow delivered or counted as dropped"
         );
         assert!(s.dropped > 0 && s.undelivered == 0, "{s:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The report counts alert lines by signature id, whatever sinks
+    /// take them.
+    #[test]
+    fn alerts_are_counted_by_signature_id() {
+        let (out, release, _got, dir) = stuck_output("sids", true);
+        release_collector(&release);
+        let h = out.handle();
+        for (i, sid) in [9700002u64, 9700003, 9700002].into_iter().enumerate() {
+            let mut b = EveBatch::default();
+            b.push(&Record {
+                header: Header::new(EveTime(Timestamp::from_secs(i as u64)), EventType::Alert),
+                body: serde_json::json!({ "alert": { "gid": 1, "signature_id": sid } }),
+            });
+            b.push(&Record {
+                header: Header::new(EveTime(Timestamp::from_secs(i as u64)), EventType::Flow),
+                body: serde_json::json!({ "flow": { "signature_id": 1 } }),
+            });
+            h.dispatch(b);
+        }
+        let report = out.finish(Duration::from_secs(20));
+        assert_eq!(
+            report.alerts.into_iter().collect::<Vec<_>>(),
+            vec![(9700002, 2), (9700003, 1)]
+        );
+        assert_eq!(report.events[EventType::Alert.index()], 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -159,7 +159,7 @@ pub struct Header<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tx_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub community_id: Option<&'a str>,
+    pub community_id: Option<fumidai_wire::community_id::CommunityId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<&'a str>,
 }
@@ -245,6 +245,19 @@ impl EveBatch {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.lines.clear();
+    }
+
+    /// Empties the batch for reuse. A batch that grew past `keep` bytes
+    /// (a burst, the flow records at the end) gives its memory back, so a
+    /// pool of recycled batches stays small.
+    pub fn recycle(&mut self, keep: usize) {
+        self.clear();
+        if self.bytes.capacity() > keep {
+            self.bytes = Vec::with_capacity(keep);
+        }
+        if self.lines.capacity() > keep / 64 {
+            self.lines = Vec::new();
+        }
     }
 
     /// Each line with its type.

@@ -8,18 +8,28 @@
 //! Bytes are delivered as soon as they are contiguous. Delivered bytes are
 //! kept until the receiver acknowledges them (bounded by `retain_bytes`) so
 //! that a retransmission carrying different bytes — an insertion/evasion
-//! attempt in Ptacek & Newsham's sense — can be noticed and reported.
-//! Segments past a hole wait in an ordered map; overlaps among them are
-//! resolved by the configured policy. A hole that cannot fill (the receiver
-//! acknowledged past it, or the bounds on held data are hit, or the stream
-//! ends) is skipped and reported to the application layer as a gap.
+//! attempt in Ptacek & Newsham's sense — can be noticed and reported. They
+//! sit in a ring, so a one-sided flow (no acknowledgements ever seen, as on
+//! an asymmetric mirror) costs one copy per segment, not a shift of the
+//! whole window. Segments past a hole wait in an ordered map; overlaps
+//! among them are resolved by the receiving host's policy. A hole that
+//! cannot fill (the receiver acknowledged past it, or the bounds on held
+//! data are hit, or the stream ends) is skipped and reported to the
+//! application layer as a gap.
+//!
+//! A stream that has carried no data owns no heap: a half-open connection
+//! costs its few inline fields and nothing more.
 
+use std::collections::VecDeque;
+
+pub use fumidai_budget::Meter as Memcap;
 pub use fumidai_wire::segments::OverlapPolicy;
 use fumidai_wire::segments::SegmentMap;
 
 /// Bounds and policy for reassembly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamConfig {
+    /// The overlap policy of hosts `host_os_policy` does not name.
     pub policy: OverlapPolicy,
     /// Bytes per direction delivered to the application layer; 0 = no limit.
     pub depth: u64,
@@ -30,8 +40,14 @@ pub struct StreamConfig {
     /// Delivered, unacknowledged bytes kept per direction for overlap checks.
     pub retain_bytes: usize,
     /// Segments starting further than this past the next expected byte are
-    /// dropped as out of window.
+    /// dropped as out of window (when the receiver's window is unknown).
     pub max_ahead: u64,
+    /// Urgent data: removed from the stream as the receiving stacks do by
+    /// default (`true`), or left inline.
+    pub urgent_oob: bool,
+    /// Ignore segments whose TTL is too low to reach the receiver, judged
+    /// from the hop distance of the receiver's own packets.
+    pub ttl_check: bool,
 }
 
 impl Default for StreamConfig {
@@ -43,6 +59,8 @@ impl Default for StreamConfig {
             max_segments: 2048,
             retain_bytes: 64 << 10,
             max_ahead: 1 << 30,
+            urgent_oob: true,
+            ttl_check: true,
         }
     }
 }
@@ -66,6 +84,33 @@ pub enum StreamEvent {
     Gap { offset: u64, len: u64 },
     /// Delivery stopped at the configured depth.
     DepthReached,
+    /// The reassembly memcap refused this stream's segments (reported once
+    /// per stream): what follows may arrive with gaps.
+    Memcap,
+    /// A segment beyond the receiver's window was ignored.
+    OutOfWindow,
+    /// A segment whose TTL cannot reach the receiver was ignored.
+    TtlTooShort,
+    /// A RST that the receiver would not accept was ignored.
+    RstInvalid,
+    /// Data on a SYN that the SYN-ACK did not accept was ignored.
+    SynDataIgnored,
+}
+
+impl StreamEvent {
+    /// The `anomaly.event` name (Suricata's where it has one).
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamEvent::OverlapDifferentData { .. } => "stream.reassembly_overlap_different_data",
+            StreamEvent::Gap { .. } => "stream.reassembly_seq_gap",
+            StreamEvent::DepthReached => "stream.reassembly_depth_reached",
+            StreamEvent::Memcap => "stream.reassembly_memcap",
+            StreamEvent::OutOfWindow => "stream.pkt_out_of_window",
+            StreamEvent::TtlTooShort => "stream.pkt_ttl_too_short",
+            StreamEvent::RstInvalid => "stream.rst_invalid",
+            StreamEvent::SynDataIgnored => "stream.3whs_syn_data_ignored",
+        }
+    }
 }
 
 /// Counters shared by all streams of a worker. Names follow Suricata's
@@ -86,31 +131,8 @@ pub struct ReassemblyStats {
     pub out_of_window: u64,
     /// Holes skipped because a stream held too much past them.
     pub gap_forced_by_bounds: u64,
-}
-
-/// Memory held by reassembly across a worker's streams, against a cap.
-#[derive(Clone, Debug, Default)]
-pub struct Memcap {
-    pub used: usize,
-    pub cap: usize,
-}
-
-impl Memcap {
-    pub fn new(cap: usize) -> Self {
-        Memcap { used: 0, cap }
-    }
-
-    fn try_take(&mut self, n: usize) -> bool {
-        if self.used.saturating_add(n) > self.cap {
-            return false;
-        }
-        self.used += n;
-        true
-    }
-
-    fn give(&mut self, n: usize) {
-        self.used = self.used.saturating_sub(n);
-    }
+    /// Urgent bytes taken out of the stream.
+    pub urgent_oob_data: u64,
 }
 
 /// Where delivered bytes and events go.
@@ -119,33 +141,70 @@ pub trait Receiver {
     fn event(&mut self, event: StreamEvent);
 }
 
+const STARTED: u8 = 1;
+const ENDED: u8 = 2;
+const DEPTH_REACHED: u8 = 4;
+const STOPPED: u8 = 8;
+const HAD_GAP: u8 = 16;
+const MEMCAP_SAID: u8 = 32;
+
 /// One direction of a TCP connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stream {
-    started: bool,
     next_seq: u32,
+    flags: u8,
+    /// How the receiver of this direction resolves overlaps.
+    pub policy: OverlapPolicy,
+    /// Everything a stream with data needs; none until then.
+    buf: Option<Box<Buf>>,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream {
+            next_seq: 0,
+            flags: 0,
+            policy: OverlapPolicy::First,
+            buf: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Buf {
     /// Stream offset of `next_seq`: bytes delivered plus bytes skipped.
     next_off: u64,
     /// Segments past a hole, by offset; they never overlap each other.
     held: SegmentMap,
     /// Delivered bytes from `retained_off` to `next_off`.
-    retained: Vec<u8>,
+    retained: VecDeque<u8>,
     retained_off: u64,
+    /// Bytes of `retained`'s capacity charged to the memcap.
+    retained_charged: usize,
     fin_off: Option<u64>,
-    ended: bool,
-    depth_reached: bool,
     /// Overrides `StreamConfig::depth` (the application protocol's own depth).
     depth: Option<u64>,
-    /// Nothing more is delivered: the application layer has no use for it.
-    stopped: bool,
-    /// A hole was skipped at least once.
-    pub had_gap: bool,
 }
 
+/// Heap bytes a stream with data owns besides its segment bytes.
+pub const STREAM_BUF_BYTES: usize = std::mem::size_of::<Buf>();
+
 impl Stream {
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn set(&mut self, f: u8) {
+        self.flags |= f;
+    }
+
+    fn buf(&mut self) -> &mut Buf {
+        self.buf.get_or_insert_with(Box::default)
+    }
+
     /// True once the first sequence number is known.
     pub fn started(&self) -> bool {
-        self.started
+        self.has(STARTED)
     }
 
     /// The sequence number of the next byte to deliver.
@@ -155,50 +214,75 @@ impl Stream {
 
     /// Bytes delivered or skipped so far.
     pub fn offset(&self) -> u64 {
-        self.next_off
+        self.buf.as_ref().map_or(0, |b| b.next_off)
     }
 
     /// True once `End` was delivered.
     pub fn ended(&self) -> bool {
-        self.ended
+        self.has(ENDED)
+    }
+
+    /// True when a hole was skipped at least once.
+    pub fn had_gap(&self) -> bool {
+        self.has(HAD_GAP)
     }
 
     /// Bytes this stream holds (for memory accounting).
     pub fn buffered(&self) -> usize {
-        self.held.bytes() + self.retained.len()
+        self.buf
+            .as_ref()
+            .map_or(0, |b| b.held.bytes() + b.retained_charged)
+    }
+
+    /// Heap this stream owns outside the reassembly memcap (its buffer
+    /// header), for the flow table's accounting.
+    pub fn heap_bytes(&self) -> usize {
+        if self.buf.is_some() {
+            STREAM_BUF_BYTES
+        } else {
+            0
+        }
     }
 
     /// Sets this stream's depth (0: no limit), overriding the configured one.
     pub fn set_depth(&mut self, depth: u64) {
-        self.depth = Some(depth);
+        self.buf().depth = Some(depth);
     }
 
     /// Stops delivering: the application layer needs nothing more (an
     /// unknown protocol, encryption). Held data is released.
     pub fn stop(&mut self, mem: &mut Memcap) {
-        self.stopped = true;
-        self.drop_held(mem);
-        self.drop_retained(mem);
+        self.set(STOPPED);
+        self.release(mem);
     }
 
     /// Starts the stream so that `seq` is its first byte.
     pub fn start_at(&mut self, seq: u32) {
-        self.started = true;
+        self.set(STARTED);
         self.next_seq = seq;
     }
 
     /// Restarts a stream that has not delivered anything yet (e.g. a
     /// retransmitted SYN with a new initial sequence number).
     pub fn restart_at(&mut self, seq: u32, mem: &mut Memcap) {
-        if self.next_off == 0 {
-            mem.give(self.held.clear());
+        if self.offset() == 0 {
+            if let Some(b) = self.buf.as_mut() {
+                mem.give(b.held.clear());
+            }
             self.start_at(seq);
         }
     }
 
     /// The stream offset of `seq`, which may lie before the stream start.
     fn offset_of(&self, seq: u32) -> i64 {
-        self.next_off as i64 + i64::from(seq.wrapping_sub(self.next_seq) as i32)
+        self.offset() as i64 + i64::from(seq.wrapping_sub(self.next_seq) as i32)
+    }
+
+    /// True when `[seq, seq + len)` starts further past the next byte to
+    /// deliver than `limit` allows.
+    pub fn beyond(&self, seq: u32, limit: u64) -> bool {
+        let off = self.offset_of(seq);
+        off > 0 && off as u64 > self.offset().saturating_add(limit)
     }
 
     /// Adds the bytes of a segment starting at `seq`.
@@ -211,10 +295,10 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        if !self.started {
+        if !self.started() {
             self.start_at(seq);
         }
-        if self.ended || self.depth_reached || self.stopped || data.is_empty() {
+        if self.has(ENDED | DEPTH_REACHED | STOPPED) || data.is_empty() {
             return;
         }
         let off = self.offset_of(seq);
@@ -224,7 +308,8 @@ impl Stream {
             return;
         };
         let start = off.max(0) as u64;
-        if start > self.next_off.saturating_add(cfg.max_ahead) {
+        let next_off = self.offset();
+        if start > next_off.saturating_add(cfg.max_ahead) {
             stats.out_of_window += 1;
             return;
         }
@@ -232,15 +317,38 @@ impl Stream {
         if data.is_empty() {
             return;
         }
-        let start = start.max(self.next_off);
-        if self.held.is_empty() && start == self.next_off {
+        let start = start.max(next_off);
+        let in_order = start == next_off && self.buf.as_ref().is_none_or(|b| b.held.is_empty());
+        if in_order {
             self.deliver(data, cfg, mem, stats, rx);
         } else {
-            self.hold(start, data, cfg, mem, stats, rx);
+            self.hold(start, data, mem, stats, rx);
             self.deliver_held(cfg, mem, stats, rx);
             self.enforce_bounds(cfg, mem, stats, rx);
         }
         self.maybe_end(mem, rx);
+    }
+
+    /// The receiver takes the byte at `seq` out of band (TCP urgent data):
+    /// it consumes sequence space but never reaches the application. Only
+    /// an in-order byte can be removed here; one past a hole stays inline.
+    pub fn omit(&mut self, seq: u32, mem: &mut Memcap, stats: &mut ReassemblyStats) -> bool {
+        if !self.started()
+            || self.has(ENDED | STOPPED)
+            || self.offset_of(seq) != self.offset() as i64
+        {
+            return false;
+        }
+        if self.buf.as_ref().is_some_and(|b| !b.held.is_empty()) {
+            return false;
+        }
+        stats.urgent_oob_data += 1;
+        let b = self.buf();
+        b.next_off += 1;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        // Retained bytes must end at `next_off`; after an omitted byte they cannot.
+        self.drop_retained(mem);
+        true
     }
 
     /// Compares the part of a segment that covers delivered bytes with what
@@ -252,17 +360,21 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) -> &'d [u8] {
-        if start >= self.next_off {
+        let Some(b) = self.buf.as_deref() else {
+            return data;
+        };
+        if start >= b.next_off {
             return data;
         }
         stats.overlap += 1;
         let end = start + data.len() as u64;
-        let from = start.max(self.retained_off);
-        let to = end.min(self.next_off);
+        let from = start.max(b.retained_off);
+        let to = end.min(b.next_off);
         if from < to {
             let new = &data[(from - start) as usize..(to - start) as usize];
-            let old = &self.retained
-                [(from - self.retained_off) as usize..(to - self.retained_off) as usize];
+            let old = b
+                .retained
+                .range((from - b.retained_off) as usize..(to - b.retained_off) as usize);
             if let Some(i) = new.iter().zip(old).position(|(a, b)| a != b) {
                 stats.overlap_diff_data += 1;
                 rx.event(StreamEvent::OverlapDifferentData {
@@ -270,7 +382,7 @@ impl Stream {
                 });
             }
         }
-        let fresh = (self.next_off - start).min(data.len() as u64) as usize;
+        let fresh = (b.next_off - start).min(data.len() as u64) as usize;
         &data[fresh..]
     }
 
@@ -283,68 +395,91 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        let depth = self.depth.unwrap_or(cfg.depth);
-        if depth > 0 && self.next_off + data.len() as u64 >= depth {
-            data = &data[..(depth.saturating_sub(self.next_off)) as usize];
-            if !self.depth_reached {
-                self.depth_reached = true;
-                stats.stream_depth_reached += 1;
-                rx.event(StreamEvent::DepthReached);
-            }
+        let b = self.buf();
+        let depth = b.depth.unwrap_or(cfg.depth);
+        let next_off = b.next_off;
+        let mut reached = false;
+        if depth > 0 && next_off + data.len() as u64 >= depth {
+            data = &data[..(depth.saturating_sub(next_off)) as usize];
+            reached = true;
+        }
+        if reached && !self.has(DEPTH_REACHED) {
+            self.set(DEPTH_REACHED);
+            stats.stream_depth_reached += 1;
+            rx.event(StreamEvent::DepthReached);
         }
         if !data.is_empty() {
             rx.chunk(Chunk::Data(data));
             self.retain(data, cfg, mem);
-            self.next_off += data.len() as u64;
+            self.buf().next_off += data.len() as u64;
             self.next_seq = self.next_seq.wrapping_add(data.len() as u32);
         }
-        if self.depth_reached {
+        if self.has(DEPTH_REACHED) {
             self.drop_held(mem);
             self.drop_retained(mem);
         }
     }
 
     fn retain(&mut self, data: &[u8], cfg: &StreamConfig, mem: &mut Memcap) {
-        if cfg.retain_bytes == 0 {
-            self.retained_off = self.next_off + data.len() as u64;
+        let keep_cap = cfg.retain_bytes;
+        let b = self.buf();
+        if keep_cap == 0 {
+            b.retained_off = b.next_off + data.len() as u64;
             return;
         }
-        // Keep at most `retain_bytes`: drop the oldest first.
-        let keep_new = data.len().min(cfg.retain_bytes);
-        let excess = (self.retained.len() + keep_new).saturating_sub(cfg.retain_bytes);
+        // Keep at most `retain_bytes`: the oldest go first. The ring makes
+        // that O(1) whatever the window's size.
+        let keep_new = data.len().min(keep_cap);
+        let excess = (b.retained.len() + keep_new).saturating_sub(keep_cap);
         if excess > 0 {
-            self.trim_retained(excess, mem);
+            b.retained.drain(..excess.min(b.retained.len()));
+            b.retained_off += excess as u64;
         }
-        let new = &data[data.len() - keep_new..];
-        if mem.try_take(new.len()) {
-            if self.retained.is_empty() {
-                self.retained_off = self.next_off + (data.len() - keep_new) as u64;
+        let need = b.retained.len() + keep_new;
+        if need > b.retained_charged {
+            // Grow by doubling, never past the bound, and only as far as
+            // the memcap allows; under pressure stop checking this stream's
+            // overlaps rather than hold more.
+            let want = need.max((b.retained_charged * 2).min(keep_cap));
+            if mem.try_take(want - b.retained_charged) {
+                b.retained.reserve_exact(want - b.retained.len());
+                b.retained_charged = want;
+            } else {
+                let n = b.retained_charged;
+                b.retained = VecDeque::new();
+                b.retained_charged = 0;
+                b.retained_off = b.next_off + data.len() as u64;
+                mem.give(n);
+                return;
             }
-            self.retained.extend_from_slice(new);
-        } else {
-            // Under memory pressure, stop checking this stream's overlaps
-            // rather than holding more.
-            self.drop_retained(mem);
-            self.retained_off = self.next_off + data.len() as u64;
         }
+        if b.retained.is_empty() {
+            b.retained_off = b.next_off + (data.len() - keep_new) as u64;
+        }
+        b.retained.extend(&data[data.len() - keep_new..]);
     }
 
-    fn trim_retained(&mut self, n: usize, mem: &mut Memcap) {
-        let n = n.min(self.retained.len());
-        self.retained.drain(..n);
-        self.retained_off += n as u64;
-        mem.give(n);
+    fn trim_retained(&mut self, n: usize) {
+        if let Some(b) = self.buf.as_mut() {
+            let n = n.min(b.retained.len());
+            b.retained.drain(..n);
+            b.retained_off += n as u64;
+        }
     }
 
     fn drop_retained(&mut self, mem: &mut Memcap) {
-        let n = self.retained.len();
-        self.retained.clear();
-        self.retained_off = self.next_off;
-        mem.give(n);
+        if let Some(b) = self.buf.as_mut() {
+            mem.give(b.retained_charged);
+            b.retained = VecDeque::new();
+            b.retained_charged = 0;
+            b.retained_off = b.next_off;
+        }
     }
 
     fn drop_held(&mut self, mem: &mut Memcap) {
-        mem.give(self.held.clear());
+        if let Some(b) = self.buf.as_mut() {
+            mem.give(b.held.clear());
+        }
     }
 
     /// Holds a segment that starts past a hole, applying the overlap policy
@@ -353,16 +488,17 @@ impl Stream {
         &mut self,
         start: u64,
         data: &[u8],
-        cfg: &StreamConfig,
         mem: &mut Memcap,
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
+        let policy = self.policy;
+        let b = self.buf();
         let mem_cell = std::cell::RefCell::new(mem);
-        let r = self.held.insert(
+        let r = b.held.insert(
             start,
             data,
-            cfg.policy,
+            policy,
             &mut |n| mem_cell.borrow_mut().try_take(n),
             &mut |n| mem_cell.borrow_mut().give(n),
         );
@@ -375,6 +511,10 @@ impl Stream {
         }
         if r.refused > 0 {
             stats.segment_memcap_drop += 1;
+            if !self.has(MEMCAP_SAID) {
+                self.set(MEMCAP_SAID);
+                rx.event(StreamEvent::Memcap);
+            }
         }
     }
 
@@ -386,18 +526,23 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        while self.held.first_offset().is_some_and(|k| k <= self.next_off) {
-            let Some((k, seg)) = self.held.pop_first() else {
-                break;
+        loop {
+            let Some(b) = self.buf.as_mut() else { return };
+            if b.held.first_offset().is_none_or(|k| k > b.next_off) {
+                return;
+            }
+            let Some((k, seg)) = b.held.pop_first() else {
+                return;
             };
             mem.give(seg.len());
             let end = k + seg.len() as u64;
-            if end > self.next_off {
-                let fresh = &seg[(self.next_off - k) as usize..];
+            let next_off = b.next_off;
+            if end > next_off {
+                let fresh = &seg[(next_off - k) as usize..];
                 self.deliver(fresh, cfg, mem, stats, rx);
             }
-            if self.depth_reached {
-                break;
+            if self.has(DEPTH_REACHED) {
+                return;
             }
         }
     }
@@ -411,8 +556,9 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        while !self.held.is_empty()
-            && (self.held.bytes() > cfg.max_buffered || self.held.len() > cfg.max_segments)
+        while let Some(b) = self.buf.as_ref()
+            && !b.held.is_empty()
+            && (b.held.bytes() > cfg.max_buffered || b.held.len() > cfg.max_segments)
         {
             stats.gap_forced_by_bounds += 1;
             self.skip_to_held(cfg, mem, stats, rx);
@@ -427,11 +573,13 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        let Some(k) = self.held.first_offset() else {
+        let Some(b) = self.buf.as_ref() else { return };
+        let Some(k) = b.held.first_offset() else {
             return;
         };
-        if k > self.next_off {
-            self.skip(k - self.next_off, mem, stats, rx);
+        if k > b.next_off {
+            let len = k - b.next_off;
+            self.skip(len, mem, stats, rx);
         }
         self.deliver_held(cfg, mem, stats, rx);
     }
@@ -444,13 +592,14 @@ impl Stream {
         rx: &mut impl Receiver,
     ) {
         stats.reassembly_gap += 1;
-        self.had_gap = true;
+        self.set(HAD_GAP);
+        let b = self.buf();
         rx.event(StreamEvent::Gap {
-            offset: self.next_off,
+            offset: b.next_off,
             len,
         });
         rx.chunk(Chunk::Gap(len));
-        self.next_off += len;
+        b.next_off += len;
         self.next_seq = self.next_seq.wrapping_add(len as u32);
         // Retained bytes must end at `next_off`; after a hole they cannot.
         self.drop_retained(mem);
@@ -466,7 +615,7 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        if !self.started || self.ended || self.stopped {
+        if !self.started() || self.has(ENDED | STOPPED) {
             return;
         }
         let ack_off = self.offset_of(ack);
@@ -474,13 +623,15 @@ impl Stream {
             return;
         }
         let ack_off = ack_off as u64;
-        if ack_off > self.retained_off {
-            let n = (ack_off.min(self.next_off) - self.retained_off) as usize;
-            self.trim_retained(n, mem);
+        let Some(b) = self.buf.as_ref() else { return };
+        if ack_off > b.retained_off {
+            let n = (ack_off.min(b.next_off) - b.retained_off) as usize;
+            self.trim_retained(n);
         }
-        if let Some(first) = self.held.first_offset()
+        let Some(b) = self.buf.as_ref() else { return };
+        if let Some(first) = b.held.first_offset()
             && ack_off >= first
-            && first > self.next_off
+            && first > b.next_off
         {
             self.skip_to_held(cfg, mem, stats, rx);
             self.maybe_end(mem, rx);
@@ -489,26 +640,33 @@ impl Stream {
 
     /// The sender's FIN occupies `seq`.
     pub fn fin(&mut self, seq: u32, mem: &mut Memcap, rx: &mut impl Receiver) {
-        if !self.started {
+        if !self.started() {
             self.start_at(seq);
         }
         let off = self.offset_of(seq);
-        if off >= 0 && self.fin_off.is_none() {
-            self.fin_off = Some(off as u64);
+        if off >= 0 {
+            let b = self.buf();
+            if b.fin_off.is_none() {
+                b.fin_off = Some(off as u64);
+            }
         }
         self.maybe_end(mem, rx);
     }
 
     fn maybe_end(&mut self, mem: &mut Memcap, rx: &mut impl Receiver) {
-        if !self.ended && self.fin_off.is_some_and(|f| self.next_off >= f) {
+        if !self.ended()
+            && self
+                .buf
+                .as_ref()
+                .is_some_and(|b| b.fin_off.is_some_and(|f| b.next_off >= f))
+        {
             self.finish_now(mem, rx);
         }
     }
 
     fn finish_now(&mut self, mem: &mut Memcap, rx: &mut impl Receiver) {
-        self.ended = true;
-        self.drop_held(mem);
-        self.drop_retained(mem);
+        self.set(ENDED);
+        self.release(mem);
         rx.chunk(Chunk::End);
     }
 
@@ -521,10 +679,10 @@ impl Stream {
         stats: &mut ReassemblyStats,
         rx: &mut impl Receiver,
     ) {
-        if self.ended {
+        if self.ended() {
             return;
         }
-        while !self.held.is_empty() && !self.depth_reached {
+        while self.buf.as_ref().is_some_and(|b| !b.held.is_empty()) && !self.has(DEPTH_REACHED) {
             self.skip_to_held(cfg, mem, stats, rx);
         }
         self.finish_now(mem, rx);
@@ -573,12 +731,15 @@ mod tests {
 
     impl Rig {
         fn new(isn: u32, cfg: StreamConfig) -> Self {
-            let mut s = Stream::default();
+            let mut s = Stream {
+                policy: cfg.policy,
+                ..Stream::default()
+            };
             s.start_at(isn);
             Rig {
                 s,
                 cfg,
-                mem: Memcap::new(usize::MAX),
+                mem: Memcap::unlimited("reassembly"),
                 stats: ReassemblyStats::default(),
                 out: Out::default(),
             }
@@ -616,7 +777,7 @@ mod tests {
         }
         assert_eq!(fwd.out.bytes, msg);
         assert_eq!(rev.out.bytes, msg);
-        assert_eq!(rev.mem.used, rev.s.buffered());
+        assert_eq!(rev.mem.used(), rev.s.buffered());
     }
 
     #[test]
@@ -692,7 +853,7 @@ mod tests {
         }
         assert_eq!(r.out.gaps, [10]);
         assert_eq!(r.out.bytes, b"x");
-        assert!(r.s.held.len() <= 3);
+        assert!(r.s.buf.as_ref().map_or(0, |b| b.held.len()) <= 3);
     }
 
     #[test]
@@ -732,7 +893,7 @@ mod tests {
         assert_eq!(r.out.gaps, [3, 3]);
         assert_eq!(r.out.bytes, b"defjk");
         assert!(r.out.ended);
-        assert_eq!(r.mem.used, 0);
+        assert_eq!(r.mem.used(), 0);
     }
 
     #[test]
@@ -752,10 +913,10 @@ mod tests {
     #[test]
     fn memcap_limits_held_bytes() {
         let mut r = Rig::new(0, StreamConfig::default());
-        r.mem = Memcap::new(4);
+        r.mem = Memcap::new("reassembly", 4, fumidai_budget::Budget::unlimited());
         r.seg(10, b"abcdef");
         assert_eq!(r.stats.segment_memcap_drop, 1);
-        assert_eq!(r.mem.used, 0);
+        assert_eq!(r.mem.used(), 0);
     }
 
     mod props {
@@ -813,7 +974,7 @@ mod tests {
                     prop_assert_eq!(&r.out.bytes, &data);
                     prop_assert!(r.out.gaps.is_empty());
                     prop_assert_eq!(r.stats.overlap_diff_data, 0);
-                    prop_assert_eq!(r.mem.used, 0);
+                    prop_assert_eq!(r.mem.used(), 0);
                 }
             }
         }

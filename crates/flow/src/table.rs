@@ -9,10 +9,19 @@
 //!   full, is the oldest of the list heads.
 //!
 //! Only the state transitions and `touch` move a flow, all O(1).
+//!
+//! The table is bounded twice: by `max_flows`, and by bytes through its
+//! [`Meter`] (`flow.memcap`), which is charged for the slots, the index and
+//! whatever each flow owns on the heap (its TCP buffers, its application
+//! state). Slots come in fixed-size chunks and the index stores only slot
+//! numbers, so a half-open flow costs one slot and a few bytes of index,
+//! and the table never doubles its memory on growth.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
+use fumidai_budget::{MemReport, Meter};
 use fumidai_wire::{FlowKey, Timestamp};
+use hashbrown::HashTable;
 
 /// The timeout classes. A flow's class decides its idle timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,7 +84,7 @@ impl Timeouts {
 pub enum EndReason {
     /// Idle for longer than its class's timeout.
     Timeout,
-    /// Evicted to make room: the table was at `max_flows`.
+    /// Evicted to make room: the table was at `max_flows` or its memcap.
     Forced,
     /// End of input or sensor shutdown.
     Shutdown,
@@ -95,6 +104,13 @@ impl EndReason {
 }
 
 const NIL: u32 = u32::MAX;
+/// Slots per chunk: memory grows by this many slots at a time.
+const CHUNK: usize = 1024;
+
+/// What the table needs from the flows it holds.
+pub trait TableEntry {
+    fn key(&self) -> &FlowKey;
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Links {
@@ -114,46 +130,102 @@ const EMPTY: List = List {
 };
 
 struct Slot<F> {
-    key: FlowKey,
     last: Timestamp,
-    class: Class,
     links: Links,
+    /// Heap bytes the flow owns, as last reported.
+    heap: u32,
+    class: Class,
     flow: Option<F>,
 }
 
-/// A flow table holding values of type `F`, bounded to `max_flows`.
+/// A flow table holding values of type `F`, bounded to `max_flows` and by
+/// its meter.
 pub struct FlowTable<F> {
-    map: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
-    slots: Vec<Slot<F>>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    chunks: Vec<Box<[Slot<F>]>>,
+    /// Slots used so far (the next new slot), and freed ones to reuse.
+    high: usize,
     free: Vec<u32>,
+    live: usize,
     lists: [List; Class::COUNT],
     timeouts: Timeouts,
     max_flows: usize,
+    meter: Meter,
+    /// Bytes charged for the index's capacity.
+    index_charged: usize,
 }
 
 /// A handle to a live flow, valid until the flow is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowRef(u32);
 
-impl<F> FlowTable<F> {
-    pub fn new(timeouts: Timeouts, max_flows: usize) -> Self {
+fn index_bytes(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = (capacity.saturating_mul(8) / 7 + 1).next_power_of_two();
+    buckets * (std::mem::size_of::<u32>() + 1)
+}
+
+impl<F: TableEntry> FlowTable<F> {
+    pub fn new(timeouts: Timeouts, max_flows: usize, meter: Meter) -> Self {
         FlowTable {
-            map: HashMap::default(),
-            slots: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            chunks: Vec::new(),
+            high: 0,
             free: Vec::new(),
+            live: 0,
             lists: [EMPTY; Class::COUNT],
             timeouts,
             max_flows: max_flows.max(1),
+            meter,
+            index_charged: 0,
         }
+    }
+
+    /// Bytes one slot takes, whatever its flow owns besides.
+    pub fn slot_bytes() -> usize {
+        std::mem::size_of::<Slot<F>>()
     }
 
     /// Number of live flows.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.live == 0
+    }
+
+    /// The table's memory counters (`memcap.flow.*`).
+    pub fn report(&self) -> MemReport {
+        let mut r = self.meter.report();
+        r.entries = self.live as u64;
+        r
+    }
+
+    /// Bytes in use now.
+    pub fn memuse(&self) -> usize {
+        self.meter.used()
+    }
+
+    fn slot(&self, i: u32) -> &Slot<F> {
+        &self.chunks[i as usize / CHUNK][i as usize % CHUNK]
+    }
+
+    fn slot_mut(&mut self, i: u32) -> &mut Slot<F> {
+        &mut self.chunks[i as usize / CHUNK][i as usize % CHUNK]
+    }
+
+    fn find(&self, key: &FlowKey) -> Option<u32> {
+        let h = self.hasher.hash_one(key);
+        self.index
+            .find(h, |&i| {
+                self.slot(i).flow.as_ref().is_some_and(|f| f.key() == key)
+            })
+            .copied()
     }
 
     /// Finds the live flow for `key`. A flow that has been idle past its
@@ -165,8 +237,8 @@ impl<F> FlowTable<F> {
         now: Timestamp,
         ended: &mut Vec<(F, EndReason)>,
     ) -> Option<FlowRef> {
-        let idx = *self.map.get(key)?;
-        let slot = &self.slots[idx as usize];
+        let idx = self.find(key)?;
+        let slot = self.slot(idx);
         if now.micros_since(slot.last) > self.timeouts.micros(slot.class) {
             if let Some(f) = self.remove(FlowRef(idx)) {
                 ended.push((f, EndReason::Timeout));
@@ -176,45 +248,166 @@ impl<F> FlowTable<F> {
         Some(FlowRef(idx))
     }
 
-    /// Inserts a new flow (the key must not be live). When the table is
-    /// full, the longest-idle flow is evicted onto `ended` first.
+    /// Inserts a new flow (its key must not be live). When the table is at
+    /// `max_flows` or its memcap, the longest-idle flows are evicted onto
+    /// `ended` first, so a flood of new flows pushes out the oldest, not
+    /// the newest (which may be the attack).
     pub fn insert(
         &mut self,
-        key: FlowKey,
         class: Class,
         now: Timestamp,
         flow: F,
         ended: &mut Vec<(F, EndReason)>,
     ) -> FlowRef {
-        if self.map.len() >= self.max_flows
-            && let Some(victim) = self.longest_idle()
-            && let Some(f) = self.remove(victim)
-        {
-            ended.push((f, EndReason::Forced));
+        if self.live >= self.max_flows {
+            self.evict_one(ended);
         }
-        let slot = Slot {
-            key,
+        let idx = loop {
+            if let Some(i) = self.reserve_slot() {
+                break i;
+            }
+            if !self.evict_one(ended) {
+                // Nothing left to evict and no memory for a first slot:
+                // take it anyway (the meter has counted the refusal), or
+                // nothing could ever be tracked.
+                break self.force_slot();
+            }
+        };
+        let h = self.hasher.hash_one(flow.key());
+        *self.slot_mut(idx) = Slot {
             last: now,
-            class,
             links: Links {
                 prev: NIL,
                 next: NIL,
             },
+            heap: 0,
+            class,
             flow: Some(flow),
         };
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = slot;
-                i
-            }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.map.insert(key, idx);
+        self.grow_index();
+        let chunks = &self.chunks;
+        let hasher = &self.hasher;
+        self.index.insert_unique(h, idx, |&i| {
+            chunks[i as usize / CHUNK][i as usize % CHUNK]
+                .flow
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(f.key()))
+        });
+        self.live += 1;
         self.push_tail(class, idx);
         FlowRef(idx)
+    }
+
+    /// A free slot, allocating a chunk if the meter allows.
+    fn reserve_slot(&mut self) -> Option<u32> {
+        if let Some(i) = self.free.pop() {
+            return Some(i);
+        }
+        if self.high == self.chunks.len() * CHUNK {
+            if !self.meter.try_take(CHUNK * Self::slot_bytes()) {
+                return None;
+            }
+            self.push_chunk();
+        }
+        self.high += 1;
+        Some((self.high - 1) as u32)
+    }
+
+    fn force_slot(&mut self) -> u32 {
+        if let Some(i) = self.free.pop() {
+            return i;
+        }
+        if self.high == self.chunks.len() * CHUNK {
+            self.push_chunk();
+        }
+        self.high += 1;
+        (self.high - 1) as u32
+    }
+
+    fn push_chunk(&mut self) {
+        self.chunks.push(
+            (0..CHUNK)
+                .map(|_| Slot {
+                    last: Timestamp::default(),
+                    links: Links {
+                        prev: NIL,
+                        next: NIL,
+                    },
+                    heap: 0,
+                    class: Class::OtherNew,
+                    flow: None,
+                })
+                .collect(),
+        );
+    }
+
+    /// Makes room in the index for one more entry, charging its growth.
+    fn grow_index(&mut self) {
+        if self.index.len() < self.index.capacity() {
+            return;
+        }
+        let chunks = &self.chunks;
+        let hasher = &self.hasher;
+        self.index.reserve(1, |&i| {
+            chunks[i as usize / CHUNK][i as usize % CHUNK]
+                .flow
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(f.key()))
+        });
+        let now = index_bytes(self.index.capacity());
+        if now > self.index_charged {
+            // The index is a few bytes per flow: charged, never refused
+            // (the slots it points to were).
+            if !self.meter.try_take(now - self.index_charged) {
+                self.meter.note_evicted(0);
+            }
+            self.index_charged = now;
+        }
+    }
+
+    /// Evicts the longest-idle flow onto `ended`; false when there is none.
+    fn evict_one(&mut self, ended: &mut Vec<(F, EndReason)>) -> bool {
+        let Some(victim) = self.longest_idle() else {
+            return false;
+        };
+        match self.remove(victim) {
+            Some(f) => {
+                self.meter.note_evicted(1);
+                ended.push((f, EndReason::Forced));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Evicts the longest-idle flow other than `keep` onto `ended` (to
+    /// make room for memory `keep` needs); false when there is none.
+    pub fn evict_other(&mut self, keep: FlowRef, ended: &mut Vec<(F, EndReason)>) -> bool {
+        // The longest-idle flow of each class list, oldest first, skipping
+        // `keep` (which is at its list's tail after a touch).
+        let mut heads: Vec<FlowRef> = self
+            .lists
+            .iter()
+            .filter_map(|l| {
+                let mut i = l.head;
+                while i != NIL && i == keep.0 {
+                    i = self.slot(i).links.next;
+                }
+                (i != NIL).then_some(FlowRef(i))
+            })
+            .collect();
+        heads.sort_by_key(|r| self.slot(r.0).last);
+        let Some(&victim) = heads.first() else {
+            return false;
+        };
+        match self.remove(victim) {
+            Some(f) => {
+                self.meter.note_evicted(1);
+                ended.push((f, EndReason::Forced));
+                true
+            }
+            None => false,
+        }
     }
 
     /// The flow behind `r`.
@@ -222,16 +415,44 @@ impl<F> FlowTable<F> {
         // A FlowRef is only handed out for a live slot and removal consumes
         // the flow, so the slot is occupied; the expect documents that
         // invariant rather than input validation.
-        self.slots[r.0 as usize]
+        self.slot_mut(r.0)
             .flow
             .as_mut()
             .expect("FlowRef to a live flow")
     }
 
+    /// Records that flow `r` now owns `heap` bytes on the heap. Past the
+    /// memcap, the longest-idle other flows are evicted onto `ended`.
+    pub fn account(&mut self, r: FlowRef, heap: usize, ended: &mut Vec<(F, EndReason)>) {
+        let heap = u32::try_from(heap).unwrap_or(u32::MAX);
+        let old = std::mem::replace(&mut self.slot_mut(r.0).heap, heap);
+        if heap <= old {
+            self.meter.give((old - heap) as usize);
+            return;
+        }
+        let more = (heap - old) as usize;
+        while !self.meter.try_take(more) {
+            match self.longest_idle() {
+                Some(v) if v != r => {
+                    if let Some(f) = self.remove(v) {
+                        self.meter.note_evicted(1);
+                        ended.push((f, EndReason::Forced));
+                    }
+                }
+                _ => {
+                    // Only this flow is left: it keeps what it has. Its
+                    // heap is bounded by the per-flow limits.
+                    self.slot_mut(r.0).heap = old;
+                    return;
+                }
+            }
+        }
+    }
+
     /// Records activity at `now` and moves the flow to `class`.
     pub fn touch(&mut self, r: FlowRef, class: Class, now: Timestamp) {
         let idx = r.0;
-        let slot = &mut self.slots[idx as usize];
+        let slot = self.slot_mut(idx);
         if now > slot.last {
             slot.last = now;
         }
@@ -240,19 +461,28 @@ impl<F> FlowTable<F> {
             return;
         }
         self.unlink(old, idx);
-        self.slots[idx as usize].class = class;
+        self.slot_mut(idx).class = class;
         self.push_tail(class, idx);
     }
 
     /// Removes the flow, e.g. when a new connection reuses its tuple.
     pub fn remove(&mut self, r: FlowRef) -> Option<F> {
         let idx = r.0;
-        let slot = self.slots.get_mut(idx as usize)?;
+        if idx as usize >= self.high {
+            return None;
+        }
+        let slot = self.slot_mut(idx);
         let f = slot.flow.take()?;
-        let (key, class) = (slot.key, slot.class);
+        let (class, heap) = (slot.class, slot.heap);
+        slot.heap = 0;
         self.unlink(class, idx);
-        self.map.remove(&key);
+        let h = self.hasher.hash_one(f.key());
+        if let Ok(e) = self.index.find_entry(h, |&i| i == idx) {
+            e.remove();
+        }
         self.free.push(idx);
+        self.live -= 1;
+        self.meter.give(heap as usize);
         Some(f)
     }
 
@@ -264,7 +494,7 @@ impl<F> FlowTable<F> {
                 if head == NIL {
                     break;
                 }
-                let slot = &self.slots[head as usize];
+                let slot = self.slot(head);
                 if now.micros_since(slot.last) <= self.timeouts.micros(slot.class) {
                     break;
                 }
@@ -275,52 +505,66 @@ impl<F> FlowTable<F> {
         }
     }
 
-    /// Ends every flow, oldest first (end of input, shutdown).
-    pub fn drain(&mut self, reason: EndReason, ended: &mut Vec<(F, EndReason)>) {
-        while let Some(r) = self.longest_idle() {
+    /// Ends up to `max` flows, oldest first (end of input, shutdown), so
+    /// that their records can be written out a batch at a time. True when
+    /// flows remain.
+    pub fn drain_some(
+        &mut self,
+        reason: EndReason,
+        max: usize,
+        ended: &mut Vec<(F, EndReason)>,
+    ) -> bool {
+        for _ in 0..max {
+            let Some(r) = self.longest_idle() else {
+                return false;
+            };
             if let Some(f) = self.remove(r) {
                 ended.push((f, reason));
             }
         }
+        !self.is_empty()
+    }
+
+    /// Ends every flow, oldest first.
+    pub fn drain(&mut self, reason: EndReason, ended: &mut Vec<(F, EndReason)>) {
+        while self.drain_some(reason, usize::MAX, ended) {}
     }
 
     fn longest_idle(&self) -> Option<FlowRef> {
         self.lists
             .iter()
             .filter(|l| l.head != NIL)
-            .min_by_key(|l| self.slots[l.head as usize].last)
+            .min_by_key(|l| self.slot(l.head).last)
             .map(|l| FlowRef(l.head))
     }
 
     fn push_tail(&mut self, class: Class, idx: u32) {
-        let list = &mut self.lists[class.index()];
-        let old_tail = list.tail;
-        self.slots[idx as usize].links = Links {
+        let old_tail = self.lists[class.index()].tail;
+        self.slot_mut(idx).links = Links {
             prev: old_tail,
             next: NIL,
         };
         if old_tail == NIL {
-            list.head = idx;
+            self.lists[class.index()].head = idx;
         } else {
-            self.slots[old_tail as usize].links.next = idx;
+            self.slot_mut(old_tail).links.next = idx;
         }
-        list.tail = idx;
+        self.lists[class.index()].tail = idx;
     }
 
     fn unlink(&mut self, class: Class, idx: u32) {
-        let Links { prev, next } = self.slots[idx as usize].links;
-        let list = &mut self.lists[class.index()];
+        let Links { prev, next } = self.slot(idx).links;
         if prev == NIL {
-            list.head = next;
+            self.lists[class.index()].head = next;
         } else {
-            self.slots[prev as usize].links.next = next;
+            self.slot_mut(prev).links.next = next;
         }
         if next == NIL {
-            list.tail = prev;
+            self.lists[class.index()].tail = prev;
         } else {
-            self.slots[next as usize].links.prev = prev;
+            self.slot_mut(next).links.prev = prev;
         }
-        self.slots[idx as usize].links = Links {
+        self.slot_mut(idx).links = Links {
             prev: NIL,
             next: NIL,
         };
@@ -331,6 +575,23 @@ impl<F> FlowTable<F> {
 mod tests {
     use super::*;
     use fumidai_wire::key::Endpoint;
+
+    /// A flow that is only its key and a name.
+    #[derive(Debug, PartialEq)]
+    struct T(FlowKey, &'static str);
+    impl TableEntry for T {
+        fn key(&self) -> &FlowKey {
+            &self.0
+        }
+    }
+
+    fn table(max: usize) -> FlowTable<T> {
+        FlowTable::new(timeouts(), max, Meter::unlimited("flow"))
+    }
+
+    fn names(ended: &[(T, EndReason)]) -> Vec<(&'static str, EndReason)> {
+        ended.iter().map(|(t, r)| (t.1, *r)).collect()
+    }
 
     fn key(n: u16) -> FlowKey {
         let a = Endpoint {
@@ -358,65 +619,108 @@ mod tests {
 
     #[test]
     fn expiry_follows_each_class_timeout() {
-        let mut tab = FlowTable::new(timeouts(), 100);
+        let mut tab = table(100);
         let mut ended = Vec::new();
-        let a = tab.insert(key(1), Class::TcpNew, t(0), "a", &mut ended);
-        let b = tab.insert(key(2), Class::TcpNew, t(1), "b", &mut ended);
+        let a = tab.insert(Class::TcpNew, t(0), T(key(1), "a"), &mut ended);
+        let b = tab.insert(Class::TcpNew, t(1), T(key(2), "b"), &mut ended);
         tab.touch(b, Class::TcpEstablished, t(2));
         tab.expire(t(11), &mut ended);
-        assert_eq!(ended, [("a", EndReason::Timeout)]);
+        assert_eq!(names(&ended), [("a", EndReason::Timeout)]);
         tab.expire(t(102), &mut ended);
         assert_eq!(ended.len(), 1, "b is established, 100 s timeout");
         tab.expire(t(103), &mut ended);
-        assert_eq!(ended[1], ("b", EndReason::Timeout));
+        assert_eq!(names(&ended)[1], ("b", EndReason::Timeout));
         assert!(tab.is_empty());
         let _ = a;
     }
 
     #[test]
     fn lookup_never_returns_an_expired_flow() {
-        let mut tab = FlowTable::new(timeouts(), 100);
+        let mut tab = table(100);
         let mut ended = Vec::new();
-        tab.insert(key(1), Class::TcpNew, t(0), "a", &mut ended);
+        tab.insert(Class::TcpNew, t(0), T(key(1), "a"), &mut ended);
         assert!(tab.get(&key(1), t(10), &mut ended).is_some());
         assert!(tab.get(&key(1), t(11), &mut ended).is_none());
-        assert_eq!(ended, [("a", EndReason::Timeout)]);
+        assert_eq!(names(&ended), [("a", EndReason::Timeout)]);
     }
 
     #[test]
     fn full_table_evicts_the_longest_idle_flow() {
-        let mut tab = FlowTable::new(timeouts(), 3);
+        let mut tab = table(3);
         let mut ended = Vec::new();
-        let a = tab.insert(key(1), Class::TcpNew, t(0), "a", &mut ended);
-        tab.insert(key(2), Class::UdpNew, t(1), "b", &mut ended);
-        tab.insert(key(3), Class::TcpNew, t(2), "c", &mut ended);
+        let a = tab.insert(Class::TcpNew, t(0), T(key(1), "a"), &mut ended);
+        tab.insert(Class::UdpNew, t(1), T(key(2), "b"), &mut ended);
+        tab.insert(Class::TcpNew, t(2), T(key(3), "c"), &mut ended);
         tab.touch(a, Class::TcpEstablished, t(3));
-        tab.insert(key(4), Class::TcpNew, t(4), "d", &mut ended);
-        assert_eq!(ended, [("b", EndReason::Forced)]);
+        tab.insert(Class::TcpNew, t(4), T(key(4), "d"), &mut ended);
+        assert_eq!(names(&ended), [("b", EndReason::Forced)]);
         assert_eq!(tab.len(), 3);
     }
 
     #[test]
     fn drain_ends_everything_oldest_first() {
-        let mut tab = FlowTable::new(timeouts(), 10);
+        let mut tab = table(10);
         let mut ended = Vec::new();
-        let a = tab.insert(key(1), Class::TcpNew, t(0), "a", &mut ended);
-        tab.insert(key(2), Class::UdpNew, t(1), "b", &mut ended);
+        let a = tab.insert(Class::TcpNew, t(0), T(key(1), "a"), &mut ended);
+        tab.insert(Class::UdpNew, t(1), T(key(2), "b"), &mut ended);
         tab.touch(a, Class::TcpNew, t(5));
         tab.drain(EndReason::Shutdown, &mut ended);
-        let names: Vec<_> = ended.iter().map(|e| e.0).collect();
-        assert_eq!(names, ["b", "a"]);
+        let order: Vec<_> = ended.iter().map(|e| e.0.1).collect();
+        assert_eq!(order, ["b", "a"]);
         assert!(tab.is_empty());
     }
 
     #[test]
     fn slots_are_reused() {
-        let mut tab = FlowTable::new(timeouts(), 10);
+        let mut tab = table(10);
         let mut ended = Vec::new();
         for round in 0..100u64 {
-            let r = tab.insert(key(1), Class::TcpNew, t(round), round, &mut ended);
-            assert_eq!(tab.remove(r), Some(round));
+            let r = tab.insert(Class::TcpNew, t(round), T(key(1), "x"), &mut ended);
+            assert_eq!(tab.remove(r).map(|f| f.1), Some("x"));
         }
-        assert_eq!(tab.slots.len(), 1);
+        assert_eq!(tab.high, 1);
+    }
+
+    #[test]
+    fn the_memcap_evicts_the_longest_idle_flows() {
+        let per_chunk = CHUNK * FlowTable::<T>::slot_bytes();
+        let budget = fumidai_budget::Budget::unlimited();
+        let mut tab: FlowTable<T> = FlowTable::new(
+            timeouts(),
+            usize::MAX,
+            Meter::new("flow", 2 * per_chunk + 100_000, budget),
+        );
+        let mut ended = Vec::new();
+        for n in 0..5000u16 {
+            tab.insert(Class::TcpNew, t(u64::from(n)), T(key(n), "f"), &mut ended);
+            assert!(tab.memuse() <= 2 * per_chunk + 100_000);
+        }
+        assert!(tab.len() <= 2 * CHUNK, "{}", tab.len());
+        assert!(ended.iter().all(|(_, r)| *r == EndReason::Forced));
+        // The newest flows are the ones kept.
+        assert!(tab.find(&key(4999)).is_some());
+        assert!(tab.find(&key(0)).is_none());
+        assert_eq!(tab.report().evicted as usize, ended.len());
+    }
+
+    #[test]
+    fn heap_accounting_pushes_out_idle_flows() {
+        let per_chunk = CHUNK * FlowTable::<T>::slot_bytes();
+        let budget = fumidai_budget::Budget::unlimited();
+        let mut tab: FlowTable<T> = FlowTable::new(
+            timeouts(),
+            usize::MAX,
+            Meter::new("flow", per_chunk + 50_000, budget),
+        );
+        let mut ended = Vec::new();
+        let a = tab.insert(Class::TcpNew, t(1), T(key(1), "a"), &mut ended);
+        let b = tab.insert(Class::TcpNew, t(2), T(key(2), "b"), &mut ended);
+        tab.account(a, 30_000, &mut ended);
+        assert!(ended.is_empty());
+        tab.account(b, 30_000, &mut ended);
+        assert_eq!(names(&ended), [("a", EndReason::Forced)]);
+        let before = tab.memuse();
+        let _ = tab.remove(b);
+        assert_eq!(before - tab.memuse(), 30_000);
     }
 }

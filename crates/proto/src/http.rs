@@ -137,6 +137,12 @@ pub struct HttpTx {
     pub tunnel: bool,
 }
 
+crate::heap_size_of_fields!(Headers: host, user_agent, content_type, transfer_encoding, connection,
+    proxy_connection, via, proxy_agent, referer, x_forwarded_for, location, server, all);
+crate::heap_size_of_fields!(Request: method, uri, target_host, protocol, headers);
+crate::heap_size_of_fields!(Response: protocol, reason, headers, interim);
+crate::heap_size_of_fields!(HttpTx: request, response);
+
 /// What went wrong, for `anomaly` events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HttpAnomaly {
@@ -278,6 +284,12 @@ impl HttpParser {
         self.next_id
     }
 
+    /// Heap bytes held (transactions and their strings).
+    pub fn memuse(&self) -> usize {
+        use crate::heap::HeapSize;
+        self.txs.heap_size() + self.awaiting.heap_size()
+    }
+
     /// True once a tunnel or upgrade stopped the parser.
     pub fn stopped(&self) -> bool {
         self.req == Side::Stopped && self.resp == Side::Stopped
@@ -288,16 +300,19 @@ impl HttpParser {
     }
 
     fn new_tx(&mut self, ev: &mut Vec<HttpEvent>) -> u64 {
-        if self.txs.len() >= self.cfg.max_txs {
-            // The oldest is given up on; it is completed so it still gets logged.
-            if let Some(old) = self.txs.front().map(|t| t.id) {
+        let open = |t: &HttpTx| !(t.request_done && t.response_done);
+        if self.txs.iter().filter(|t| open(t)).count() >= self.cfg.max_txs {
+            // The oldest open one is given up on: completed, not dropped. It
+            // stays readable until the caller takes it, so its request is
+            // still inspected and logged (padding must not push an absolute
+            // form or a CONNECT out of sight).
+            if let Some(old) = self.txs.iter().find(|t| open(t)).map(|t| t.id) {
                 ev.push(HttpEvent::Anomaly {
                     tx: Some(old),
                     kind: HttpAnomaly::TooManyTransactions,
                 });
                 self.awaiting.retain(|&i| i != old);
                 self.finish_tx(old, ev);
-                self.txs.retain(|t| t.id != old);
             }
         }
         let id = self.next_id;
@@ -1542,6 +1557,32 @@ mod tests {
         assert!(d.parser().tx(2).unwrap().gap);
     }
 
+    /// An absolute-form request followed, in the same segment, by more
+    /// pipelined requests than the transaction limit: the first one is
+    /// still there when its Request event is handled.
+    #[test]
+    fn padding_cannot_push_a_request_out_of_sight() {
+        let mut d = StreamDriver::new(HttpParser::new(HttpConfig::default()), 1 << 16);
+        let mut script = b"GET http://mail.example.net/ HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+        for _ in 0..100 {
+            script.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        }
+        let mut ev = Vec::new();
+        d.feed(TS, &script, &mut ev);
+        assert!(ev.contains(&HttpEvent::Request { tx: 0 }));
+        let first = d.parser().tx(0).expect("still readable");
+        assert_eq!(req(first).form, Form::Absolute);
+        let done = ev
+            .iter()
+            .filter(|e| matches!(e, HttpEvent::TxDone { .. }))
+            .count();
+        assert_eq!(
+            done,
+            101 - HttpConfig::default().max_txs,
+            "every evicted one is logged"
+        );
+    }
+
     #[test]
     fn bounds_hold() {
         let cfg = HttpConfig {
@@ -1558,6 +1599,12 @@ mod tests {
             );
         }
         d.feed(TS, &script, &mut ev);
+        // Evicted transactions wait, completed, for the caller to take them.
+        for e in &ev {
+            if let HttpEvent::TxDone { tx } = e {
+                assert!(d.parser_mut().take_tx(*tx).is_some(), "tx {tx} readable");
+            }
+        }
         assert!(d.parser().txs.len() <= 4);
         assert!(ev.iter().any(|e| matches!(
             e,

@@ -28,6 +28,7 @@
 //!   the parser's accessors and removes them once logged.
 
 pub mod driver;
+pub mod heap;
 pub mod http;
 pub mod ntp;
 pub mod probe;
@@ -37,32 +38,7 @@ pub mod socks;
 pub use driver::StreamDriver;
 pub use probe::{AppProto, Detection, detect};
 
-/// Which way bytes travel, relative to the roles of the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Client to server (Suricata's "toserver", Zeek's "orig").
-    ToServer,
-    /// Server to client.
-    ToClient,
-}
-
-impl Direction {
-    /// The other direction.
-    pub fn reverse(self) -> Self {
-        match self {
-            Direction::ToServer => Direction::ToClient,
-            Direction::ToClient => Direction::ToServer,
-        }
-    }
-
-    /// 0 for to-server, 1 for to-client: an index into per-direction arrays.
-    pub fn index(self) -> usize {
-        match self {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        }
-    }
-}
+pub use fumidai_wire::Direction;
 
 /// A parser for one TCP connection's application-layer bytes.
 pub trait StreamParser {

@@ -66,6 +66,17 @@ pub struct SocksTx {
     pub bound_port: Option<u16>,
 }
 
+impl crate::heap::HeapSize for Address {
+    fn heap_size(&self) -> usize {
+        match self {
+            Address::Name(n) => n.capacity(),
+            _ => 0,
+        }
+    }
+}
+
+crate::heap_size_of_fields!(SocksTx: methods_offered, user, password, address, bound_address);
+
 impl SocksTx {
     fn new(id: u64, version: u8) -> Self {
         SocksTx {
@@ -244,6 +255,11 @@ impl SocksParser {
 
     pub fn tx_count(&self) -> u64 {
         self.next_id
+    }
+
+    /// Heap bytes held (transactions and their strings).
+    pub fn memuse(&self) -> usize {
+        crate::heap::HeapSize::heap_size(&self.txs)
     }
 
     /// True once the parser stopped (tunnel, failure, or something it cannot follow).

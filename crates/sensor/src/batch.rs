@@ -84,4 +84,7 @@ pub enum ToWorker {
     },
     /// End all flows now (time ran backwards between capture files).
     EndAll(EndReason),
+    /// Validate checksums from here on (or not: the next file shows
+    /// checksum offloading).
+    Checksums(bool),
 }

@@ -10,10 +10,12 @@ use crossbeam_channel::{Receiver, Sender};
 use fumidai_engine::Part;
 use fumidai_eve::Counters;
 use fumidai_flow::EndReason;
+use fumidai_wire::checksum::OffloadSampler;
 use fumidai_wire::key::shard_hash;
 use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 
 use crate::batch::{Batch, ToWorker};
+use crate::config::ChecksumValidation;
 use crate::progress::Progress;
 use crate::stats::StatsPart;
 
@@ -42,6 +44,8 @@ pub struct Shards {
     stats_tx: Sender<StatsPart>,
     /// Counters of the capture itself, reported with each stats event.
     pub counters: Counters,
+    /// How checksums are judged (per file when replaying).
+    pub checksums: ChecksumValidation,
 }
 
 /// When the next stats event is due, in packet time.
@@ -83,7 +87,22 @@ impl Shards {
             },
             stats_tx,
             counters: Counters::default(),
+            checksums: ChecksumValidation::Auto,
         }
+    }
+
+    /// Tells every worker whether to validate checksums from now on.
+    pub fn set_checksums(&mut self, on: bool) -> Result<(), WorkerGone> {
+        // Packets already queued were read under the previous setting.
+        for w in 0..self.txs.len() {
+            if !self.pending[w].is_empty() {
+                self.send(w)?;
+            }
+            self.txs[w]
+                .send(ToWorker::Checksums(on))
+                .map_err(|_| WorkerGone)?;
+        }
+        Ok(())
     }
 
     /// Queues one packet for its worker.
@@ -241,54 +260,112 @@ pub struct FileReport {
     pub bytes: u64,
     /// Set when reading stopped before the end of the file.
     pub error: Option<String>,
+    /// Nothing in the file could be read: the run's exit status says so.
+    pub unreadable: bool,
+}
+
+/// What `-r` arguments expand to: the captures to read, and what was
+/// passed over in directories, with why.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 /// Expands `-r` arguments: files as given, directories to their captures in
-/// name order.
-pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// name order. In a directory, only regular files that start like a pcap or
+/// pcapng file are taken: a FIFO or a device would block the replay, so it
+/// is never opened, and everything passed over is named with its reason.
+pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Inputs> {
+    let mut out = Inputs::default();
     for p in inputs {
         if p.is_dir() {
             let mut found = Vec::new();
-            collect_dir(p, recursive, &mut found)?;
+            collect_dir(p, recursive, &mut found, &mut out.skipped)?;
             found.sort();
             if found.is_empty() {
                 anyhow::bail!("{}: no pcap or pcapng files in this directory", p.display());
             }
-            out.extend(found);
+            out.files.extend(found);
         } else {
-            out.push(p.clone());
+            out.files.push(p.clone());
         }
     }
+    out.skipped.sort();
     Ok(out)
 }
 
-fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+fn collect_dir(
+    dir: &Path,
+    recursive: bool,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     for entry in entries {
-        let path = entry?.path();
-        if path.is_dir() {
-            if recursive {
-                collect_dir(&path, recursive, out)?;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                skipped.push((dir.to_path_buf(), format!("cannot list an entry: {e}")));
+                continue;
             }
-        } else if is_capture(&path) {
-            out.push(path);
+        };
+        let path = entry.path();
+        // Follows symbolic links, as opening would.
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                skipped.push((path, format!("cannot stat: {e}")));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            if recursive {
+                collect_dir(&path, recursive, out, skipped)?;
+            } else {
+                skipped.push((path, "a directory (use --recursive)".into()));
+            }
+            continue;
+        }
+        if !meta.is_file() {
+            skipped.push((path, format!("not a regular file ({})", file_kind(&meta))));
+            continue;
+        }
+        match capture_magic(&path) {
+            Ok(true) => out.push(path),
+            Ok(false) => skipped.push((path, "not a pcap or pcapng file".into())),
+            Err(e) => skipped.push((path, format!("cannot read: {e}"))),
         }
     }
     Ok(())
 }
 
-/// True for files that start like a pcap or pcapng file.
-fn is_capture(path: &Path) -> bool {
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+/// True for a file that starts like a pcap or pcapng file.
+fn capture_magic(path: &Path) -> std::io::Result<bool> {
     use std::io::Read;
     let mut magic = [0u8; 4];
-    let ok = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok();
-    ok && matches!(
+    let mut f = std::fs::File::open(path)?;
+    if f.read(&mut magic)? < 4 {
+        return Ok(false);
+    }
+    Ok(matches!(
         u32::from_le_bytes(magic),
         0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-    )
+    ))
 }
 
 /// Replays capture files into the shards.
@@ -325,15 +402,30 @@ fn replay_file(
     let mut cap = match pcap::Capture::from_file(path) {
         Ok(c) => c,
         Err(e) => {
-            report.error = Some(format!("cannot open: {e}"));
+            report.error = Some(format!("cannot read as a capture: {e}"));
+            report.unreadable = true;
             return Ok(());
         }
     };
     let dlt = cap.get_datalink().0;
     let Some(link) = LinkType::from_dlt(dlt) else {
         report.error = Some(format!("unsupported link type {dlt}"));
+        report.unreadable = true;
         return Ok(());
     };
+    if shards.checksums == ChecksumValidation::Auto {
+        let sample = sample_checksums(path, link);
+        let (checked, bad) = (sample.checked, sample.bad);
+        let offload = sample.offload();
+        if offload {
+            tracing::info!(
+                "{}: {bad} of the first {checked} packets have bad checksums: assuming \
+                 checksum offloading, not validating checksums in this file",
+                path.display()
+            );
+        }
+        shards.set_checksums(!offload)?;
+    }
     let pcapng = is_pcapng(path);
     // Offset of the next record in a classic pcap file: header, then
     // 16-byte record headers each followed by the captured bytes.
@@ -367,6 +459,7 @@ fn replay_file(
                     Some(offset)
                 };
                 let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                report.unreadable = report.packets == 0;
                 report.error = Some(match at {
                     Some(at) => format!(
                         "stopped after {} packets at byte offset {at} of {size}: {e}",
@@ -379,6 +472,22 @@ fn replay_file(
         }
     }
     Ok(())
+}
+
+/// Samples the checksums of a file's first packets.
+fn sample_checksums(path: &Path, link: LinkType) -> OffloadSampler {
+    use fumidai_wire::{Decoded, decode};
+    let mut sampler = OffloadSampler::default();
+    let Ok(mut cap) = pcap::Capture::from_file(path) else {
+        return sampler;
+    };
+    for _ in 0..OffloadSampler::SAMPLE {
+        let Ok(p) = cap.next_packet() else { break };
+        if let Decoded::Ip(ip) = decode(link, p.data) {
+            sampler.add(&ip);
+        }
+    }
+    sampler
 }
 
 fn is_pcapng(path: &Path) -> bool {

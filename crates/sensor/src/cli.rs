@@ -4,10 +4,22 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
+const AFTER_HELP: &str = "\
+Other commands:
+  fumidai test DIR|CAPTURE...  replay captures, check them against their X.expect.yaml
+                               files (see fumidai test --help)
+
+Exit status:
+  0  success
+  1  error: bad configuration, unreadable input, or the run could not finish
+  2  bad command line
+  3  --fail-on-alert: the run finished and alerts fired
+     (fumidai test: an expectation was not met)";
+
 /// fumidai: a passive sensor that finds open proxies, open SMTP relays and
 /// UDP amplifiers being probed or abused, and writes Suricata EVE JSON.
 #[derive(Debug, Parser)]
-#[command(name = "fumidai", version, about, long_about = None)]
+#[command(name = "fumidai", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Replay a pcap or pcapng file; a directory replays every capture in
     /// it, in name order. Repeatable.
@@ -54,6 +66,16 @@ pub struct Cli {
     /// Write the process id to this file (removed at exit).
     #[arg(long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
+
+    /// Write the end-of-run summary (packets, flows, events by type, alerts
+    /// by signature id, decoder errors, drops, loss) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Exit with status 3 when an alert fires; with a list of signature ids,
+    /// only when one of those does (--fail-on-alert 9700002,9700021).
+    #[arg(long, value_name = "SID,...", num_args = 0..=1, value_delimiter = ',')]
+    pub fail_on_alert: Option<Vec<u64>>,
 
     /// Validate the configuration, print the effective one, and exit.
     #[arg(long)]

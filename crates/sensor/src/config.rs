@@ -5,14 +5,15 @@
 mod decoder;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-pub use fumidai_detect::config::Net;
 use fumidai_detect::config::{
-    AmpConf, NtpConf, ProxyConf, Sid, SidConf, SmtpConf, SocksConf, SweepConf, from_str_scalar,
+    AlertLimitsConf, AmpConf, NtpConf, ProxyConf, Sid, SidConf, SmtpConf, SocksConf, SweepConf,
+    from_str_scalar,
 };
+pub use fumidai_detect::config::{ByteSize, Net};
+use fumidai_flow::OverlapPolicy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use decoder::DecoderConf;
@@ -27,11 +28,14 @@ pub struct Config {
     pub home_net: Vec<Net>,
     pub external_net: Vec<Net>,
     pub workers: usize,
+    /// The sum of every memcap below may not exceed this.
+    pub memcap: ByteSize,
     pub capture: CaptureConfig,
     pub decoder: DecoderConf,
     pub flow: FlowConfig,
     pub stream: StreamConf,
     pub defrag: DefragConf,
+    pub app_layer: AppLayerConf,
     pub eve: EveConfig,
     pub stats: StatsConfig,
     pub proxy: ProxyConf,
@@ -41,6 +45,7 @@ pub struct Config {
     pub amplification: AmpConf,
     pub sweep: SweepConf,
     pub alerts: BTreeMap<Sid, SidConf>,
+    pub alert_limits: AlertLimitsConf,
 }
 
 impl Default for Config {
@@ -52,11 +57,13 @@ impl Default for Config {
                 .collect(),
             external_net: Vec::new(),
             workers: 0,
+            memcap: ByteSize(1 << 30),
             capture: CaptureConfig::default(),
             decoder: DecoderConf::default(),
             flow: FlowConfig::default(),
             stream: StreamConf::default(),
             defrag: DefragConf::default(),
+            app_layer: AppLayerConf::default(),
             eve: EveConfig::default(),
             stats: StatsConfig::default(),
             proxy: ProxyConf::default(),
@@ -66,6 +73,7 @@ impl Default for Config {
             amplification: AmpConf::default(),
             sweep: SweepConf::default(),
             alerts: BTreeMap::new(),
+            alert_limits: AlertLimitsConf::default(),
         }
     }
 }
@@ -79,6 +87,7 @@ pub struct CaptureConfig {
     pub immediate: bool,
     pub flush_ms: u64,
     pub bpf: String,
+    pub checksum_validation: ChecksumValidation,
 }
 
 impl Default for CaptureConfig {
@@ -90,14 +99,28 @@ impl Default for CaptureConfig {
             immediate: false,
             flush_ms: 100,
             bpf: String::new(),
+            checksum_validation: ChecksumValidation::Auto,
         }
     }
+}
+
+/// Whether packets with bad checksums are ignored (Suricata's
+/// `checksum-checks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumValidation {
+    /// Live capture: yes. Capture files: yes, unless the first packets of
+    /// a file show checksum offloading (more than 1 in 10 bad).
+    Auto,
+    Yes,
+    No,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlowConfig {
     pub max_flows: usize,
+    pub memcap: ByteSize,
     pub timeouts: FlowTimeouts,
     /// Tunnelled flows are told apart by tunnel (see sensor.yaml).
     pub tunnel_aware_keys: bool,
@@ -107,6 +130,7 @@ impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             max_flows: 1_000_000,
+            memcap: ByteSize(512 << 20),
             timeouts: FlowTimeouts::default(),
             tunnel_aware_keys: true,
         }
@@ -167,7 +191,11 @@ pub enum Policy {
 #[serde(deny_unknown_fields, default)]
 pub struct StreamConf {
     pub depth: ByteSize,
-    pub overlap_policy: Policy,
+    pub overlap_policy: StreamPolicy,
+    /// Per host: the stack whose overlap policy applies to bytes it receives.
+    pub host_os_policy: BTreeMap<StreamPolicy, Vec<Net>>,
+    pub urgent_policy: UrgentPolicy,
+    pub ttl_check: bool,
     pub memcap: ByteSize,
     pub max_buffered: ByteSize,
     pub max_segments: usize,
@@ -179,12 +207,86 @@ impl Default for StreamConf {
     fn default() -> Self {
         StreamConf {
             depth: ByteSize(1 << 20),
-            overlap_policy: Policy::First,
+            overlap_policy: StreamPolicy(OverlapPolicy::First),
+            host_os_policy: BTreeMap::new(),
+            urgent_policy: UrgentPolicy::Oob,
+            ttl_check: true,
             memcap: ByteSize(256 << 20),
             max_buffered: ByteSize(1 << 20),
             max_segments: 2048,
             retain_bytes: ByteSize(64 << 10),
             app_depth: AppDepth::default(),
+        }
+    }
+}
+
+/// A TCP overlap policy by its Suricata name (`first`, `last`, `bsd`,
+/// `linux`, `windows`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamPolicy(pub OverlapPolicy);
+
+impl PartialOrd for StreamPolicy {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for StreamPolicy {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.name().cmp(o.0.name())
+    }
+}
+
+impl FromStr for StreamPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        OverlapPolicy::from_name(s.trim())
+            .map(StreamPolicy)
+            .ok_or_else(|| {
+                let names: Vec<_> = OverlapPolicy::ALL.iter().map(|(_, n)| *n).collect();
+                format!(
+                    "unknown overlap policy `{s}`, expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+impl Serialize for StreamPolicy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for StreamPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_scalar(d, "an overlap policy")
+    }
+}
+
+/// What the receiving stack does with TCP urgent data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UrgentPolicy {
+    /// Out of band: the urgent byte is not part of the stream (the default
+    /// of Linux, BSD and Windows sockets).
+    Oob,
+    /// Inline (`SO_OOBINLINE`).
+    Inline,
+}
+
+/// The application-layer parsers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppLayerConf {
+    /// Parser buffers and transactions across all flows.
+    pub memcap: ByteSize,
+}
+
+impl Default for AppLayerConf {
+    fn default() -> Self {
+        AppLayerConf {
+            memcap: ByteSize(256 << 20),
         }
     }
 }
@@ -238,6 +340,8 @@ pub struct EveConfig {
     pub anomaly: AnomalyConf,
     pub community_id_seed: u16,
     pub outputs: Vec<OutputConf>,
+    /// Memory each output may queue before it counts as slow.
+    pub queue_memcap: ByteSize,
     /// Seconds given to the outputs at exit to deliver what is queued.
     pub flush_timeout: u64,
     pub spool: SpoolConf,
@@ -254,6 +358,7 @@ impl Default for EveConfig {
             anomaly: AnomalyConf::default(),
             community_id_seed: 0,
             outputs: vec![OutputConf::default()],
+            queue_memcap: ByteSize(64 << 20),
             flush_timeout: 5,
             spool: SpoolConf::default(),
         }
@@ -483,64 +588,6 @@ impl<'de> Deserialize<'de> for EventTypeName {
     }
 }
 
-/// A size in bytes, written as a number or with a unit (`64kb`, `32mb`, `1gb`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    pub fn as_usize(self) -> usize {
-        usize::try_from(self.0).unwrap_or(usize::MAX)
-    }
-}
-
-impl FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim().to_ascii_lowercase();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
-        let mult: u64 = match unit.trim() {
-            "" | "b" => 1,
-            "kb" | "k" | "kib" => 1 << 10,
-            "mb" | "m" | "mib" => 1 << 20,
-            "gb" | "g" | "gib" => 1 << 30,
-            other => {
-                return Err(format!(
-                    "unknown size unit `{other}` in `{s}` (use kb, mb or gb)"
-                ));
-            }
-        };
-        n.checked_mul(mult)
-            .map(ByteSize)
-            .ok_or_else(|| format!("`{s}` is too large"))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0;
-        for (unit, m) in [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10)] {
-            if n >= m && n.is_multiple_of(m) {
-                return write!(f, "{}{unit}", n / m);
-            }
-        }
-        write!(f, "{n}")
-    }
-}
-
-impl Serialize for ByteSize {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str_scalar(d, "a size such as 65536, \"64kb\" or \"32mb\"")
-    }
-}
-
 /// A configuration error, naming where it is.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}{location}: {key}{message}")]
@@ -553,8 +600,199 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// Parses configuration text; `file` names it in errors.
+/// Parses configuration text and checks its values; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let cfg = parse_only(text, file)?;
+    validate(&cfg).map_err(|(key, message)| ConfigError {
+        file: file.to_owned(),
+        location: line_of(text, &key)
+            .map(|(l, c)| format!(":{l}:{c}"))
+            .unwrap_or_default(),
+        key: format!("{key}: "),
+        message,
+    })?;
+    Ok(cfg)
+}
+
+/// The most worker threads a run may have.
+pub const MAX_WORKERS: usize = 1024;
+/// The longest duration any setting may name: a week of packet time.
+const MAX_SECS: u64 = 7 * 86_400;
+
+/// Checks that every value is one the sensor can run with, so that what
+/// `--check-config` accepts also runs. The error names the key.
+fn validate(c: &Config) -> Result<(), (String, String)> {
+    fn range(key: &str, v: u64, lo: u64, hi: u64) -> Result<(), (String, String)> {
+        if v < lo || v > hi {
+            return Err((key.to_owned(), format!("{v} is out of range ({lo}..={hi})")));
+        }
+        Ok(())
+    }
+    let secs = |key: &str, v: u64| range(key, v, 1, MAX_SECS);
+    range("workers", c.workers as u64, 0, MAX_WORKERS as u64)?;
+    range("memcap", c.memcap.0, 1 << 20, u64::MAX)?;
+    range("capture.snaplen", u64::from(c.capture.snaplen), 64, 262_144)?;
+    range("capture.flush_ms", c.capture.flush_ms, 1, 60_000)?;
+    range("flow.max_flows", c.flow.max_flows as u64, 1, 1 << 32)?;
+    range("flow.memcap", c.flow.memcap.0, 1 << 20, u64::MAX)?;
+    let t = &c.flow.timeouts;
+    for (k, v) in [
+        ("flow.timeouts.tcp.new", t.tcp.new),
+        ("flow.timeouts.tcp.established", t.tcp.established),
+        ("flow.timeouts.tcp.closed", t.tcp.closed),
+        ("flow.timeouts.udp.new", t.udp.new),
+        ("flow.timeouts.udp.established", t.udp.established),
+        ("flow.timeouts.icmp.new", t.icmp.new),
+        ("flow.timeouts.icmp.established", t.icmp.established),
+        ("flow.timeouts.default.new", t.default.new),
+        ("flow.timeouts.default.established", t.default.established),
+    ] {
+        secs(k, v)?;
+    }
+    range("stream.memcap", c.stream.memcap.0, 64 << 10, u64::MAX)?;
+    range(
+        "stream.max_segments",
+        c.stream.max_segments as u64,
+        1,
+        1 << 20,
+    )?;
+    range("stream.max_buffered", c.stream.max_buffered.0, 1, 1 << 30)?;
+    range("stream.retain_bytes", c.stream.retain_bytes.0, 0, 16 << 20)?;
+    secs("defrag.timeout", c.defrag.timeout)?;
+    range(
+        "defrag.max_trackers",
+        c.defrag.max_trackers as u64,
+        1,
+        1 << 24,
+    )?;
+    range(
+        "defrag.max_fragments",
+        c.defrag.max_fragments as u64,
+        1,
+        8192,
+    )?;
+    range("defrag.memcap", c.defrag.memcap.0, 64 << 10, u64::MAX)?;
+    range("app_layer.memcap", c.app_layer.memcap.0, 1 << 20, u64::MAX)?;
+    range("eve.flush_timeout", c.eve.flush_timeout, 0, 3600)?;
+    range("eve.queue_memcap", c.eve.queue_memcap.0, 64 << 10, u64::MAX)?;
+    for (i, o) in c.eve.outputs.iter().enumerate() {
+        range(
+            &format!("eve.outputs[{i}].queue"),
+            o.queue as u64,
+            1,
+            1 << 20,
+        )?;
+        range(
+            &format!("eve.outputs[{i}].batch_size"),
+            o.batch_size as u64,
+            1,
+            1 << 20,
+        )?;
+        range(
+            &format!("eve.outputs[{i}].rotate_interval"),
+            o.rotate_interval,
+            0,
+            MAX_SECS,
+        )?;
+    }
+    if c.stats.enabled {
+        secs("stats.interval", c.stats.interval)?;
+    }
+    secs("amplification.window", c.amplification.window)?;
+    range(
+        "amplification.min_reflectors",
+        c.amplification.min_reflectors as u64,
+        1,
+        1 << 20,
+    )?;
+    range(
+        "amplification.memcap",
+        c.amplification.memcap.0,
+        1 << 20,
+        u64::MAX,
+    )?;
+    range(
+        "amplification.victims_memcap",
+        c.amplification.victims_memcap.0,
+        64 << 10,
+        u64::MAX,
+    )?;
+    for (i, svc) in c.amplification.services.iter().enumerate() {
+        if !(svc.min_ratio.is_finite() && svc.min_ratio > 0.0) {
+            return Err((
+                format!("amplification.services[{i}].min_ratio"),
+                format!("{} is not a positive ratio", svc.min_ratio),
+            ));
+        }
+    }
+    secs("sweep.window", c.sweep.window)?;
+    range("sweep.min_hosts", c.sweep.min_hosts as u64, 1, 1 << 20)?;
+    range("sweep.memcap", c.sweep.memcap.0, 64 << 10, u64::MAX)?;
+    range(
+        "smtp.bot_messages_per_hour",
+        u64::from(c.smtp.bot_messages_per_hour),
+        1,
+        u64::MAX,
+    )?;
+    range("smtp.bots_memcap", c.smtp.bots_memcap.0, 64 << 10, u64::MAX)?;
+    secs(
+        "alert_limits.per_signature.seconds",
+        c.alert_limits.per_signature.seconds,
+    )?;
+    range(
+        "alert_limits.memcap",
+        c.alert_limits.memcap.0,
+        64 << 10,
+        u64::MAX,
+    )?;
+    for (sid, sc) in &c.alerts {
+        if let Some(t) = &sc.threshold {
+            secs(&format!("alerts.{}.threshold.seconds", sid.0), t.seconds)?;
+            range(
+                &format!("alerts.{}.threshold.count", sid.0),
+                u64::from(t.count),
+                1,
+                u64::from(u32::MAX),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Line and column of a dotted key (`a.b[2].c`) in YAML text, found by
+/// following the indentation; for error messages only.
+fn line_of(text: &str, key: &str) -> Option<(usize, usize)> {
+    let parts: Vec<&str> = key
+        .split('.')
+        .map(|p| p.split('[').next().unwrap_or(p))
+        .collect();
+    let mut indent: Option<usize> = None;
+    let mut found = None;
+    let mut lines = text.lines().enumerate();
+    'parts: for part in parts {
+        for (n, line) in lines.by_ref() {
+            let body = line.trim_start().trim_start_matches("- ");
+            let col = line.len() - body.len();
+            if indent.is_some_and(|i| col <= i)
+                && !line.trim().is_empty()
+                && !line.trim_start().starts_with('#')
+            {
+                // Left the parent's block: the key is not written (a default).
+                return found;
+            }
+            if body.starts_with(&format!("{part}:")) {
+                indent = Some(col);
+                found = Some((n + 1, col + 1));
+                continue 'parts;
+            }
+        }
+        return found;
+    }
+    found
+}
+
+/// Parses configuration text without checking value ranges.
+fn parse_only(text: &str, file: &str) -> Result<Config, ConfigError> {
     if text.trim().is_empty() {
         return Ok(Config::default());
     }
@@ -668,6 +906,34 @@ mod tests {
             Config::default().decoder.engine(true),
             fumidai_wire::DecoderConfig::default()
         );
+    }
+
+    #[test]
+    fn values_that_cannot_run_are_refused_with_their_line() {
+        for (text, line, key) in [
+            ("workers: 100000\n", 1, "workers"),
+            ("workers: 18446744073709551615\n", 1, "workers"),
+            (
+                "eve:\n  flush_timeout: 18446744073709551615\n",
+                2,
+                "eve.flush_timeout",
+            ),
+            (
+                "amplification:\n  min_reflectors: 5\n  window: 18446744073709551\n",
+                3,
+                "amplification.window",
+            ),
+            ("sweep:\n  window: 0\n", 2, "sweep.window"),
+            (
+                "alerts:\n  9700030:\n    threshold: {type: limit, track: by_src, count: 0, seconds: 60}\n",
+                3,
+                "alerts.9700030.threshold.count",
+            ),
+        ] {
+            let e = parse(text, "s.yaml").unwrap_err().to_string();
+            assert!(e.starts_with(&format!("s.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

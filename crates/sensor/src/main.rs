@@ -9,6 +9,7 @@ mod privs;
 mod progress;
 mod run;
 mod stats;
+mod summary;
 mod worker;
 
 use std::io::Write;
@@ -24,6 +25,9 @@ use crate::progress::human_bytes;
 use crate::run::{Input, RunReport, Signals};
 
 fn main() -> ExitCode {
+    if let Some(code) = subcommand() {
+        return code;
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     match real_main(&cli) {
@@ -32,6 +36,18 @@ fn main() -> ExitCode {
             eprintln!("fumidai: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `fumidai NAME ...` for the commands that are not the sensor, each a
+/// crate of its own. The sensor's flags all start with `-`, and a lone BPF
+/// expression without `-i` is an error, so no sensor command line is taken.
+fn subcommand() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    let name = args.next()?;
+    match name.to_str()? {
+        "test" => Some(fumidai_expect::main(args)),
+        _ => None,
     }
 }
 
@@ -93,12 +109,21 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{}: no such file or directory", p.display());
             }
         }
-        Input::Files(capture::expand_inputs(&cli.read, cli.recursive)?)
+        let inputs = capture::expand_inputs(&cli.read, cli.recursive)?;
+        // Said even with -q: a capture passed over is a capture not analysed.
+        for (path, why) in &inputs.skipped {
+            eprintln!("fumidai: {}: skipped: {why}", path.display());
+        }
+        Input::Files(inputs.files)
     } else {
         anyhow::bail!(
             "nothing to do: give -r FILE|DIR to replay captures or -i IFACE to capture live (see --help)"
         );
     };
+    if cli.fail_on_alert.is_some() && !cfg.eve.types.iter().any(|t| t.0 == EventType::Alert) {
+        // Alerts that are not produced cannot be counted: never pass silently.
+        anyhow::bail!("--fail-on-alert needs `alert` in eve.types");
+    }
     let log_dir = cli
         .log_dir
         .clone()
@@ -155,11 +180,40 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let failing = cli
+        .fail_on_alert
+        .as_deref()
+        .map_or(0, |sids| summary::failing_alerts(&report, sids));
+    // An input that could not be read at all, or a live capture that
+    // failed, is an error whatever else happened: exit 1 wins over 3.
+    let unreadable = report.files.iter().filter(|f| f.unreadable).count();
+    let capture_failed = matches!(&report.live, Some((_, _, _, Some(_))));
+    let code = if unreadable > 0 || capture_failed {
+        1
+    } else if failing > 0 {
+        summary::EXIT_ALERTS
+    } else {
+        0
+    };
+    if let Some(path) = &cli.summary_json {
+        let json = summary::to_json(&report, cli.fail_on_alert.as_deref(), code);
+        summary::write(path, &json)?;
+    }
     if cli.quiet == 0 {
         let mut out = std::io::stdout().lock();
         let _ = print_summary(&mut out, &report);
     }
-    Ok(ExitCode::SUCCESS)
+    if failing > 0 {
+        // Said even with -q: it is why the exit status is not 0.
+        eprintln!("fumidai: --fail-on-alert: {failing} alerts fired");
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "fumidai: {unreadable} of {} inputs could not be read at all (see above)",
+            report.files.len()
+        );
+    }
+    Ok(ExitCode::from(code))
 }
 
 fn print_summary(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
@@ -209,10 +263,21 @@ fn print_summary(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
         .collect();
     let total: u64 = r.output.events.iter().sum();
     writeln!(out, "  events:  {total} ({})", by_type.join(", "))?;
+    let by_sid: Vec<String> = r
+        .output
+        .alerts
+        .iter()
+        .map(|(sid, n)| format!("{sid} {n}"))
+        .collect();
     writeln!(
         out,
-        "  alerts:  {}",
-        r.output.events[EventType::Alert.index()]
+        "  alerts:  {}{}",
+        r.output.events[EventType::Alert.index()],
+        if by_sid.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_sid.join(", "))
+        }
     )?;
     let decode_errors: u64 =
         c.0.iter()

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::{bounded, unbounded};
+use fumidai_budget::Budget;
 use fumidai_detect::{DetectConf, Detector, NetSet};
 use fumidai_engine::{AnomalyLog, Engine, EngineConfig};
 use fumidai_eve::output::{Output, OutputOptions, OutputReport, SinkSpec};
@@ -24,7 +25,8 @@ use fumidai_wire::defrag::DefragConfig;
 use crate::batch::{Batch, ToWorker};
 use crate::capture::{self, FileReport, KernelStats, LiveOptions, Shards};
 use crate::config::{
-    Config, EventTypeName, FileType, OutputConf, Policy, RedisModeName, SyslogTransportName,
+    ChecksumValidation, Config, EventTypeName, FileType, OutputConf, Policy, RedisModeName,
+    SyslogTransportName, UrgentPolicy,
 };
 use crate::progress::Progress;
 use crate::stats::{self, FINAL, StatsPart};
@@ -84,27 +86,42 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
         log[t.0.index()] = true;
     }
     let s = &cfg.stream;
+    // Most specific networks first, so a host's own entry wins.
+    let mut host_policy: Vec<_> = s
+        .host_os_policy
+        .iter()
+        .flat_map(|(p, nets)| nets.iter().map(move |n| (n.0, p.0)))
+        .collect();
+    host_policy.sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix_len()));
+    let share = |b: crate::config::ByteSize| b.as_usize() / workers;
     EngineConfig {
         timeouts,
         max_flows: (cfg.flow.max_flows / workers).max(1),
         stream: StreamConfig {
-            policy: policy(s.overlap_policy),
+            policy: s.overlap_policy.0,
             depth: s.depth.0,
             max_buffered: s.max_buffered.as_usize(),
             max_segments: s.max_segments,
             retain_bytes: s.retain_bytes.as_usize(),
+            urgent_oob: s.urgent_policy == UrgentPolicy::Oob,
+            ttl_check: s.ttl_check,
             ..StreamConfig::default()
         },
+        flow_memcap: share(cfg.flow.memcap),
+        app_memcap: share(cfg.app_layer.memcap),
+        amp_memcap: share(cfg.amplification.memcap),
+        host_policy,
+        checksums: cfg.capture.checksum_validation != ChecksumValidation::No,
         app_depth: vec![
             (AppProto::Http, s.app_depth.http.0),
             (AppProto::Smtp, s.app_depth.smtp.0),
             (AppProto::Socks, s.app_depth.socks.0),
         ],
-        stream_memcap: s.memcap.as_usize() / workers,
+        stream_memcap: share(s.memcap),
         defrag: DefragConfig {
             timeout_secs: cfg.defrag.timeout,
-            max_trackers: cfg.defrag.max_trackers,
-            memcap: cfg.defrag.memcap.as_usize(),
+            max_trackers: (cfg.defrag.max_trackers / workers).max(1),
+            memcap: share(cfg.defrag.memcap),
             max_fragments: cfg.defrag.max_fragments,
             policy: policy(cfg.defrag.overlap_policy),
         },
@@ -119,8 +136,8 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
     }
 }
 
-/// The detectors, configured, with their shared state.
-pub fn detector(cfg: &Config) -> Detector {
+/// The detectors, configured, with their shared state drawing on `budget`.
+pub fn detector(cfg: &Config, budget: Arc<Budget>) -> Detector {
     let set = |v: &[crate::config::Net]| NetSet::new(v.iter().map(|n| n.0));
     let conf = DetectConf {
         proxy: cfg.proxy.clone(),
@@ -130,8 +147,9 @@ pub fn detector(cfg: &Config) -> Detector {
         amplification: cfg.amplification.clone(),
         sweep: cfg.sweep.clone(),
         alerts: cfg.alerts.clone(),
+        alert_limits: cfg.alert_limits.clone(),
     };
-    Detector::new(conf, set(&cfg.home_net), set(&cfg.external_net))
+    Detector::with_budget(conf, set(&cfg.home_net), set(&cfg.external_net), budget)
 }
 
 fn filter(types: &[EventTypeName]) -> TypeFilter {
@@ -255,6 +273,7 @@ fn open_sinks(cfg: &Config, log_dir: &Path) -> anyhow::Result<(Vec<SinkSpec>, Ve
             spool_types: spool_types.clone(),
             spool_max_bytes: cfg.eve.spool.max_bytes.0,
             queue: o.queue,
+            queue_bytes: cfg.eve.queue_memcap.as_usize(),
         });
     }
     Ok((specs, files))
@@ -316,6 +335,7 @@ pub fn run(
     before_capture(&owned)?;
 
     let flush_every = Duration::from_millis(cfg.capture.flush_ms.clamp(100, 1000));
+    let budget = Budget::new(cfg.memcap.as_usize());
     let output = Output::spawn(
         sinks,
         OutputOptions {
@@ -323,13 +343,26 @@ pub fn run(
             // A replay can wait for a slow disk; live capture cannot.
             block_when_full: matches!(input, Input::Files(_)),
             reopen: Arc::clone(&signals.reopen),
+            budget: Arc::clone(&budget),
         },
     )?;
     let ecfg = Arc::new(engine_config(cfg, workers));
-    let det = Arc::new(detector(cfg));
+    let det = Arc::new(detector(cfg, Arc::clone(&budget)));
     let (stats_tx, stats_rx) = unbounded::<StatsPart>();
     let log_stats = cfg.stats.enabled && cfg.eve.types.iter().any(|t| t.0 == EventType::Stats);
-    let stats_thread = stats::spawn(workers + 1, stats_rx, output.handle(), log_stats, started)?;
+    let shared = stats::Shared {
+        det: Arc::clone(&det),
+        budget: Arc::clone(&budget),
+        settle: Duration::from_secs(cfg.eve.flush_timeout),
+    };
+    let stats_thread = stats::spawn(
+        workers + 1,
+        stats_rx,
+        output.handle(),
+        log_stats,
+        started,
+        shared,
+    )?;
     let (pool_tx, pool_rx) = bounded::<Batch>(workers * 8);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
@@ -359,6 +392,7 @@ pub fn run(
         stats_tx.clone(),
         ecfg.decoder.clone(),
     );
+    shards.checksums = cfg.capture.checksum_validation;
     let mut files = Vec::new();
     let mut live = None;
     let capture_result = match (&input, live_cap.as_mut()) {
@@ -383,10 +417,18 @@ pub fn run(
     };
     let capture_counters = shards.counters.clone();
     let final_clock = shards.finish().map(|(_, c)| c);
-    // The workers end their flows once their channels close.
-    for h in handles {
-        if h.join().is_err() {
-            tracing::error!("a worker thread panicked");
+    // The workers end their flows once their channels close. A worker that
+    // died fails the run: its flows' events are missing.
+    let mut dead = Vec::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        if let Err(panic) = h.join() {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)")
+                .to_owned();
+            dead.push(format!("worker {i} panicked: {msg}"));
         }
     }
     let _ = stats_tx.send(StatsPart {
@@ -397,6 +439,9 @@ pub fn run(
     drop(stats_tx);
     let counters = stats_thread.join().unwrap_or_default();
     let output_report = output.finish(Duration::from_secs(cfg.eve.flush_timeout));
+    if !dead.is_empty() {
+        anyhow::bail!("{}; events of its flows are missing", dead.join("; "));
+    }
     if capture_result.is_err() {
         anyhow::bail!("a worker stopped unexpectedly; events after that point are missing");
     }

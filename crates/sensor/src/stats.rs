@@ -2,8 +2,14 @@
 //! thread report for one stats event, and writes the `stats` record.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use fumidai_budget::Budget;
+use fumidai_detect::Detector;
+use fumidai_engine::counters::add_mem;
 
 use crossbeam_channel::Receiver;
 use fumidai_eve::output::OutputHandle;
@@ -27,6 +33,39 @@ struct StatsBody {
     stats: serde_json::Value,
 }
 
+/// What stats report once for the whole sensor (not per worker).
+pub struct Shared {
+    pub det: Arc<Detector>,
+    pub budget: Arc<Budget>,
+    /// How long the final stats wait for the outputs to deliver what is
+    /// queued, so that their counters match the files.
+    pub settle: Duration,
+}
+
+impl Shared {
+    fn counters(&self, out: &OutputHandle) -> Counters {
+        let mut c = Counters::default();
+        for r in self.det.shared.reports() {
+            add_mem(&mut c, &r);
+        }
+        add_mem(&mut c, &out.mem_report());
+        let b = &self.budget;
+        c.add("memcap.global.memuse", b.used() as u64);
+        c.add("memcap.global.memcap", b.cap() as u64);
+        c.add("memcap.global.refused", b.refused());
+        // Suricata's pressure: percent of the memcap in use.
+        let pct = |v: usize| (v as u128 * 100 / b.cap().max(1) as u128) as u64;
+        c.add("memcap.pressure", pct(b.used()));
+        c.add("memcap.pressure_max", pct(b.peak()));
+        let l = &self.det.shared.limits;
+        let thresholded = l.thresholded.load(Ordering::Relaxed);
+        let rate_limited = l.rate_limited.load(Ordering::Relaxed);
+        c.add("detect.alerts_suppressed", thresholded + rate_limited);
+        c.add("detect.alerts_rate_limited", rate_limited);
+        c
+    }
+}
+
 /// Starts the thread; it expects `parts` reports per event and returns the
 /// final merged counters.
 pub fn spawn(
@@ -35,6 +74,7 @@ pub fn spawn(
     out: OutputHandle,
     log: bool,
     started: Instant,
+    shared: Shared,
 ) -> std::io::Result<JoinHandle<Counters>> {
     std::thread::Builder::new()
         .name("fumidai-stats".into())
@@ -50,9 +90,15 @@ pub fn spawn(
                 if entry.0 < parts {
                     continue;
                 }
-                let Some((_, ts, counters)) = pending.remove(&part.seq) else {
+                let Some((_, ts, mut counters)) = pending.remove(&part.seq) else {
                     continue;
                 };
+                if part.seq == FINAL {
+                    // Everything else is out: let the outputs deliver it,
+                    // so the final counters equal what the files hold.
+                    out.wait_idle(shared.settle);
+                }
+                counters.merge(&shared.counters(&out));
                 if log {
                     write(&out, ts, &counters, started);
                 }

@@ -325,8 +325,8 @@ const OUTER: &[&str] = &[
 
 /// The attack captures of the repository, each with the configuration its
 /// alerts are judged with.
-fn attack_captures() -> Vec<(PathBuf, Option<&'static str>)> {
-    let mut out = vec![(pcap("lab/lab-attack.pcap"), Some(common::LAB_CONFIG))];
+fn attack_captures() -> Vec<(PathBuf, Option<String>)> {
+    let mut out = vec![(pcap("lab/lab-attack.pcap"), Some(common::lab_config()))];
     for dir in ["scenarios", "evasion"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(pcap(dir))
             .expect("capture dir")
@@ -483,7 +483,7 @@ fn every_attack_in_every_encapsulation_raises_the_same_alerts() {
     let mut jobs = Vec::new();
     for (i, (capture, config)) in attack_captures().into_iter().enumerate() {
         let cfg = dir.path().join(format!("sensor-{i}.yaml"));
-        std::fs::write(&cfg, config.unwrap_or("")).unwrap();
+        std::fs::write(&cfg, config.unwrap_or_default()).unwrap();
         let cfg = cfg.display().to_string();
         let plain = replay(
             std::slice::from_ref(&capture),

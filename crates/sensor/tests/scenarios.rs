@@ -1,7 +1,8 @@
 //! The generated scenarios (`scripts/gen-scenarios.py`, in pcaps/scenarios/):
-//! each must raise exactly its alerts, and every amplification alert must
-//! report the bytes in the capture — counted here independently with tshark —
-//! and a ratio within 1 % of theirs.
+//! each must raise exactly its alerts (its `X.expect.yaml`, checked by
+//! `fumidai test`), and every amplification alert must report the bytes in
+//! the capture — counted here independently with tshark — and a ratio within
+//! 1 % of theirs.
 
 mod common;
 
@@ -11,31 +12,19 @@ use std::process::Command;
 use common::{pcap, replay};
 use serde_json::Value;
 
-/// Alerts each scenario must raise, by signature id and count, and why.
-const EXPECTED: &[(&str, &[(u64, usize)])] = &[
-    // One forged MON_GETLIST_1 and its 600-entry answer: the request, the
-    // amplifier, and the ratio (44,000 / 192).
-    (
-        "amp-ntp-monlist-600.pcap",
-        &[(9700030, 1), (9700031, 1), (9700032, 1)],
-    ),
-    // Victim side only: each of the 50 reflectors answers unasked (9700034)
-    // and is a monlist amplifier (9700031, once per reflector); the victim
-    // is hit by many reflectors (9700033, once).
-    (
-        "amp-ntp-50-reflectors.pcap",
-        &[(9700031, 50), (9700033, 1), (9700034, 50)],
-    ),
-    ("amp-dns-any.pcap", &[(9700032, 1)]),
-    ("amp-ssdp.pcap", &[(9700032, 1)]),
-    ("amp-memcached.pcap", &[(9700032, 1)]),
-    // Time sync is not amplification.
-    ("ntp-1000-clients.pcap", &[]),
-    // 10,000 targets over 100 s: once per 60 s window, not per target.
-    ("ntp-monlist-scan.pcap", &[(9700030, 2)]),
-    // 600 mails in 50 minutes (limit 500 an hour): once.
-    ("smtp-600-mails.pcap", &[(9700024, 1)]),
-];
+/// The scenarios. The alerts each must raise, by signature id and count,
+/// and why, are in the `X.expect.yaml` beside each capture, checked by
+/// `fumidai test pcaps/` (tests/expect.rs).
+fn scenarios() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(pcap("scenarios"))
+        .expect("pcaps/scenarios")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap"))
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), 8, "{v:?}");
+    v
+}
 
 /// UDP payload bytes and datagrams per (source, destination) pair, by tshark.
 fn udp_bytes(file: &str) -> BTreeMap<(String, String), (u64, u64)> {
@@ -73,18 +62,13 @@ fn udp_bytes(file: &str) -> BTreeMap<(String, String), (u64, u64)> {
 }
 
 #[test]
-fn each_scenario_raises_exactly_its_alerts_with_the_measured_ratio() {
+fn amplification_alerts_report_the_measured_bytes_and_ratio() {
     let mut report = Vec::new();
-    for (file, expected) in EXPECTED {
+    let mut checked = 0;
+    for file in &scenarios() {
+        let file = file.as_str();
         let r = replay(&[pcap(&format!("scenarios/{file}"))], &[]);
         let alerts = r.of_type("alert");
-        let mut got: BTreeMap<u64, usize> = BTreeMap::new();
-        for a in &alerts {
-            *got.entry(a["alert"]["signature_id"].as_u64().unwrap())
-                .or_default() += 1;
-        }
-        let want: BTreeMap<u64, usize> = expected.iter().copied().collect();
-        assert_eq!(got, want, "{file}: alerts by signature");
         let bytes = (!alerts.is_empty()).then(|| udp_bytes(file));
         for a in alerts.iter().filter(|a| a.get("amplification").is_some()) {
             let amp: &Value = &a["amplification"];
@@ -102,6 +86,7 @@ fn each_scenario_raises_exactly_its_alerts_with_the_measured_ratio() {
                 .copied()
                 .unwrap_or_default();
             let sid = a["alert"]["signature_id"].as_u64().unwrap();
+            checked += 1;
             if sid == 9700033 {
                 // Evidence of the deciding pair, at the moment the count was reached.
                 assert!(
@@ -145,6 +130,7 @@ fn each_scenario_raises_exactly_its_alerts_with_the_measured_ratio() {
         }
     }
     println!("{}", report.join("\n"));
+    assert!(checked >= 50, "{checked} amplification alerts checked");
 }
 
 #[test]

@@ -715,3 +715,53 @@ fn expected_alerts_per_capture() {
         failures.join("\n")
     );
 }
+
+/// The `X.expect.yaml` beside each capture of truth.yaml (what `fumidai
+/// test pcaps/` holds fumidai to, endpoints and counts included) was written
+/// from fumidai's own output; this holds each to truth.yaml: an exact list,
+/// with the built-in defaults, naming every expected sid and none outside
+/// the tolerated ones.
+#[test]
+fn expectation_files_agree_with_truth_yaml() {
+    let map = name_sids();
+    let mut failures = Vec::new();
+    for entry in truth() {
+        let file = file_of(entry);
+        let stem = file
+            .strip_suffix(".pcapng")
+            .or_else(|| file.strip_suffix(".pcap"))
+            .unwrap_or(file);
+        let path = root().join("pcaps").join(format!("{stem}.expect.yaml"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            failures.push(format!("{file}: no {}", path.display()));
+            continue;
+        };
+        let spec: Value = serde_norway::from_str(&text).expect("expectation file parses");
+        if spec.get("config").is_some() || spec["at_least"] == true {
+            failures.push(format!(
+                "{file}: truth.yaml judges the built-in defaults and the whole set of alerts"
+            ));
+        }
+        let listed: BTreeSet<u64> = spec["alerts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{file}: an alerts list"))
+            .iter()
+            .filter(|a| a["count"].as_u64().unwrap_or(1) > 0)
+            .map(|a| a["sid"].as_u64().expect("sid"))
+            .collect();
+        let expected = sids(&entry["expect_sids"]);
+        let mut allowed = expected.clone();
+        for name in names(&entry["tolerated_alerts"]) {
+            allowed.extend(map.get(&name).into_iter().flatten().copied());
+        }
+        let missing: Vec<&u64> = expected.difference(&listed).collect();
+        let outside: Vec<&u64> = listed.difference(&allowed).collect();
+        if !missing.is_empty() || !outside.is_empty() {
+            failures.push(format!(
+                "{}: lacks expected {missing:?}, lists untolerated {outside:?}",
+                path.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -26,10 +26,47 @@ fn icmp_counterpart(v6: bool, t: u8) -> Option<u8> {
     })
 }
 
+/// A Community ID v1 string (`1:` and 28 base64 characters), held inline:
+/// computed when a record is written rather than stored with every flow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CommunityId([u8; 30]);
+
+impl CommunityId {
+    pub fn as_str(&self) -> &str {
+        // Always ASCII: "1:" and base64.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for CommunityId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for CommunityId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// The Community ID of a flow from `src` to `dst` over IP protocol `proto`.
 /// For ICMP, the endpoints' ports are the ICMP type (source) and code
 /// (destination), as the spec defines.
-pub fn community_id(seed: u16, src: Endpoint, dst: Endpoint, proto: u8) -> String {
+pub fn community_id(seed: u16, src: Endpoint, dst: Endpoint, proto: u8) -> CommunityId {
     let (mut a, mut b) = (src, dst);
     let mut one_way = false;
     if proto == 1 || proto == 58 {
@@ -59,10 +96,12 @@ pub fn community_id(seed: u16, src: Endpoint, dst: Endpoint, proto: u8) -> Strin
         h.update(b.port.to_be_bytes());
     }
     let digest = h.finalize();
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(digest, &mut out);
-    out
+    let mut out = [b'='; 30];
+    out[0] = b'1';
+    out[1] = b':';
+    // 20 bytes always encode to 28 characters: the slice is big enough.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out[2..]);
+    CommunityId(out)
 }
 
 #[cfg(test)]
@@ -149,7 +188,11 @@ mod tests {
             ),
         ];
         for (seed, a, b, proto, want) in cases {
-            assert_eq!(community_id(seed, a, b, proto), want, "{a:?} {b:?} {proto}");
+            assert_eq!(
+                community_id(seed, a, b, proto).as_str(),
+                want,
+                "{a:?} {b:?} {proto}"
+            );
         }
     }
 }

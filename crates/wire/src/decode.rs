@@ -56,6 +56,8 @@ pub struct Tcp<'a> {
     pub window: u16,
     /// The window scale option, present only on SYN segments.
     pub wscale: Option<u8>,
+    /// The urgent pointer (meaningful with the URG flag).
+    pub urgent: u16,
     pub payload: &'a [u8],
 }
 
@@ -166,6 +168,16 @@ pub struct Packet<'a> {
     /// tunnel carried (Suricata's tunnel packet): what its flow's byte
     /// counts are measured on.
     pub tunnel_len: u32,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// The IPv4 header (for its checksum); empty for IPv6.
+    pub ip_header: &'a [u8],
+    /// The whole transport segment (header and payload) as captured, for
+    /// its checksum; empty for a fragment.
+    pub l4_bytes: &'a [u8],
+    /// The transport length the IP header declares (what the checksum
+    /// covers); more than `l4_bytes` when the capture was cut.
+    pub l4_len: u32,
 }
 
 /// What a frame turned out to be.
@@ -217,12 +229,16 @@ pub(crate) fn decode_ip(
         })) => return Err(DecodeEvent::Ipv4HlenTooSmall),
     };
     let mut anomaly = None;
+    let mut ip_header: &[u8] = &[];
+    let ttl;
     let (src, dst, fragment) = match &ip {
         LaxIpSlice::Ipv4(v4) => {
             if want_v6 {
                 return Err(wrong_version(want_v6));
             }
             let h = v4.header();
+            ip_header = bytes.get(..h.slice().len()).unwrap_or(&[]);
+            ttl = h.ttl();
             if usize::from(h.total_len()) < h.slice().len() {
                 return Err(DecodeEvent::Ipv4IplenSmallerThanHlen);
             }
@@ -244,6 +260,7 @@ pub(crate) fn decode_ip(
                 return Err(wrong_version(want_v6));
             }
             let h = v6.header();
+            ttl = h.hop_limit();
             let frag = if v6.is_payload_fragmented() {
                 ipv6_fragment(bytes, v6.extensions().clone().into_iter())
             } else {
@@ -267,6 +284,12 @@ pub(crate) fn decode_ip(
         });
     }
     let payload = ip.payload();
+    let l4_len = payload.payload.len() as u32
+        + if payload.incomplete {
+            declared_missing(&ip)
+        } else {
+            0
+        };
     if payload.incomplete {
         anomaly = Some(if want_v6 {
             DecodeEvent::Ipv6Trunc
@@ -283,6 +306,11 @@ pub(crate) fn decode_ip(
     } else {
         transport(payload.ip_number.0, payload.payload, payload.incomplete)?
     };
+    let l4_bytes = if matches!(l4, L4::Fragment(_)) {
+        &[][..]
+    } else {
+        payload.payload
+    };
     Ok(Packet {
         vlan,
         vlan_layers,
@@ -296,7 +324,26 @@ pub(crate) fn decode_ip(
         // The link header, the tags, this header.
         layers: vlan_layers.saturating_add(2),
         tunnel_len: 0,
+        ttl,
+        ip_header,
+        l4_bytes,
+        l4_len,
     })
+}
+
+/// Transport bytes the IP header declares beyond what was captured.
+fn declared_missing(ip: &LaxIpSlice<'_>) -> u32 {
+    let (declared, have) = match ip {
+        LaxIpSlice::Ipv4(v4) => (
+            usize::from(v4.header().total_len()).saturating_sub(v4.header().slice().len()),
+            v4.payload().payload.len(),
+        ),
+        LaxIpSlice::Ipv6(v6) => (
+            usize::from(v6.header().payload_length()),
+            v6.payload().payload.len(),
+        ),
+    };
+    declared.saturating_sub(have) as u32
 }
 
 fn wrong_version(want_v6: bool) -> DecodeEvent {
@@ -377,6 +424,7 @@ fn transport(proto: u8, payload: &[u8], truncated: bool) -> Result<L4<'_>, Decod
                 flags,
                 window: t.window_size(),
                 wscale,
+                urgent: t.urgent_pointer(),
                 payload: t.payload(),
             })
         }

@@ -5,10 +5,15 @@
 //! [`SegmentMap`], so overlaps follow the same policy choice as TCP
 //! reassembly, and overlaps carrying different bytes — the fragment-overlap
 //! evasion of Ptacek & Newsham and RFC 1858 — are reported. Trackers expire
-//! in packet time; memory and tracker counts are capped.
+//! in packet time; memory and tracker counts are capped. At either cap the
+//! oldest datagram in progress gives way to the new one (Suricata's "hard
+//! reuse"): a flood of forged first fragments then costs the oldest
+//! fragments, never the datagram being sent now.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+use fumidai_budget::{Budget, MemReport, Meter};
 
 use crate::segments::{OverlapPolicy, SegmentMap};
 use crate::{DecodeEvent, Fragment, Timestamp};
@@ -50,6 +55,8 @@ pub struct DefragStats {
     pub v6_timeouts: u64,
     pub max_trackers_reached: u64,
     pub memcap_drop: u64,
+    /// Datagrams in progress given up to make room for new ones.
+    pub tracker_hard_reuse: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,9 +103,13 @@ pub struct Defragmenter {
     trackers: HashMap<Key, Tracker, foldhash::fast::RandomState>,
     /// Creation order, for expiry; entries of finished trackers are skipped.
     order: VecDeque<(Timestamp, Key)>,
-    memuse: usize,
+    meter: Meter,
     pub stats: DefragStats,
 }
+
+/// What one datagram in progress costs besides its fragments' bytes.
+const TRACKER_BYTES: usize =
+    std::mem::size_of::<(Key, Tracker)>() + std::mem::size_of::<(Timestamp, Key)>() + 16;
 
 /// The largest IPv4 datagram payload: 65535 minus the smallest header.
 const MAX_V4_PAYLOAD: u64 = 65_535 - 20;
@@ -106,19 +117,63 @@ const MAX_V4_PAYLOAD: u64 = 65_535 - 20;
 const MAX_V6_PAYLOAD: u64 = 65_535;
 
 impl Defragmenter {
+    /// A defragmenter whose memory is capped by `cfg.memcap` alone.
     pub fn new(cfg: DefragConfig) -> Self {
+        let meter = Meter::new("defrag", cfg.memcap, Budget::unlimited());
+        Self::with_meter(cfg, meter)
+    }
+
+    /// A defragmenter whose memory is accounted by `meter` (the sensor's
+    /// budget; `cfg.memcap` is then the meter's business).
+    pub fn with_meter(cfg: DefragConfig, meter: Meter) -> Self {
         Defragmenter {
             cfg,
             trackers: HashMap::default(),
             order: VecDeque::new(),
-            memuse: 0,
+            meter,
             stats: DefragStats::default(),
         }
     }
 
     /// Bytes held.
     pub fn memuse(&self) -> usize {
-        self.memuse
+        self.meter.used()
+    }
+
+    /// The memory counters (`memcap.defrag.*`).
+    pub fn report(&self) -> MemReport {
+        let mut r = self.meter.report();
+        r.entries = self.trackers.len() as u64;
+        r
+    }
+
+    /// Gives up the oldest datagram in progress other than `keep`; false
+    /// when there is none.
+    fn evict_oldest(&mut self, keep: &Key) -> bool {
+        let mut skipped = Vec::new();
+        let mut done = false;
+        while let Some((created, key)) = self.order.pop_front() {
+            let live = self
+                .trackers
+                .get(&key)
+                .is_some_and(|t| t.created == created);
+            if !live {
+                continue;
+            }
+            if key == *keep {
+                skipped.push((created, key));
+                continue;
+            }
+            self.drop_tracker(&key);
+            self.stats.tracker_hard_reuse += 1;
+            self.meter.note_evicted(1);
+            done = true;
+            break;
+        }
+        for e in skipped.into_iter().rev() {
+            self.order.push_front(e);
+        }
+        done
     }
 
     /// Datagrams in progress.
@@ -172,9 +227,16 @@ impl Defragmenter {
         if !self.trackers.contains_key(&key) {
             if self.trackers.len() >= self.cfg.max_trackers {
                 self.stats.max_trackers_reached += 1;
-                events.push(ev.ignored);
-                return Outcome::Dropped;
+                self.evict_oldest(&key);
             }
+            while !self.meter.try_take(TRACKER_BYTES) {
+                if !self.evict_oldest(&key) {
+                    self.stats.memcap_drop += 1;
+                    events.push(ev.ignored);
+                    return Outcome::Dropped;
+                }
+            }
+            self.compact_order();
             self.trackers.insert(
                 key,
                 Tracker {
@@ -212,26 +274,23 @@ impl Defragmenter {
                 _ => t.total = Some(end),
             }
         }
-        let (cap, used) = (self.cfg.memcap, &mut self.memuse);
+        // Room for the fragment's bytes, at the oldest datagrams' expense.
+        while !self.meter.fits(f.payload.len()) && self.evict_oldest(&key) {}
+        let Some(t) = self.trackers.get_mut(&key) else {
+            return Outcome::Dropped;
+        };
         let mut refused_mem = false;
-        let mem_cell = std::cell::RefCell::new(used);
+        let mem_cell = std::cell::RefCell::new(&mut self.meter);
         let r = t.parts.insert(
             start,
             f.payload,
             self.cfg.policy,
             &mut |n| {
-                let mut u = mem_cell.borrow_mut();
-                if u.saturating_add(n) > cap {
-                    refused_mem = true;
-                    return false;
-                }
-                **u += n;
-                true
+                let ok = mem_cell.borrow_mut().try_take(n);
+                refused_mem |= !ok;
+                ok
             },
-            &mut |n| {
-                let mut u = mem_cell.borrow_mut();
-                **u = u.saturating_sub(n);
-            },
+            &mut |n| mem_cell.borrow_mut().give(n),
         );
         if r.overlap {
             events.push(ev.overlap);
@@ -301,7 +360,18 @@ impl Defragmenter {
 
     fn drop_tracker(&mut self, key: &Key) {
         if let Some(mut t) = self.trackers.remove(key) {
-            self.memuse = self.memuse.saturating_sub(t.parts.clear());
+            self.meter.give(t.parts.clear() + TRACKER_BYTES);
+        }
+    }
+
+    /// Forgets the expiry entries of datagrams that completed, once they
+    /// outnumber the live ones: a flood of small complete datagrams must
+    /// not grow the queue for a whole timeout.
+    fn compact_order(&mut self) {
+        if self.order.len() > 2 * self.trackers.len() + 1024 {
+            let trackers = &self.trackers;
+            self.order
+                .retain(|(c, k)| trackers.get(k).is_some_and(|t| t.created == *c));
         }
     }
 }
@@ -502,21 +572,38 @@ mod tests {
 
     #[test]
     fn memcap_and_tracker_limits_hold() {
+        // Room for one datagram in progress and 16 bytes of fragments.
         let mut r = Rig::new(DefragConfig {
-            memcap: 16,
-            max_trackers: 2,
+            memcap: TRACKER_BYTES + 16,
             ..Default::default()
         });
         r.add(0, frag(1, 0, true, 17, &PAYLOAD[..16]));
         r.add(0, frag(1, 16, true, 17, &PAYLOAD[16..24]));
-        assert_eq!(r.d.stats.memcap_drop, 1);
-        r.add(0, frag(2, 0, true, 17, &PAYLOAD[..8]));
-        assert_eq!(
-            r.add(0, frag(3, 0, true, 17, &PAYLOAD[..8])),
-            Outcome::Dropped
-        );
-        assert_eq!(r.d.stats.max_trackers_reached, 1);
-        assert!(r.d.memuse() <= 16);
+        assert_eq!(r.d.stats.memcap_drop, 1, "a datagram cannot evict itself");
+        // A new datagram takes the oldest one's place.
+        assert_eq!(r.add(1, frag(2, 0, true, 17, &PAYLOAD[..8])), Outcome::Held);
+        assert_eq!(r.d.stats.tracker_hard_reuse, 1);
+        assert_eq!(r.d.trackers(), 1);
+        assert!(r.d.memuse() <= TRACKER_BYTES + 16);
+        // The tracker count is bounded the same way.
+        let mut r = Rig::new(DefragConfig {
+            max_trackers: 2,
+            ..Default::default()
+        });
+        for id in 1..=5 {
+            assert_eq!(
+                r.add(id.into(), frag(id, 0, true, 17, &PAYLOAD[..8])),
+                Outcome::Held
+            );
+        }
+        assert_eq!(r.d.trackers(), 2);
+        assert_eq!(r.d.stats.max_trackers_reached, 3);
+        assert_eq!(r.d.stats.tracker_hard_reuse, 3);
+        // The newest datagrams are the ones still held.
+        assert!(matches!(
+            r.add(6, frag(5, 8, false, 17, &PAYLOAD[8..16])),
+            Outcome::Complete { .. }
+        ));
     }
 
     proptest::proptest! {
@@ -528,6 +615,7 @@ mod tests {
                 let _ = r.add(0, frag(*id, off * 8, *more, *proto, data));
                 proptest::prop_assert!(r.d.memuse() <= 4096);
             }
+
         }
     }
 }

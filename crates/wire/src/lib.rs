@@ -8,9 +8,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checksum;
 pub mod community_id;
 pub mod decode;
 pub mod defrag;
+mod direction;
 pub mod event;
 pub mod key;
 pub mod link;
@@ -22,6 +24,7 @@ pub use decode::{
     Decoded, Fragment, Icmp, L4, Packet, Tcp, TcpFlags, Udp, decode, decode_reassembled,
     decode_transport,
 };
+pub use direction::Direction;
 pub use event::DecodeEvent;
 pub use key::{Endpoint, FlowKey, Side};
 pub use link::LinkType;

@@ -5,12 +5,85 @@
 use std::collections::BTreeMap;
 
 /// Which copy wins when two pieces cover the same bytes differently.
+///
+/// Besides "first" and "last", the target-based policies of Novak and
+/// Sturges ("Target-Based TCP Stream Reassembly", 2007), as Suricata names
+/// them in `host-os-policy`: the receiving stack decides, and which copy it
+/// keeps depends on how the new piece lies against the old one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OverlapPolicy {
-    /// The bytes that arrived first stay (BSD, Linux, Windows TCP stacks).
+    /// The bytes that arrived first stay.
     First,
     /// Later bytes replace earlier ones.
     Last,
+    Bsd,
+    BsdRight,
+    OldLinux,
+    Linux,
+    OldSolaris,
+    Solaris,
+    Hpux10,
+    Hpux11,
+    Irix,
+    Macos,
+    Windows,
+    Windows2k3,
+    Vista,
+}
+
+impl OverlapPolicy {
+    /// Every policy with its configuration name (Suricata's).
+    pub const ALL: [(OverlapPolicy, &'static str); 15] = [
+        (OverlapPolicy::First, "first"),
+        (OverlapPolicy::Last, "last"),
+        (OverlapPolicy::Bsd, "bsd"),
+        (OverlapPolicy::BsdRight, "bsd-right"),
+        (OverlapPolicy::OldLinux, "old-linux"),
+        (OverlapPolicy::Linux, "linux"),
+        (OverlapPolicy::OldSolaris, "old-solaris"),
+        (OverlapPolicy::Solaris, "solaris"),
+        (OverlapPolicy::Hpux10, "hpux10"),
+        (OverlapPolicy::Hpux11, "hpux11"),
+        (OverlapPolicy::Irix, "irix"),
+        (OverlapPolicy::Macos, "macos"),
+        (OverlapPolicy::Windows, "windows"),
+        (OverlapPolicy::Windows2k3, "windows2k3"),
+        (OverlapPolicy::Vista, "vista"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("first", |(_, n)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+
+    /// Whether the receiver keeps the new piece `[ns, ne)` where it overlaps
+    /// the old piece `[os, oe)`.
+    pub fn new_wins(self, ns: u64, ne: u64, os: u64, oe: u64) -> bool {
+        use OverlapPolicy::*;
+        match self {
+            First => false,
+            Last => true,
+            _ if ns == os => {
+                (ne > oe && self == Linux)
+                    || (ne >= oe && matches!(self, OldLinux | Solaris | Hpux11))
+            }
+            // The new piece starts first: most stacks take it.
+            _ if ns < os => {
+                (ne >= oe && matches!(self, Solaris | Hpux11))
+                    || matches!(
+                        self,
+                        Bsd | Hpux10 | Irix | Windows | Windows2k3 | OldLinux | Linux | Macos
+                    )
+            }
+            _ => ne > oe && matches!(self, Solaris | Hpux11),
+        }
+    }
 }
 
 /// What an insertion found.
@@ -111,43 +184,49 @@ impl SegmentMap {
                 break;
             }
         }
-        match policy {
-            OverlapPolicy::First => {
-                let mut cursor = start;
-                for &k in &overlapping {
-                    if cursor < k {
-                        let piece = &data[(cursor - start) as usize..(k - start) as usize];
-                        self.put(cursor, piece, reserve, &mut out);
-                    }
-                    let kend = k + self.map.get(&k).map_or(0, |v| v.len() as u64);
-                    cursor = cursor.max(kend);
-                }
-                if cursor < end {
-                    self.put(
-                        cursor,
-                        &data[(cursor - start) as usize..],
-                        reserve,
-                        &mut out,
-                    );
-                }
+        // Old pieces the policy keeps cut holes in the new one; those it
+        // gives up keep only what lies outside the new piece.
+        let mut kept: Vec<(u64, u64)> = Vec::new();
+        for &k in &overlapping {
+            let Some(len) = self.map.get(&k).map(|v| v.len() as u64) else {
+                continue;
+            };
+            if !policy.new_wins(start, end, k, k + len) {
+                kept.push((k.max(start), (k + len).min(end)));
+                continue;
             }
-            OverlapPolicy::Last => {
-                for &k in &overlapping {
-                    let Some(old) = self.map.remove(&k) else {
-                        continue;
-                    };
-                    self.bytes -= old.len();
-                    release(old.len());
-                    let kend = k + old.len() as u64;
-                    if k < start {
-                        self.put(k, &old[..(start - k) as usize], reserve, &mut out);
-                    }
-                    if kend > end {
-                        self.put(end, &old[(end - k) as usize..], reserve, &mut out);
-                    }
-                }
-                self.put(start, data, reserve, &mut out);
+            let Some(old) = self.map.remove(&k) else {
+                continue;
+            };
+            self.bytes -= old.len();
+            release(old.len());
+            let kend = k + old.len() as u64;
+            if k < start {
+                self.put(k, &old[..(start - k) as usize], reserve, &mut out);
             }
+            if kend > end {
+                self.put(end, &old[(end - k) as usize..], reserve, &mut out);
+            }
+        }
+        let mut cursor = start;
+        for (a, b) in kept {
+            if cursor < a {
+                self.put(
+                    cursor,
+                    &data[(cursor - start) as usize..(a - start) as usize],
+                    reserve,
+                    &mut out,
+                );
+            }
+            cursor = cursor.max(b);
+        }
+        if cursor < end {
+            self.put(
+                cursor,
+                &data[(cursor - start) as usize..],
+                reserve,
+                &mut out,
+            );
         }
         out
     }
@@ -225,6 +304,83 @@ mod tests {
         let r = ins(&mut m, 2, b"cd", OverlapPolicy::Last);
         assert!(r.overlap);
         assert_eq!(r.first_diff, None);
+    }
+
+    /// Novak & Sturges' cases as Suricata resolves them: a new piece that
+    /// starts before an old one wins on BSD-like and Linux stacks, one that
+    /// starts at the same byte and runs longer wins on Linux, and Solaris /
+    /// HP-UX 11 take any new piece that ends at or past the old one's end.
+    #[test]
+    fn target_based_policies() {
+        use OverlapPolicy::*;
+        // (old at 4..8 "oooo"; new piece) -> what ends up at 4..8 per policy
+        // (where the new piece starts, its bytes, what each policy keeps)
+        type Case<'a> = (u64, &'a [u8], &'a [(OverlapPolicy, &'a [u8])]);
+        let cases: &[Case<'_>] = &[
+            (
+                2,
+                b"nnnnnn",
+                &[
+                    (Bsd, b"nnnn"),
+                    (Linux, b"nnnn"),
+                    (Windows, b"nnnn"),
+                    (Solaris, b"nnnn"),
+                    (Vista, b"oooo"),
+                    (First, b"oooo"),
+                ],
+            ),
+            (
+                4,
+                b"nnnnnn",
+                &[
+                    (Linux, b"nnnn"),
+                    (OldLinux, b"nnnn"),
+                    (Solaris, b"nnnn"),
+                    (Bsd, b"oooo"),
+                    (Windows, b"oooo"),
+                ],
+            ),
+            (
+                4,
+                b"nnnn",
+                &[
+                    (Linux, b"oooo"),
+                    (OldLinux, b"nnnn"),
+                    (Hpux11, b"nnnn"),
+                    (Bsd, b"oooo"),
+                ],
+            ),
+            (
+                6,
+                b"nnnn",
+                &[
+                    (Solaris, b"oonn"),
+                    (Linux, b"oooo"),
+                    (Bsd, b"oooo"),
+                    (Last, b"oonn"),
+                ],
+            ),
+            (2, b"nnn", &[(Bsd, b"nooo"), (Solaris, b"oooo")]),
+        ];
+        for (at, new, want) in cases {
+            for (policy, bytes) in *want {
+                let mut m = SegmentMap::default();
+                ins(&mut m, 4, b"oooo", *policy);
+                ins(&mut m, *at, new, *policy);
+                let whole: Vec<(u64, u8)> = m
+                    .iter()
+                    .flat_map(|(k, v)| v.iter().enumerate().map(move |(i, b)| (k + i as u64, *b)))
+                    .collect();
+                let got: Vec<u8> = (4..8u64)
+                    .filter_map(|o| whole.iter().find(|(k, _)| *k == o).map(|(_, b)| *b))
+                    .collect();
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(bytes),
+                    "{policy:?}, new at {at}"
+                );
+            }
+        }
     }
 
     #[test]

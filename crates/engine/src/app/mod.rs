@@ -98,6 +98,8 @@ pub struct App {
     /// datagrams seen (NTP transaction ids).
     pub ntp_logged: [bool; 2],
     pub ntp_txs: u64,
+    /// Bytes charged to the app-layer memcap for this flow.
+    pub charged: usize,
 }
 
 /// A protocol session on a reassembled flow: its parser behind a
@@ -155,6 +157,45 @@ pub(crate) trait Decoder {
 }
 
 impl App {
+    /// Heap bytes held: detection buffers, the parser's pending bytes and
+    /// its transactions (what the app-layer memcap counts).
+    pub fn memuse(&self) -> usize {
+        let probe = self.probe.bytes[0].capacity()
+            + self.probe.bytes[1].capacity()
+            + self.probe.order.capacity() * std::mem::size_of::<(Direction, usize)>();
+        let tunnel = self.tunnel.as_ref().map_or(0, |t| {
+            std::mem::size_of::<Tunnel>()
+                + t.request.capacity()
+                + t.host.as_ref().map_or(0, String::capacity)
+        });
+        let session = match &self.state {
+            State::Http(s) => std::mem::size_of::<http::Session>() + s.memuse(),
+            State::Socks(s) => std::mem::size_of::<socks::Session>() + s.memuse(),
+            State::Smtp(s) => std::mem::size_of::<smtp::Session>() + s.memuse(),
+            State::Probing | State::Done => 0,
+        };
+        probe + tunnel + session
+    }
+
+    /// The app-layer memcap left no room for this flow: parsing stops here.
+    /// Transactions in progress are completed and logged first, and the
+    /// stop is an anomaly, so the operator sees what was not inspected.
+    pub fn memcap_stop(&mut self, cx: &mut Cx<'_>) {
+        self.finish(cx);
+        let mut anomalies = self.anomalies;
+        let mut base = Base {
+            tx_base: self.tx_base,
+            tunnel: None,
+            anomalies: &mut anomalies,
+        };
+        let proto = cx.meta.app_proto.unwrap_or("unknown");
+        base.anomaly(cx, proto, "memcap", None);
+        self.anomalies = anomalies;
+        self.probe = ProbeBuf::default();
+        self.state = State::Done;
+        self.stop = true;
+    }
+
     /// True once, when the engine should stop reassembling this flow.
     pub fn take_stop(&mut self) -> bool {
         std::mem::take(&mut self.stop)
@@ -339,4 +380,9 @@ impl App {
     pub fn tunnel(&self) -> Option<&Tunnel> {
         self.tunnel.as_deref()
     }
+}
+
+/// Heap bytes of a vector's buffer.
+pub(crate) fn vec_bytes<T>(v: &Vec<T>) -> usize {
+    v.capacity() * std::mem::size_of::<T>()
 }

@@ -61,6 +61,13 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Heap bytes held by the driver and the parser.
+    pub fn memuse(&self) -> usize {
+        self.driver.memuse() + self.driver.parser().memuse() + super::vec_bytes(&self.events)
+    }
+}
+
 impl Decoder for Session {
     type Parser = SocksParser;
 

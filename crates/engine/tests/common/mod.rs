@@ -44,7 +44,7 @@ pub fn config(stream: StreamConfig) -> EngineConfig {
             applayer: true,
         },
         community_id_seed: 0,
-        decoder: fumidai_wire::DecoderConfig::default(),
+        ..EngineConfig::default()
     }
 }
 
@@ -52,6 +52,8 @@ pub fn config(stream: StreamConfig) -> EngineConfig {
 /// its gaps, by flow id and direction.
 pub struct Replay {
     pub events: Vec<Value>,
+    /// The engine's counters at the end, under their stats names.
+    pub counters: fumidai_eve::Counters,
     pub streams: HashMap<(u64, usize), Vec<u8>>,
     pub gaps: HashMap<(u64, usize), u64>,
 }
@@ -110,11 +112,23 @@ pub fn replay(file: &Path, cfg: EngineConfig) -> Replay {
     }));
     let mut cap = pcap::Capture::from_file(file).expect("open capture");
     let link = LinkType::from_dlt(cap.get_datalink().0).expect("link type");
+    // As the sensor does: no checksum validation on a capture taken with
+    // checksum offloading.
+    let mut sampler = fumidai_wire::checksum::OffloadSampler::default();
+    let mut first = pcap::Capture::from_file(file).expect("open capture");
+    for _ in 0..fumidai_wire::checksum::OffloadSampler::SAMPLE {
+        let Ok(p) = first.next_packet() else { break };
+        if let fumidai_wire::Decoded::Ip(ip) = fumidai_wire::decode(link, p.data) {
+            sampler.add(&ip);
+        }
+    }
+    engine.set_checksums(!sampler.offload());
     while let Ok(p) = cap.next_packet() {
         let ts = Timestamp::from_sec_usec(p.header.ts.tv_sec as u64, p.header.ts.tv_usec as u64);
         engine.process(link, ts, p.header.len, p.data);
     }
     engine.end_all(EndReason::Shutdown);
+    let counters = engine.counters();
     let out = engine.take_output(Default::default());
     let events = out
         .iter()
@@ -123,6 +137,7 @@ pub fn replay(file: &Path, cfg: EngineConfig) -> Replay {
     let (streams, gaps) = std::mem::take(&mut *streams.lock().unwrap());
     Replay {
         events,
+        counters,
         streams,
         gaps,
     }

@@ -31,6 +31,18 @@ pub struct Email {
     pub headers_done: bool,
 }
 
+crate::heap_size_of_fields!(Email: from, to, cc, reply_to, subject, date, message_id, in_reply_to,
+    x_mailer, received, x_originating_ip, attachments, body_lines);
+
+impl crate::heap::HeapSize for Part {
+    fn heap_size(&self) -> usize {
+        crate::heap::HeapSize::heap_size(&self.boundary)
+    }
+}
+
+crate::heap_size_of_fields!(MessageParser: email, header, partial, stack, current, part_ctype,
+    part_cdisp, part_cte, top_ctype, top_cte);
+
 /// Limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {

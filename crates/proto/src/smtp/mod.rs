@@ -115,6 +115,13 @@ pub struct Session {
     pub last_reply: Option<Reply>,
 }
 
+crate::heap_size_of_fields!(Reply: lines);
+crate::heap_size_of_fields!(Recipient: arg, address, reply);
+crate::heap_size_of_fields!(Session: banner, server_domain, helo_verb, helo, capabilities,
+    auth_mechanism, last_reply);
+crate::heap_size_of_fields!(SmtpTx: helo, mail_from, mail_from_address, mail_params, mail_reply,
+    rcpt, email, data_reply, last_reply);
+
 /// One mail transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpTx {
@@ -273,6 +280,8 @@ pub struct SmtpParser {
     /// Transactions whose data ended, waiting for the server's verdict.
     /// They no longer take commands (a new MAIL starts a new transaction).
     awaiting_verdict: Vec<u64>,
+    /// Transactions reported done that the caller has not taken yet.
+    done: Vec<u64>,
     next_id: u64,
     server_opaque: bool,
 }
@@ -291,6 +300,7 @@ impl SmtpParser {
             messages: Vec::new(),
             current: None,
             awaiting_verdict: Vec::new(),
+            done: Vec::new(),
             next_id: 0,
             server_opaque: false,
         }
@@ -305,12 +315,37 @@ impl SmtpParser {
     }
 
     pub fn take_tx(&mut self, id: u64) -> Option<SmtpTx> {
+        self.done.retain(|&d| d != id);
         let i = self.txs.iter().position(|t| t.id == id)?;
         self.txs.remove(i)
     }
 
+    /// Reports `tx` done; it stays readable until the caller takes it.
+    fn done(&mut self, tx: u64, ev: &mut Vec<SmtpEvent>) {
+        if !self.done.contains(&tx) {
+            self.done.push(tx);
+        }
+        ev.push(SmtpEvent::TxDone { tx });
+    }
+
     pub fn tx_count(&self) -> u64 {
         self.next_id
+    }
+
+    /// Heap bytes held (session, transactions, messages being read).
+    pub fn memuse(&self) -> usize {
+        use crate::heap::HeapSize;
+        self.session.heap_size()
+            + self.reply.heap_size()
+            + self.pending.capacity() * std::mem::size_of::<Cmd>()
+            + self.txs.heap_size()
+            + self.messages.capacity() * std::mem::size_of::<(u64, MessageParser)>()
+            + self
+                .messages
+                .iter()
+                .map(|(_, m)| m.heap_size())
+                .sum::<usize>()
+            + self.awaiting_verdict.heap_size()
     }
 
     fn tx_mut(&mut self, id: u64) -> Option<&mut SmtpTx> {
@@ -319,13 +354,23 @@ impl SmtpParser {
 
     fn open_tx(&mut self, ev: &mut Vec<SmtpEvent>) -> u64 {
         self.close_tx(ev);
-        if self.txs.len() >= self.cfg.max_txs
-            && let Some(old) = self.txs.pop_front()
+        // Too many transactions open (pipelined, or never answered): the
+        // oldest is completed now rather than dropped, so that it is still
+        // judged and logged, with an anomaly saying why it ended early.
+        if self.txs.len() - self.done.len() >= self.cfg.max_txs
+            && let Some(old) = self
+                .txs
+                .iter()
+                .map(|t| t.id)
+                .find(|id| !self.done.contains(id))
         {
             ev.push(SmtpEvent::Anomaly {
-                tx: Some(old.id),
+                tx: Some(old),
                 kind: SmtpAnomaly::TooManyTransactions,
             });
+            self.awaiting_verdict.retain(|&t| t != old);
+            self.finish_message(old, ev);
+            self.done(old, ev);
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -340,7 +385,7 @@ impl SmtpParser {
     fn close_tx(&mut self, ev: &mut Vec<SmtpEvent>) {
         if let Some(id) = self.current.take() {
             self.finish_message(id, ev);
-            ev.push(SmtpEvent::TxDone { tx: id });
+            self.done(id, ev);
         }
     }
 
@@ -753,7 +798,7 @@ impl SmtpParser {
                 }
                 if let Some(i) = self.awaiting_verdict.iter().position(|&id| id == tx) {
                     self.awaiting_verdict.remove(i);
-                    ev.push(SmtpEvent::TxDone { tx });
+                    self.done(tx, ev);
                 }
             }
             Cmd::Bdat { .. } => {}
@@ -850,7 +895,7 @@ impl StreamParser for SmtpParser {
         if dir == Direction::ToClient {
             // No verdict will come any more.
             for tx in std::mem::take(&mut self.awaiting_verdict) {
-                events.push(SmtpEvent::TxDone { tx });
+                self.done(tx, events);
             }
         }
     }
