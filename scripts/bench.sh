@@ -68,3 +68,7 @@ w=${workers##* }
 # shellcheck disable=SC2086
 read -r s r < <(best_of target/release/fumidai -q -r "$pcap" -l "$out" --workers "$w" -c "$out/no-output.yaml")
 report "  ... no output (sink off)" "$s" "$r"
+
+# What a flow costs when an attacker forges them (issue 12's targets).
+echo
+FUMIDAI=target/release/fumidai scripts/bench-floods.sh flow-cost

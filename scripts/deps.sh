@@ -15,7 +15,7 @@ case "$what" in
   build) ;;
   test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv) ;;
-  bench) pkgs+=(tcpdump tcpreplay wireshark-common time) ;;
+  bench) pkgs+=(tcpdump tcpreplay wireshark-common time bc python3) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 missing=()

@@ -18,10 +18,14 @@ KIND:
   syn-flood      COUNT SYNs from COUNT forged sources and source ports to random ports of
                  hosts in 10.0.0.0/8: COUNT half-open TCP flows (the flow table)
   udp-flood      COUNT one-packet UDP flows to random high ports (the flow table)
+  mix            all of the above in turn (except the control): every table at once
 
 --embed ATTACK.pcap  merges a capture of a real attack into the flood: its packets keep
                  their relative timing and are shifted to start 0.1 s into the flood, so
-                 the attack happens while the tables are full of forged junk.
+                 the attack happens while the tables are full of forged junk. Their IPv4,
+                 TCP and UDP checksums are recomputed: a recording made on a host with
+                 checksum offloading carries checksums the NIC never filled in, which the
+                 wire would have had right.
 
 Deterministic: the same arguments always write the same bytes (a fixed-seed generator).
 Standard library only, so it runs anywhere python3 does, and fast enough for 10 M packets.
@@ -99,26 +103,61 @@ def home(rng):
     return bytes([10]) + rng.getrandbits(24).to_bytes(3, "big")
 
 
+MIX = ["syn-proxy", "udp-resp", "monlist-req", "syn-flood", "udp-flood"]
+
+
 def flood(kind, count, rng):
     answers = [(53, None), (161, snmp_answer()), (123, ntp_answer())]
     req = monlist_request()
     for i in range(count):
-        if kind == "syn-proxy":
+        k = MIX[i % len(MIX)] if kind == "mix" else kind
+        if k == "syn-proxy":
             yield tcp_syn(forged(rng), home(rng), 1024 + rng.getrandbits(15), 3128, rng.getrandbits(32))
-        elif kind == "syn-other":
+        elif k == "syn-other":
             yield tcp_syn(forged(rng), home(rng), 1024 + rng.getrandbits(15), 4444, rng.getrandbits(32))
-        elif kind == "syn-flood":
+        elif k == "syn-flood":
             yield tcp_syn(forged(rng), home(rng), 1024 + rng.getrandbits(15), 1 + rng.getrandbits(16) % 65535,
                           rng.getrandbits(32))
-        elif kind == "udp-flood":
+        elif k == "udp-flood":
             yield udp(forged(rng), home(rng), 1024 + rng.getrandbits(15), 1024 + rng.getrandbits(15), bytes(32))
-        elif kind == "udp-resp":
+        elif k == "udp-resp":
             port, body = answers[i % 3]
             yield udp(home(rng), forged(rng), port, 1024 + rng.getrandbits(15), body or dns_answer(i))
-        elif kind == "monlist-req":
+        elif k == "monlist-req":
             yield udp(forged(rng), home(rng), 1024 + rng.getrandbits(15), 123, req)
         else:
             raise SystemExit(f"unknown kind {kind}")
+
+
+def fix_checksums(frame):
+    """Recomputes the IPv4 header and TCP/UDP checksums of an Ethernet frame."""
+    at = 12
+    etype = struct.unpack("!H", frame[at:at + 2])[0]
+    while etype in (0x8100, 0x88A8):
+        at += 4
+        etype = struct.unpack("!H", frame[at:at + 2])[0]
+    at += 2
+    if etype != 0x0800 or len(frame) < at + 20:
+        return frame
+    f = bytearray(frame)
+    ihl = (f[at] & 0x0F) * 4
+    total = struct.unpack("!H", f[at + 2:at + 4])[0]
+    f[at + 10:at + 12] = b"\0\0"
+    f[at + 10:at + 12] = struct.pack("!H", csum(bytes(f[at:at + ihl])))
+    frag = struct.unpack("!H", f[at + 6:at + 8])[0]
+    proto = f[at + 9]
+    l4 = at + ihl
+    end = at + total
+    if frag & 0x3FFF or end > len(f):
+        return bytes(f)  # fragments and cut frames: the IP header only
+    pseudo = bytes(f[at + 12:at + 20]) + struct.pack("!BBH", 0, proto, end - l4)
+    if proto == 6 and end - l4 >= 20:
+        f[l4 + 16:l4 + 18] = b"\0\0"
+        f[l4 + 16:l4 + 18] = struct.pack("!H", csum(pseudo + bytes(f[l4:end])))
+    elif proto == 17 and end - l4 >= 8:
+        f[l4 + 6:l4 + 8] = b"\0\0"
+        f[l4 + 6:l4 + 8] = struct.pack("!H", csum(pseudo + bytes(f[l4:end])) or 0xFFFF)
+    return bytes(f)
 
 
 def read_pcap(path):
@@ -142,7 +181,7 @@ def read_pcap(path):
     while at + 16 <= len(data):
         sec, frac, incl, orig = struct.unpack(e + "IIII", data[at:at + 16])
         us = frac // 1000 if nano else frac
-        out.append((sec * 1_000_000 + us, orig, data[at + 16:at + 16 + incl]))
+        out.append((sec * 1_000_000 + us, orig, fix_checksums(data[at + 16:at + 16 + incl])))
         at += 16 + incl
     return out
 

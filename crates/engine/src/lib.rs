@@ -179,6 +179,7 @@ pub struct Engine {
 /// Receives reassembled bytes of one flow and hands them to its
 /// application layer.
 struct StreamSink<'a, 'c> {
+    /// For the tap (computed only when there is one).
     flow_id: u64,
     app: &'a mut Option<Box<App>>,
     cx: Cx<'c>,
@@ -588,7 +589,7 @@ impl Engine {
         if ts > meta.last {
             meta.last = ts;
         }
-        let flow_id = meta.flow_id();
+        let flow_id = if self.tap.is_some() { meta.flow_id() } else { 0 };
         let cx = Cx {
             meta,
             ts,
@@ -695,6 +696,9 @@ impl Engine {
         let Some(app) = flow.app.as_mut() else {
             return;
         };
+        if !app.take_changed() {
+            return;
+        }
         let now = app.memuse();
         let before = app.charged;
         if now <= before {
@@ -843,10 +847,10 @@ impl Engine {
     }
 
     /// The last verdicts before the flows end: amplification's open
-    /// windows and the alert-storm summaries still due.
+    /// windows. (The alert-storm windows are shared by all workers: they
+    /// are closed once every worker is done, see [`storm_summaries`].)
     pub fn conclude(&mut self) {
         udp::evaluate(self, true);
-        self.storm_summaries(true);
     }
 
     /// Ends up to [`END_BATCH`] flows with `reason`; true when more remain.
@@ -873,41 +877,8 @@ impl Engine {
     /// Writes a 9700090 summary for each signature whose alerts were held
     /// back by its ceiling in a window that is now over.
     fn storm_summaries(&mut self, last: bool) {
-        let due = self.det.shared.limits.due_summaries(self.clock, last);
-        let Some(a) = self
-            .det
-            .alert(fumidai_detect::catalog::ALERT_STORM)
-            .filter(|_| !due.is_empty())
-        else {
-            return;
-        };
-        for s in due {
-            self.app_stats.alerts += 1;
-            if !self.cfg.logs(EventType::Alert) {
-                continue;
-            }
-            let mut header = Header::new(EveTime(s.last), EventType::Alert);
-            header.pkt_src = Some("wire/pcap");
-            self.out.push(&Record {
-                header,
-                body: StormAlert {
-                    alert: cx::alert_obj(&a),
-                    fumidai: FumidaiObj {
-                        storm: Some(StormObj {
-                            signature_id: s.sid,
-                            suppressed: s.suppressed,
-                            allowed: s.allowed,
-                            window_s: s.window_s,
-                            first: EveTime(s.first),
-                            last: EveTime(s.last),
-                            sources: s.sources,
-                            destinations: s.destinations,
-                        }),
-                        ..FumidaiObj::default()
-                    },
-                },
-            });
-        }
+        self.app_stats.alerts +=
+            storm_summaries(&self.det, &self.cfg, self.clock, last, &mut self.out);
     }
 
     fn process_ended(&mut self) {
@@ -977,6 +948,54 @@ impl Engine {
             write_flow_record(&mut self.out, flow, reason);
         }
     }
+}
+
+/// Writes a 9700090 summary into `out` for each signature whose alerts were
+/// held back by its ceiling in a window over at `now` (every window when
+/// `last`: only once all workers are done, as the windows are shared).
+/// Returns the number of summaries.
+pub fn storm_summaries(
+    det: &Detector,
+    cfg: &EngineConfig,
+    now: Timestamp,
+    last: bool,
+    out: &mut EveBatch,
+) -> u64 {
+    let due = det.shared.limits.due_summaries(now, last);
+    let Some(a) = det
+        .alert(fumidai_detect::catalog::ALERT_STORM)
+        .filter(|_| !due.is_empty())
+    else {
+        return 0;
+    };
+    let n = due.len() as u64;
+    for s in due {
+        if !cfg.logs(EventType::Alert) {
+            continue;
+        }
+        let mut header = Header::new(EveTime(s.last), EventType::Alert);
+        header.pkt_src = Some("wire/pcap");
+        out.push(&Record {
+            header,
+            body: StormAlert {
+                alert: cx::alert_obj(&a),
+                fumidai: FumidaiObj {
+                    storm: Some(StormObj {
+                        signature_id: s.sid,
+                        suppressed: s.suppressed,
+                        allowed: s.allowed,
+                        window_s: s.window_s,
+                        first: EveTime(s.first),
+                        last: EveTime(s.last),
+                        sources: s.sources,
+                        destinations: s.destinations,
+                    }),
+                    ..FumidaiObj::default()
+                },
+            },
+        });
+    }
+    n
 }
 
 /// Writes the stream anomalies reassembly reported for a flow.

@@ -425,6 +425,9 @@ impl<F: TableEntry> FlowTable<F> {
     /// memcap, the longest-idle other flows are evicted onto `ended`.
     pub fn account(&mut self, r: FlowRef, heap: usize, ended: &mut Vec<(F, EndReason)>) {
         let heap = u32::try_from(heap).unwrap_or(u32::MAX);
+        if self.slot(r.0).heap == heap {
+            return;
+        }
         let old = std::mem::replace(&mut self.slot_mut(r.0).heap, heap);
         if heap <= old {
             self.meter.give((old - heap) as usize);

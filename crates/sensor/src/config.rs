@@ -358,7 +358,7 @@ impl Default for EveConfig {
             anomaly: AnomalyConf::default(),
             community_id_seed: 0,
             outputs: vec![OutputConf::default()],
-            queue_memcap: ByteSize(64 << 20),
+            queue_memcap: ByteSize(16 << 20),
             flush_timeout: 5,
             spool: SpoolConf::default(),
         }

@@ -431,6 +431,18 @@ pub fn run(
             dead.push(format!("worker {i} panicked: {msg}"));
         }
     }
+    // Every worker is done: the alert-storm windows they shared can close.
+    let mut capture_counters = capture_counters;
+    let mut storms = fumidai_eve::EveBatch::default();
+    let n = fumidai_engine::storm_summaries(
+        &det,
+        &ecfg,
+        final_clock.as_ref().copied().unwrap_or_default(),
+        true,
+        &mut storms,
+    );
+    capture_counters.add("detect.alert", n);
+    output.handle().dispatch(storms);
     let _ = stats_tx.send(StatsPart {
         seq: FINAL,
         ts: final_clock.unwrap_or_default(),

@@ -18,9 +18,7 @@ fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf 
 /// A classic pcap header for link type `dlt`.
 fn header(dlt: u32) -> Vec<u8> {
     let mut h = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        h.extend_from_slice(&v.to_le_bytes());
-    }
+    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     h.extend_from_slice(&2u16.to_le_bytes());
     h.extend_from_slice(&4u16.to_le_bytes());
     h.extend_from_slice(&[0; 8]);
@@ -112,18 +110,15 @@ fn a_directory_names_what_it_skips_and_never_opens_a_fifo() {
 
 #[test]
 fn a_dead_worker_fails_the_run_with_its_panic_message() {
-    let r = {
-        let dir = tempfile::tempdir().unwrap();
-        let out = bin()
-            .env("FUMIDAI_FAULT", "worker-panic")
-            .args(["-q", "-r"])
-            .arg(pcap("zeek__socks.pcap"))
-            .arg("-l")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        out
-    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = bin()
+        .env("FUMIDAI_FAULT", "worker-panic")
+        .args(["-q", "-r"])
+        .arg(pcap("zeek__socks.pcap"))
+        .arg("-l")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_ne!(r.status.code(), Some(0), "{err}");
     assert!(

@@ -100,6 +100,8 @@ pub struct App {
     pub ntp_txs: u64,
     /// Bytes charged to the app-layer memcap for this flow.
     pub charged: usize,
+    /// Something was handed to it since its memory was last counted.
+    changed: bool,
 }
 
 /// A protocol session on a reassembled flow: its parser behind a
@@ -196,6 +198,11 @@ impl App {
         self.stop = true;
     }
 
+    /// True once after it was handed something: its memory may have changed.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
     /// True once, when the engine should stop reassembling this flow.
     pub fn take_stop(&mut self) -> bool {
         std::mem::take(&mut self.stop)
@@ -208,6 +215,7 @@ impl App {
 
     /// Handles one chunk of a reassembled direction.
     pub fn chunk(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Cx<'_>) {
+        self.changed = true;
         match chunk {
             Chunk::Data(d) => self.data(dir, d, cx),
             Chunk::Gap(n) => self.gap(dir, n, cx),
