@@ -589,7 +589,11 @@ impl Engine {
         if ts > meta.last {
             meta.last = ts;
         }
-        let flow_id = if self.tap.is_some() { meta.flow_id() } else { 0 };
+        let flow_id = if self.tap.is_some() {
+            meta.flow_id()
+        } else {
+            0
+        };
         let cx = Cx {
             meta,
             ts,
