@@ -2,10 +2,11 @@
 # Installs the Debian packages fumidai needs, only those missing.
 #   scripts/deps.sh build   what building needs (libpcap headers)
 #   scripts/deps.sh test    what the test suite needs besides: real peers for the output
-#                           tests (rsyslog, redis) and the live lab (squid, dante,
-#                           postfix, nginx, ntpsec, and real clients), a Python venv
-#                           with junitparser to read `fumidai test --junit` as CI does, and
-#                           chromium with a font for the test that renders `fumidai report`
+#                           tests (rsyslog, redis), the live lab (squid, dante,
+#                           postfix, nginx, ntpsec, and real clients), python3 for
+#                           scripts/gen-encap.py (the encapsulation matrix), a Python
+#                           venv with junitparser to read `fumidai test --junit` as CI does,
+#                           and chromium with a font for the test that renders `fumidai report`
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail

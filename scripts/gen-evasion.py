@@ -345,6 +345,23 @@ def case_rst_wrong_seq():
     return c.pkts
 
 
+def case_pipeline_padding():
+    """Not the CONNECT dialogue: an absolute-form proxy request followed, in the same
+    segment, by 100 tiny pipelined GETs and never answered. A parser that drops the
+    transactions it evicts at its pipelining limit would lose the one that matters."""
+    c = Conv()
+    c.handshake()
+    probe = b"GET http://mail.example.net/ HTTP/1.1\r\nHost: mail.example.net\r\n\r\n"
+    c.send(True, probe + b"GET / HTTP/1.1\r\n\r\n" * 100)
+    c.close()
+    return c.pkts
+
+
+# Cases that carry another conversation than the CONNECT one (tested on their own).
+OTHERS = {
+    "pipeline-padding": case_pipeline_padding,
+}
+
 CASES = {
     "plain": case_plain,
     "one-byte-segments": case_one_byte_segments,
@@ -371,7 +388,7 @@ def main():
         sys.exit(__doc__)
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
-    for name, build in CASES.items():
+    for name, build in {**CASES, **OTHERS}.items():
         pkts = []
         for i, p in enumerate(build()):
             mac = (MAC_C, MAC_S)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A lab of real Debian daemons in network namespaces, for fumidai's live-capture tests.
 #
-#   scripts/lab.sh up               install what is missing, build the namespaces, start
-#                                   the daemons, wait until each one answers
+#   scripts/lab.sh up [MIRROR]      install what is missing, build the namespaces, start
+#                                   the daemons, wait until each one answers. MIRROR is how
+#                                   the bridge ports are mirrored: plain (default: to flmir0),
+#                                   vxlan or erspan (remote SPAN: see below)
 #   scripts/lab.sh attack           abuse them from the attacker (open proxy, open SOCKS,
 #                                   CONNECT to SMTP, open relay, NTP mode 6, monlist replay)
 #   scripts/lab.sh benign           ordinary use only (web page, local mail, time sync)
@@ -10,6 +12,7 @@
 #   scripts/lab.sh capture [OUTDIR] up, record attack and benign from flmir0 into
 #                                   OUTDIR/lab-attack.pcap and OUTDIR/lab-benign.pcap, down
 #   scripts/lab.sh versions         versions of the daemons and clients (dpkg)
+#   scripts/lab.sh supports MIRROR  exit 0 if this kernel can build that mirror, 3 if not
 #
 # Layout (all inside namespaces this script creates; nothing leaves the machine):
 #
@@ -23,7 +26,17 @@
 #                               nginx :80, ntpd (NTPsec) :123/udp
 #
 # Mirroring only the ingress of the two bridge ports shows every frame once, in both
-# directions. State (configs, pidfiles, logs, client transcripts) lives in
+# directions.
+#
+# Remote SPAN (MIRROR vxlan or erspan): the same tc mirror sends the frames into a Linux
+# vxlan device (VNI 4242, UDP 4789) or erspan device (type II, session 100) in fl-br, whose
+# underlay is a veth pair towards a collector namespace where the sensor listens:
+#
+#   fl-br   fltun1 10.77.250.1/30  ----  fltun0 (no address)  fl-col   <- the sensor, here
+#
+# The collector port has no address, like a sensor port: the kernel there drops what it
+# receives and answers nothing; fl-br knows its MAC statically. MTU 9000 on the underlay, so
+# mirrored 1514-byte frames plus the tunnel's headers travel unfragmented. State (configs, pidfiles, logs, client transcripts) lives in
 # ${FL_LAB_DIR:-/tmp/fumidai-lab}. Must run as root.
 set -Eeuo pipefail
 
@@ -43,6 +56,15 @@ ATT_IP2=10.77.2.10
 VIC_IP=10.77.0.2
 MIR_ROOT=flmir0
 MIR_BR=flmir1
+NS_COL=fl-col
+TUN_BR=fltun1
+TUN_COL=fltun0
+TUN_BR_IP=10.77.250.1
+TUN_COL_IP=10.77.250.2
+VXLAN_DEV=flvx0
+ERSPAN_DEV=fler0
+VNI=4242
+ERSPAN_SESSION=100
 
 MARKER=.fumidai-lab
 
@@ -193,16 +215,81 @@ setup_network() {
   in_ns "$NS_VIC" ip route add 10.77.1.0/24 dev "$VIC_IF"
   in_ns "$NS_VIC" ip route add 10.77.2.0/24 dev "$VIC_IF"
 
-  # The SPAN: every frame entering the bridge from either host, copied to flmir1.
+  local target=$MIR_BR
+  case "$MIRROR" in
+    vxlan | erspan) setup_remote_span; target=$(mirror_dev) ;;
+  esac
+  # The SPAN: every frame entering the bridge from either host, copied to the mirror.
   # matchall where the kernel has it, else u32 matching every frame (cls_u32 is more common).
   for ifc in p-att p-vic; do
     in_ns "$NS_BR" tc qdisc add dev "$ifc" ingress
     if ! in_ns "$NS_BR" tc filter add dev "$ifc" parent ffff: protocol all matchall \
-      action mirred egress mirror dev "$MIR_BR" 2>/dev/null; then
+      action mirred egress mirror dev "$target" 2>/dev/null; then
       in_ns "$NS_BR" tc filter add dev "$ifc" parent ffff: protocol all u32 match u32 0 0 \
-        action mirred egress mirror dev "$MIR_BR"
+        action mirred egress mirror dev "$target"
     fi
   done
+  echo "$MIRROR" >"$STATE/mirror"
+}
+
+# The device the bridge ports are mirrored into for the current MIRROR.
+mirror_dev() {
+  case "$MIRROR" in
+    vxlan) echo "$VXLAN_DEV" ;;
+    erspan) echo "$ERSPAN_DEV" ;;
+    *) echo "$MIR_BR" ;;
+  esac
+}
+
+# tunnel_args MIRROR: the `ip link add ... type` arguments of that mirror's tunnel device.
+tunnel_args() {
+  case "$1" in
+    vxlan) echo "vxlan id $VNI local $TUN_BR_IP remote $TUN_COL_IP dstport 4789 nolearning" ;;
+    erspan) echo "erspan seq key $ERSPAN_SESSION local $TUN_BR_IP remote $TUN_COL_IP erspan_ver 1 erspan 7" ;;
+    *) die "unknown mirror $1 (plain, vxlan or erspan)" ;;
+  esac
+}
+
+# Remote SPAN: the collector namespace, the underlay to it, the tunnel device.
+setup_remote_span() {
+  log "remote SPAN over $MIRROR: $NS_BR/$TUN_BR -> $NS_COL/$TUN_COL"
+  ip netns add "$NS_COL"
+  in_ns "$NS_COL" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip link add "$TUN_BR" netns "$NS_BR" type veth peer name "$TUN_COL" netns "$NS_COL"
+  in_ns "$NS_BR" ip link set "$TUN_BR" mtu 9000
+  in_ns "$NS_COL" ip link set "$TUN_COL" mtu 9000
+  in_ns "$NS_BR" ethtool -K "$TUN_BR" tso off gso off gro off >/dev/null 2>&1 || true
+  in_ns "$NS_COL" ethtool -K "$TUN_COL" gro off lro off >/dev/null 2>&1 || true
+  in_ns "$NS_COL" ip link set lo up
+  in_ns "$NS_COL" ip link set "$TUN_COL" up
+  in_ns "$NS_BR" ip addr add "$TUN_BR_IP/30" dev "$TUN_BR"
+  in_ns "$NS_BR" ip link set "$TUN_BR" up
+  local mac
+  mac=$(in_ns "$NS_COL" cat "/sys/class/net/$TUN_COL/address")
+  in_ns "$NS_BR" ip neigh replace "$TUN_COL_IP" lladdr "$mac" dev "$TUN_BR" nud permanent
+  local dev
+  dev=$(mirror_dev)
+  # shellcheck disable=SC2046
+  in_ns "$NS_BR" ip link add "$dev" type $(tunnel_args "$MIRROR") ||
+    die "this kernel cannot create a $MIRROR device (see: $0 supports $MIRROR)"
+  in_ns "$NS_BR" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
+  in_ns "$NS_BR" ip link set "$dev" up
+}
+
+# supports MIRROR: whether this kernel can build that mirror (vxlan and erspan need their
+# drivers: CONFIG_VXLAN, CONFIG_NET_IPGRE with ERSPAN). Tried in a scratch namespace.
+cmd_supports() {
+  local mirror=${1:-plain} ns=fl-probe-$$ rc=0
+  [ "$mirror" = plain ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "must run as root"
+  local args
+  args=$(tunnel_args "$mirror")
+  ip netns add "$ns"
+  # shellcheck disable=SC2086
+  ip netns exec "$ns" ip link add probe0 type $args 2>/dev/null || rc=3
+  ip netns del "$ns"
+  [ $rc -eq 0 ] || log "this kernel cannot create $mirror devices ($(uname -r))"
+  return $rc
 }
 
 # ---------------------------------------------------------------- daemons
@@ -318,7 +405,7 @@ cmd_down() {
   stop_pidfile nginx "$STATE/nginx/nginx.pid"
   stop_pidfile ntpd "$STATE/ntp/ntpd.pid"
   local ns
-  for ns in "$NS_VIC" "$NS_ATT" "$NS_BR"; do
+  for ns in "$NS_COL" "$NS_VIC" "$NS_ATT" "$NS_BR"; do
     kill_ns_pids "$ns"
     if ns_exists "$ns"; then
       log "deleting namespace $ns"
@@ -339,7 +426,12 @@ cmd_down() {
 
 cmd_up() {
   [ "$(id -u)" -eq 0 ] || die "must run as root"
+  MIRROR=${1:-plain}
+  case "$MIRROR" in plain | vxlan | erspan) ;; *) die "unknown mirror $MIRROR (plain, vxlan or erspan)" ;; esac
   ensure_packages
+  if [ "$MIRROR" != plain ] && ! cmd_supports "$MIRROR"; then
+    die "cannot build a $MIRROR mirror on this kernel"
+  fi
   cmd_down
   prepare_state
   setup_network
@@ -355,7 +447,11 @@ cmd_up() {
   wait_listen danted tcp 1080
   wait_listen postfix tcp 25
   wait_listen ntpd udp 123
-  log "lab is up: sensor interface $MIR_ROOT (root namespace)"
+  if [ "$MIRROR" = plain ]; then
+    log "lab is up: sensor interface $MIR_ROOT (root namespace)"
+  else
+    log "lab is up: sensor interface $TUN_COL in namespace $NS_COL ($MIRROR from $TUN_BR_IP)"
+  fi
 }
 
 require_up() {
@@ -363,6 +459,7 @@ require_up() {
     die "lab is not up (run: $0 up)"
   fi
   mkdir -p "$STATE/out"
+  MIRROR=$(cat "$STATE/mirror" 2>/dev/null || echo plain)
 }
 
 # ---------------------------------------------------------------- traffic
@@ -469,7 +566,10 @@ cmd_attack() {
   check ntpq-peers 'remote|No association IDs returned' ntpq -n -p "$VIC_IP"
   check ntpq-rv 'version=|stratum=' ntpq -n -c rv "$VIC_IP"
 
-  log "attack: replaying NTP monlist (mode 7) onto $MIR_BR"
+  # Onto the mirror itself (for a remote SPAN, into its tunnel device), as if mirrored.
+  local replay_dev
+  replay_dev=$(mirror_dev)
+  log "attack: replaying NTP monlist (mode 7) onto $replay_dev"
   [ -f "$MONLIST_PCAP" ] || die "missing $MONLIST_PCAP"
   local out="$STATE/out/monlist-replay.txt"
   # The recording was made on the ntpd host, with checksum offloading: its
@@ -477,7 +577,7 @@ cmd_attack() {
   # sensor drops packets whose checksums are wrong), so fix them first.
   local fixed="$STATE/out/monlist-fixed.pcap"
   tcprewrite --fixcsum --infile="$MONLIST_PCAP" --outfile="$fixed" >"$out" 2>&1 || die "tcprewrite --fixcsum failed"
-  if in_ns "$NS_BR" timeout 30 tcpreplay -q -i "$MIR_BR" --pps="$REPLAY_PPS" "$fixed" >>"$out" 2>&1; then
+  if in_ns "$NS_BR" timeout 30 tcpreplay -q -i "$replay_dev" --pps="$REPLAY_PPS" "$fixed" >>"$out" 2>&1; then
     log "ok   monlist-replay: $(grep -Eo 'Successful packets: *[0-9]+' "$out" || echo sent)"
   else
     log "FAIL monlist-replay"
@@ -548,7 +648,7 @@ cmd_capture() {
   mkdir -p "$outdir"
   outdir=$(cd "$outdir" && pwd)
   trap 'stop_tcpdump; cmd_down' EXIT
-  cmd_up
+  cmd_up plain
   local run rc=0
   for run in attack benign; do
     log "capture: recording $run into $outdir/lab-$run.pcap"
@@ -572,14 +672,18 @@ cmd_capture() {
 
 trap 'on_error "$BASH_COMMAND"' ERR
 case "${1:-}" in
-  up) cmd_up ;;
+  up) cmd_up "${2:-plain}" ;;
+  supports)
+    trap - ERR
+    cmd_supports "${2:-plain}"
+    ;;
   down) cmd_down ;;
   attack) cmd_attack ;;
   benign) cmd_benign ;;
   capture) cmd_capture "${2:-}" ;;
   versions) cmd_versions ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

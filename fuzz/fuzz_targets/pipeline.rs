@@ -39,11 +39,17 @@ fn detector(budget: &Arc<Budget>) -> Detector {
     conf.amplification.victims_memcap = ByteSize(16 << 10);
     conf.amplification.min_reflectors = 2;
     conf.alert_limits = AlertLimitsConf {
-        per_signature: Rate { count: 5, seconds: 60 },
+        per_signature: Rate {
+            count: 5,
+            seconds: 60,
+        },
         sample: 3,
         memcap: ByteSize(16 << 10),
     };
-    let home = NetSet::new(["10.0.0.0/8".parse().unwrap(), "192.168.0.0/16".parse().unwrap()]);
+    let home = NetSet::new([
+        "10.0.0.0/8".parse().unwrap(),
+        "192.168.0.0/16".parse().unwrap(),
+    ]);
     Detector::with_budget(conf, home, NetSet::default(), Arc::clone(budget))
 }
 
@@ -93,7 +99,11 @@ fuzz_target!(|data: &[u8]| {
             engine.advance(Timestamp(ts));
             let _ = engine.take_output(Default::default());
         }
-        for r in engine.mem_reports().iter().chain(det.shared.reports().iter()) {
+        for r in engine
+            .mem_reports()
+            .iter()
+            .chain(det.shared.reports().iter())
+        {
             assert!(r.memuse <= r.memcap, "{r:?}");
         }
         assert!(budget.used() <= budget.cap());
@@ -104,6 +114,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(line.ends_with(b"\n"));
     }
     let [_flow, reassembly, _defrag, app, _amp] = engine.mem_reports();
-    assert_eq!(reassembly.memuse, 0, "reassembly memory leaked: {reassembly:?}");
+    assert_eq!(
+        reassembly.memuse, 0,
+        "reassembly memory leaked: {reassembly:?}"
+    );
     assert_eq!(app.memuse, 0, "app-layer memory leaked: {app:?}");
 });

@@ -6,7 +6,7 @@ use fumidai_budget::MemReport;
 use fumidai_eve::Counters;
 use fumidai_flow::TcpStats;
 use fumidai_wire::defrag::DefragStats;
-use fumidai_wire::{DecodeEvent, LinkType};
+use fumidai_wire::{DecodeEvent, Encap, LinkType};
 
 #[derive(Clone, Debug)]
 pub struct WorkerCounters {
@@ -14,7 +14,9 @@ pub struct WorkerCounters {
     pub bytes: u64,
     pub invalid: u64,
     pub max_pkt_size: u64,
-    pub link: [u64; 5],
+    pub link: [u64; 6],
+    /// Encapsulation layers peeled off, by [`Encap`].
+    pub encap: [u64; Encap::ALL.len()],
     pub vlan: u64,
     pub vlan_qinq: u64,
     pub ipv4: u64,
@@ -58,7 +60,8 @@ impl Default for WorkerCounters {
             bytes: 0,
             invalid: 0,
             max_pkt_size: 0,
-            link: [0; 5],
+            link: [0; 6],
+            encap: [0; Encap::ALL.len()],
             vlan: 0,
             vlan_qinq: 0,
             ipv4: 0,
@@ -98,10 +101,11 @@ pub(crate) fn link_index(l: LinkType) -> usize {
         LinkType::LinuxSll2 => 2,
         LinkType::Raw => 3,
         LinkType::Null | LinkType::Loop => 4,
+        LinkType::Chdlc => 5,
     }
 }
 
-const LINK_NAMES: [&str; 5] = ["ethernet", "sll", "sll2", "raw", "null"];
+const LINK_NAMES: [&str; 6] = ["ethernet", "sll", "sll2", "raw", "null", "chdlc"];
 
 impl WorkerCounters {
     /// The counters under Suricata's names (plus the overlay's additions).
@@ -120,6 +124,9 @@ impl WorkerCounters {
         c.max("decoder.max_pkt_size", self.max_pkt_size);
         for (i, n) in LINK_NAMES.iter().enumerate() {
             d(&mut c, &format!("decoder.{n}"), self.link[i]);
+        }
+        for e in Encap::ALL {
+            d(&mut c, e.counter_name(), self.encap[e as usize]);
         }
         d(&mut c, "decoder.vlan", self.vlan);
         d(&mut c, "decoder.vlan_qinq", self.vlan_qinq);
@@ -154,11 +161,7 @@ impl WorkerCounters {
         for e in DecodeEvent::ALL {
             let n = self.decode_events[*e as usize];
             if n > 0 {
-                d(
-                    &mut c,
-                    &format!("decoder.event.{}.{}", e.layer(), e.name()),
-                    n,
-                );
+                d(&mut c, &e.counter_name(), n);
             }
         }
 

@@ -112,7 +112,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, EventType::Alert);
         header.tx_id = tx_id;
-        header.pkt_src = Some("wire/pcap");
+        header.pkt_src = Some(self.meta.pkt_src());
         self.out.push(&Record {
             header,
             body: AlertBody {

@@ -12,6 +12,7 @@ use fumidai_wire::{Endpoint, FlowKey, Side, Timestamp};
 use serde::Serialize;
 
 use crate::app::App;
+use crate::tunnel::FlowTunnel;
 
 /// Suricata's coarse flow state, as written in `flow.state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,9 @@ pub struct Meta {
     pub icmp: Option<(u8, u8)>,
     /// The Community ID seed.
     pub seed: u16,
+    /// The encapsulation the flow's first packet arrived in (boxed: most
+    /// flows have none).
+    pub tunnel: Option<Box<FlowTunnel>>,
 }
 
 /// One flow. A TCP flow's session is a few dozen bytes until data arrives
@@ -103,6 +107,7 @@ impl Flow {
                 seed,
                 app_proto: None,
                 app_proto_orig: None,
+                tunnel: None,
             },
             tcp,
             app: None,
@@ -121,6 +126,11 @@ impl Flow {
             .as_ref()
             .map_or(0, |t| std::mem::size_of::<TcpSession>() + t.heap_bytes())
             + self.app.as_ref().map_or(0, |_| std::mem::size_of::<App>())
+            + self
+                .meta
+                .tunnel
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<FlowTunnel>())
     }
 
     /// Updates `state` from the TCP session, or from having seen both
@@ -201,7 +211,9 @@ impl Meta {
         );
         h.src_ip = Some(c.addr);
         h.dest_ip = Some(s.addr);
+        h.ip_v = Some(if c.addr.is_ipv4() { 4 } else { 6 });
         h.proto = Some(proto_name(self.key.proto));
+        h.tunnel = self.tunnel.as_ref().map(|t| &t.obj);
         match self.icmp {
             Some((t, code)) => {
                 h.icmp_type = Some(t);

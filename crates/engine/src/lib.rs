@@ -11,6 +11,7 @@ pub mod app;
 pub mod counters;
 pub mod cx;
 pub mod flows;
+pub mod tunnel;
 mod udp;
 
 use std::net::IpAddr;
@@ -30,8 +31,9 @@ use fumidai_flow::{
 use fumidai_proto::{AppProto, Direction};
 use fumidai_wire::checksum::{self, Verdict};
 use fumidai_wire::defrag::{DefragConfig, Defragmenter, Outcome};
+use fumidai_wire::tunnel::{self as decap, Decap, DecoderConfig};
 use fumidai_wire::{
-    DecodeEvent, Decoded, FlowKey, L4, LinkType, Packet, Side, Timestamp, decode,
+    DecodeEvent, Decoded, FlowKey, Fragment, L4, LinkType, Packet, Side, Timestamp, Udp,
     decode_reassembled,
 };
 use ipnet::IpNet;
@@ -43,6 +45,7 @@ use counters::link_index;
 pub use cx::AppCounters;
 use cx::Cx;
 use flows::{Flow, State, write_flow_record};
+use tunnel::{FlowTunnel, tunnel_obj};
 use udp::AmpHint;
 
 /// Which anomalies become `anomaly` records (all are always counted).
@@ -83,6 +86,23 @@ pub struct EngineConfig {
     pub log: [bool; EventType::ALL.len()],
     pub anomaly: AnomalyLog,
     pub community_id_seed: u16,
+    /// Which encapsulations are decoded, and flow keys' view of tunnels.
+    pub decoder: DecoderConfig,
+}
+
+/// Which of a frame's packets a worker handles: the capture thread sends a
+/// tunnelled frame to two workers when its inner packet and its carriers
+/// (the outer packets that are flows of their own) hash to different ones
+/// (`fumidai_wire::key::Shard`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Part {
+    /// Everything.
+    #[default]
+    All,
+    /// The innermost packet and the frame's counters; not the carriers.
+    Inner,
+    /// Only the carriers' flows.
+    Carriers,
 }
 
 impl Default for EngineConfig {
@@ -110,6 +130,7 @@ impl Default for EngineConfig {
                 applayer: true,
             },
             community_id_seed: 0,
+            decoder: DecoderConfig::default(),
         }
     }
 }
@@ -141,6 +162,8 @@ pub struct Engine {
     defrag: Defragmenter,
     defrag_buf: Vec<u8>,
     frag_events: Vec<DecodeEvent>,
+    /// What decoding the current frame peeled off.
+    decap: Decap,
     mem: Memcap,
     app_mem: Meter,
     checksums: bool,
@@ -220,6 +243,7 @@ impl Engine {
             ),
             defrag_buf: Vec::new(),
             frag_events: Vec::new(),
+            decap: Decap::default(),
             mem: meter("reassembly", cfg.stream_memcap),
             app_mem: meter("app_layer", cfg.app_memcap),
             checksums: cfg.checksums,
@@ -301,15 +325,47 @@ impl Engine {
 
     /// Processes one captured frame.
     pub fn process(&mut self, link: LinkType, ts: Timestamp, wire_len: u32, frame: &[u8]) {
+        self.process_part(Part::All, link, ts, wire_len, frame);
+    }
+
+    /// Processes `part` of one captured frame.
+    pub fn process_part(
+        &mut self,
+        part: Part,
+        link: LinkType,
+        ts: Timestamp,
+        wire_len: u32,
+        frame: &[u8],
+    ) {
         if ts > self.clock {
             self.clock = ts;
+        }
+        let decoded = decap::decode(&self.cfg.decoder, link, frame, &mut self.decap);
+        // Bytes on the wire that the capture cut off (snaplen).
+        let cut = wire_len.saturating_sub(u32::try_from(frame.len()).unwrap_or(u32::MAX));
+        if part != Part::Inner && !self.decap.outers().is_empty() {
+            self.carrier_flows(ts, 1, wire_len, cut);
+        }
+        if part == Part::Carriers {
+            return;
         }
         let c = &mut self.counters;
         c.pkts += 1;
         c.bytes += u64::from(wire_len);
         c.max_pkt_size = c.max_pkt_size.max(u64::from(wire_len));
         c.link[link_index(link)] += 1;
-        match decode(link, frame) {
+        self.decoded(ts, wire_len, cut, decoded);
+    }
+
+    /// Counts what decoding peeled off and hands the result on. A tunnelled
+    /// packet's flow counts the bytes of what its tunnel carried (plus what
+    /// the capture `cut` off), as Suricata counts its tunnel packets.
+    #[inline(always)]
+    fn decoded(&mut self, ts: Timestamp, wire_len: u32, cut: u32, decoded: Decoded<'_>) {
+        if !self.decap.is_empty() {
+            self.count_layers(ts, &decoded);
+        }
+        match decoded {
             Decoded::Invalid(e) => {
                 self.counters.invalid += 1;
                 self.decode_anomaly(ts, None, e);
@@ -317,14 +373,93 @@ impl Engine {
             Decoded::NotIp { ether_type } => {
                 if ether_type == 0x0806 {
                     self.counters.arp += 1;
-                } else {
+                } else if !decap::known_non_ip(ether_type) {
                     self.counters.unknown_ethertype += 1;
                 }
+            }
+            Decoded::Ip(p) if p.depth > 0 => {
+                self.ip_packet(ts, p.tunnel_len.saturating_add(cut), &p);
             }
             Decoded::Ip(p) => self.ip_packet(ts, wire_len, &p),
         }
     }
 
+    /// Counts the layers and outer packets of a tunnelled frame, and logs
+    /// the anomalies met on the way that did not stop decoding.
+    fn count_layers(&mut self, ts: Timestamp, decoded: &Decoded<'_>) {
+        let c = &mut self.counters;
+        for e in self.decap.encaps() {
+            c.encap[*e as usize] += 1;
+        }
+        for o in self.decap.outers() {
+            match o.src {
+                IpAddr::V4(_) => c.ipv4 += 1,
+                IpAddr::V6(_) => c.ipv6 += 1,
+            }
+            if o.proto == 17 {
+                c.udp += 1;
+            }
+        }
+        let p = match decoded {
+            Decoded::Ip(p) => Some(p),
+            _ => None,
+        };
+        for i in 0..self.decap.events().len() {
+            let e = self.decap.events()[i];
+            self.decode_anomaly(ts, p, e);
+        }
+    }
+
+    /// The flows of the outer packets that carried the frame's packet
+    /// (GRE, IP-in-IP, VXLAN, Geneve, Teredo), as Suricata keeps them: a
+    /// flow record for the tunnel itself. Their payload is the tunnel, so
+    /// no application layer or detector sees it.
+    fn carrier_flows(&mut self, ts: Timestamp, frames: u64, wire_len: u32, cut: u32) {
+        for i in 0..self.decap.outers().len() {
+            let o = self.decap.outers()[i];
+            if !o.tracked {
+                continue;
+            }
+            let bytes = match o.len {
+                0 => wire_len,
+                n => n.saturating_add(cut),
+            };
+            let l4 = match o.proto {
+                17 => L4::Udp(Udp {
+                    sport: o.sport,
+                    dport: o.dport,
+                    payload: &[],
+                    len: 0,
+                }),
+                proto => L4::Other {
+                    proto,
+                    payload: &[],
+                },
+            };
+            let p = Packet {
+                vlan: o.vlan,
+                vlan_layers: o.vlan_layers,
+                src: o.src,
+                dst: o.dst,
+                l4,
+                anomaly: None,
+                depth: o.depth,
+                tunnel: o.tunnel,
+                pkt_src: o.pkt_src,
+                layers: 0,
+                tunnel_len: o.len,
+                // The tunnel's own packet is counted, not parsed: its
+                // checksums are not the inner endpoints' business.
+                ttl: 0,
+                ip_header: &[],
+                l4_bytes: &[],
+                l4_len: 0,
+            };
+            self.flow_packet(ts, frames, u64::from(bytes), &p, true);
+        }
+    }
+
+    #[inline(always)]
     fn ip_packet(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>) {
         let c = &mut self.counters;
         match p.src {
@@ -340,9 +475,16 @@ impl Engine {
             self.decode_anomaly(ts, Some(p), e);
         }
         let L4::Fragment(frag) = p.l4 else {
-            self.flow_packet(ts, 1, u64::from(wire_len), p);
+            self.flow_packet(ts, 1, u64::from(wire_len), p, false);
             return;
         };
+        self.fragment(ts, wire_len, p, &frag);
+    }
+
+    /// A fragment: held until its datagram is whole, which is then handled
+    /// as a packet of its own.
+    #[inline(never)]
+    fn fragment(&mut self, ts: Timestamp, wire_len: u32, p: &Packet<'_>, frag: &Fragment<'_>) {
         let mut buf = std::mem::take(&mut self.defrag_buf);
         let mut events = std::mem::take(&mut self.frag_events);
         let outcome = self.defrag.insert(
@@ -350,7 +492,7 @@ impl Engine {
             p.src,
             p.dst,
             p.vlan,
-            &frag,
+            frag,
             wire_len,
             &mut buf,
             &mut events,
@@ -365,6 +507,20 @@ impl Engine {
         } = outcome
         {
             match decode_reassembled(p.src.is_ipv6(), proto, &buf) {
+                // A tunnel's outer packet, whole again: what it carries is
+                // decoded now, and its carriers and inner packet handled here.
+                Ok(l4) if decap::carries(&self.cfg.decoder, &Packet { l4, ..*p }) => {
+                    let whole = Packet {
+                        l4,
+                        l4_bytes: &buf,
+                        l4_len: buf.len() as u32,
+                        ..*p
+                    };
+                    let inner = decap::resume(&self.cfg.decoder, whole, &mut self.decap);
+                    let len = u32::try_from(wire_bytes).unwrap_or(u32::MAX);
+                    self.carrier_flows(ts, u64::from(frames), len, 0);
+                    self.decoded(ts, len, 0, inner);
+                }
                 Ok(l4) => {
                     let whole = Packet {
                         l4,
@@ -372,7 +528,7 @@ impl Engine {
                         l4_len: buf.len() as u32,
                         ..*p
                     };
-                    self.flow_packet(ts, u64::from(frames), wire_bytes, &whole);
+                    self.flow_packet(ts, u64::from(frames), wire_bytes, &whole, false);
                 }
                 Err(e) => {
                     self.counters.invalid += 1;
@@ -384,10 +540,19 @@ impl Engine {
         self.frag_events = events;
     }
 
-    /// A packet (or reassembled datagram of `frames` fragments) that belongs to a flow.
-    fn flow_packet(&mut self, ts: Timestamp, frames: u64, wire_bytes: u64, p: &Packet<'_>) {
+    /// A packet (or reassembled datagram of `frames` fragments) that belongs
+    /// to a flow. A `carrier` is a tunnel's outer packet: counted, not parsed.
+    fn flow_packet(
+        &mut self,
+        ts: Timestamp,
+        frames: u64,
+        wire_bytes: u64,
+        p: &Packet<'_>,
+        carrier: bool,
+    ) {
         let c = &mut self.counters;
         match p.l4 {
+            _ if carrier => {}
             L4::Tcp(_) => c.tcp += 1,
             L4::Udp(_) => c.udp += 1,
             L4::Icmp(i) if i.v6 => c.icmpv6 += 1,
@@ -498,7 +663,7 @@ impl Engine {
                     sweep(&mut cx, p, t.dport);
                 }
             }
-            (L4::Udp(u), _) => {
+            (L4::Udp(u), _) if !carrier => {
                 let mut cx = cx;
                 udp::datagram(&mut cx, app, &mut self.amp, p, u);
             }
@@ -612,11 +777,14 @@ impl Engine {
                 self.cfg.policy_of(client),
             ]))
         });
-        let flow = Flow::new(key, client, ts, icmp, self.cfg.community_id_seed, tcp);
+        let mut flow = Flow::new(key, client, ts, icmp, self.cfg.community_id_seed, tcp);
+        flow.meta.tunnel = FlowTunnel::of(p, self.decap.outers().first()).map(Box::new);
         let class = flow.meta.class();
         self.flows.insert(class, ts, flow, &mut self.ended)
     }
 
+    /// Counts and logs a decoder event about `p`, or (when decoding stopped
+    /// before an IP packet) about the last outer packet decoded.
     fn decode_anomaly(&mut self, ts: Timestamp, p: Option<&Packet<'_>>, e: DecodeEvent) {
         self.counters.decode_events[e as usize] += 1;
         if !(self.cfg.anomaly.decode && self.cfg.logs(EventType::Anomaly)) {
@@ -624,25 +792,47 @@ impl Engine {
         }
         self.counters.anomalies += 1;
         let mut header = Header::new(EveTime(ts), EventType::Anomaly);
+        let outers = self.decap.outers();
+        let root = outers.first();
+        let last = outers.last();
+        let obj;
+        header.pkt_src = Some("wire/pcap");
         if let Some(p) = p {
             header.vlan = Vlan(p.vlan, p.vlan_layers.min(2));
             header.src_ip = Some(p.src);
             header.dest_ip = Some(p.dst);
+            header.ip_v = Some(if p.src.is_ipv4() { 4 } else { 6 });
             header.proto = Some(proto_name(p.l4.proto()));
             if let L4::Tcp(_) | L4::Udp(_) = p.l4 {
                 let (sp, dp) = p.l4.ports();
                 header.src_port = Some(sp);
                 header.dest_port = Some(dp);
             }
+            header.pkt_src = Some(p.pkt_src.as_str());
+            obj = root.filter(|_| p.depth > 0).map(|r| tunnel_obj(r, p.depth));
+        } else if let Some(o) = last {
+            header.vlan = Vlan(o.vlan, o.vlan_layers.min(2));
+            header.src_ip = Some(o.src);
+            header.dest_ip = Some(o.dst);
+            header.ip_v = Some(if o.src.is_ipv4() { 4 } else { 6 });
+            header.proto = Some(proto_name(o.proto));
+            if matches!(o.proto, 6 | 17) {
+                header.src_port = Some(o.sport);
+                header.dest_port = Some(o.dport);
+            }
+            header.pkt_src = Some(o.pkt_src.as_str());
+            obj = root.filter(|_| o.depth > 0).map(|r| tunnel_obj(r, o.depth));
+        } else {
+            obj = None;
         }
-        header.pkt_src = Some("wire/pcap");
+        header.tunnel = obj.as_ref();
         self.out.push(&Record {
             header,
             body: AnomalyBody {
                 anomaly: AnomalyObj {
                     app_proto: None,
                     kind: "decode",
-                    event: format!("decoder.{}.{}", e.layer(), e.name()),
+                    event: e.anomaly_name(),
                     layer: None,
                 },
             },

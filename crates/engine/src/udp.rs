@@ -4,7 +4,7 @@
 use fumidai_detect::amp::Evidence;
 use fumidai_detect::amp::{PairKey, Role};
 use fumidai_eve::app::NtpObj;
-use fumidai_eve::{EveTime, EventType, Header, Record, proto_name};
+use fumidai_eve::{EveTime, EventType, Header, Record, Vlan, proto_name};
 use fumidai_proto::Direction;
 use fumidai_proto::ntp::{self, Body, NtpPacket};
 use fumidai_wire::community_id::community_id;
@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::Engine;
 use crate::app::App;
 use crate::cx::Cx;
+use crate::tunnel::FlowTunnel;
 use fumidai_detect::amp::AmpTracker;
 
 const NTP_PORT: u16 = 123;
@@ -26,6 +27,9 @@ pub(crate) struct AmpHint {
     flow_id: u64,
     victim_port: u16,
     ntp: Option<NtpBrief>,
+    /// The flow's VLANs and tunnel, for the alert's `vlan`, `tunnel` and `pkt_src`.
+    vlan: [u16; 2],
+    tunnel: Option<FlowTunnel>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +104,8 @@ pub(crate) fn datagram(
         flow_id: cx.meta.flow_id(),
         victim_port: victim.port,
         ntp: parsed.as_ref().map(brief),
+        vlan: cx.meta.key.vlan,
+        tunnel: cx.meta.tunnel.as_deref().copied(),
     };
     let key = PairKey {
         reflector,
@@ -238,12 +244,16 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
         let cid = community_id(e.cfg.community_id_seed, victim, reflector, 17);
         let mut header = Header::new(EveTime(a.ts), EventType::Alert);
         header.flow_id = Some(a.flow.flow_id);
+        let vlan = a.flow.vlan;
+        header.vlan = Vlan(vlan, vlan.iter().filter(|v| **v != 0).count() as u8);
         header.src_ip = Some(victim.addr);
         header.src_port = Some(victim.port);
         header.dest_ip = Some(reflector.addr);
         header.dest_port = Some(reflector.port);
+        header.ip_v = Some(if victim.addr.is_ipv4() { 4 } else { 6 });
         header.proto = Some(proto_name(17));
-        header.pkt_src = Some("wire/pcap");
+        header.pkt_src = Some(a.flow.tunnel.map_or("wire/pcap", |t| t.pkt_src));
+        header.tunnel = a.flow.tunnel.as_ref().map(|t| &t.obj);
         header.community_id = Some(cid);
         header.app_proto = a.flow.ntp.map(|_| "ntp");
         let body = AmpEvidence {

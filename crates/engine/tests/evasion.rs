@@ -216,3 +216,47 @@ fn every_case_raises_the_open_proxy_alerts_exactly_once() {
         }
     }
 }
+
+/// An absolute-form request padded out with 100 pipelined GETs in the same
+/// segment, never answered: the parser's pipelining limit completes the
+/// oldest transactions instead of dropping them, so the request is still
+/// inspected (9700001) and every transaction is logged.
+#[test]
+fn padding_cannot_push_a_proxy_request_out_of_sight() {
+    let r = replay(
+        &pcap("evasion/pipeline-padding.pcap"),
+        config(StreamConfig::default()),
+    );
+    let sids: Vec<u64> = r
+        .of_type("alert")
+        .iter()
+        .filter_map(|a| a["alert"]["signature_id"].as_u64())
+        .collect();
+    assert_eq!(sids, [9700001]);
+    assert_eq!(r.of_type("http").len(), 101);
+    let first = r
+        .of_type("http")
+        .into_iter()
+        .find(|h| h["tx_id"] == 0)
+        .unwrap();
+    assert_eq!(first["http"]["url"], "http://mail.example.net/");
+}
+
+/// `stream.host_os_policy`: the receiving host's stack decides a
+/// conflicting overlap, whatever the default policy says.
+#[test]
+fn the_receivers_own_policy_decides_overlaps() {
+    for (policy, want) in [
+        (OverlapPolicy::Last, DECOY),
+        (OverlapPolicy::First, REQUEST),
+    ] {
+        let mut cfg = config(StreamConfig::default());
+        cfg.host_policy = vec![("198.51.100.20/32".parse().unwrap(), policy)];
+        let r = replay(&pcap("evasion/overlap-conflict.pcap"), cfg);
+        let id = r.of_type("flow")[0]["flow_id"].as_u64().unwrap();
+        assert!(
+            r.stream(id, Direction::ToServer).starts_with(want),
+            "{policy:?}"
+        );
+    }
+}

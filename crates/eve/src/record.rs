@@ -79,6 +79,8 @@ impl Serialize for ProtoName {
             17 => s.serialize_str("UDP"),
             1 => s.serialize_str("ICMP"),
             58 => s.serialize_str("IPv6-ICMP"),
+            4 => s.serialize_str("IP-in-IP"),
+            41 => s.serialize_str("IPv6"),
             47 => s.serialize_str("GRE"),
             50 => s.serialize_str("ESP"),
             132 => s.serialize_str("SCTP"),
@@ -102,6 +104,24 @@ impl Serialize for Vlan {
         let n = usize::from(self.1).min(2);
         s.collect_seq(&self.0[..n])
     }
+}
+
+/// Suricata's `tunnel` object: the outermost packet (as captured) that a
+/// tunnelled packet was found in, and how deep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TunnelObj {
+    pub src_ip: IpAddr,
+    /// Ports when the outer packet is UDP (VXLAN, Geneve, Teredo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    pub dest_ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_port: Option<u16>,
+    pub proto: ProtoName,
+    /// Outer IP headers around the packet.
+    pub depth: u8,
+    /// Where the outer packet came from (always the capture).
+    pub pkt_src: &'static str,
 }
 
 /// The fields every EVE record starts with. `None` fields are omitted.
@@ -133,6 +153,9 @@ pub struct Header<'a> {
     pub icmp_code: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pkt_src: Option<&'static str>,
+    /// The outer packet a tunnelled flow arrived in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<&'a TunnelObj>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tx_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,6 +182,7 @@ impl<'a> Header<'a> {
             icmp_type: None,
             icmp_code: None,
             pkt_src: None,
+            tunnel: None,
             tx_id: None,
             community_id: None,
             app_proto: None,
@@ -259,6 +283,32 @@ mod tests {
     #[derive(Serialize)]
     struct Inner {
         x: u32,
+    }
+
+    #[test]
+    fn tunnel_object_as_suricata_writes_it() {
+        let t = TunnelObj {
+            src_ip: "192.0.2.1".parse().unwrap(),
+            src_port: Some(51000),
+            dest_ip: "192.0.2.2".parse().unwrap(),
+            dest_port: Some(4789),
+            proto: proto_name(17),
+            depth: 1,
+            pkt_src: "wire/pcap",
+        };
+        let mut h = Header::new(EveTime(Timestamp::from_secs(0)), EventType::Alert);
+        h.pkt_src = Some("vxlan encapsulation");
+        h.tunnel = Some(&t);
+        let v = serde_json::to_value(&h).unwrap();
+        assert_eq!(
+            v["tunnel"].to_string(),
+            r#"{"depth":1,"dest_ip":"192.0.2.2","dest_port":4789,"pkt_src":"wire/pcap","proto":"UDP","src_ip":"192.0.2.1","src_port":51000}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&proto_name(4)).unwrap(),
+            r#""IP-in-IP""#
+        );
+        assert_eq!(serde_json::to_string(&proto_name(41)).unwrap(), r#""IPv6""#);
     }
 
     #[test]

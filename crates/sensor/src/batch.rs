@@ -2,6 +2,7 @@
 //! to a worker. Batches are recycled, so the packet path allocates nothing
 //! once the pool has warmed up.
 
+use fumidai_engine::Part;
 use fumidai_flow::EndReason;
 use fumidai_wire::{LinkType, Timestamp};
 
@@ -13,6 +14,9 @@ pub struct PktMeta {
     pub wire_len: u32,
     pub ts: Timestamp,
     pub link: LinkType,
+    /// What of the frame this worker handles (a tunnelled frame may go to
+    /// two workers).
+    pub part: Part,
 }
 
 /// Packets for one worker.
@@ -45,7 +49,7 @@ impl Batch {
 
     /// Appends a packet. The caller checks capacity first; the buffer grows
     /// if a packet is larger than a whole batch.
-    pub fn push(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp, link: LinkType) {
+    pub fn push(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp, link: LinkType, part: Part) {
         let off = self.data.len() as u32;
         self.data.extend_from_slice(frame);
         self.pkts.push(PktMeta {
@@ -54,6 +58,7 @@ impl Batch {
             wire_len,
             ts,
             link,
+            part,
         });
     }
 

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use fumidai_engine::Part;
 use fumidai_eve::Counters;
 use fumidai_flow::EndReason;
 use fumidai_wire::checksum::OffloadSampler;
 use fumidai_wire::key::shard_hash;
-use fumidai_wire::{LinkType, Timestamp};
+use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 
 use crate::batch::{Batch, ToWorker};
 use crate::config::ChecksumValidation;
@@ -34,6 +35,9 @@ pub struct Shards {
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
     hasher: foldhash::fast::RandomState,
+    /// What the shard hash looks through, and its scratch space.
+    decoder: DecoderConfig,
+    decap: Decap,
     clock: Timestamp,
     last_tick: Timestamp,
     stats: StatsClock,
@@ -61,6 +65,7 @@ impl Shards {
         pool: Receiver<Batch>,
         stats_interval: Option<u64>,
         stats_tx: Sender<StatsPart>,
+        decoder: DecoderConfig,
     ) -> Self {
         let pending = txs
             .iter()
@@ -71,6 +76,8 @@ impl Shards {
             pending,
             pool,
             hasher: foldhash::fast::RandomState::default(),
+            decoder,
+            decap: Decap::default(),
             clock: Timestamp::default(),
             last_tick: Timestamp::default(),
             stats: StatsClock {
@@ -109,21 +116,46 @@ impl Shards {
         if ts > self.clock {
             self.clock = ts;
         }
-        let n = self.txs.len();
-        let w = if n == 1 {
-            0
+        let n = self.txs.len() as u64;
+        let (w, part, carriers) = if n == 1 {
+            (0, Part::All, None)
         } else {
-            (shard_hash(&self.hasher, link, frame) % n as u64) as usize
+            let shard = shard_hash(&self.hasher, &self.decoder, link, frame, &mut self.decap);
+            let w = (shard.inner % n) as usize;
+            match shard.carrier.map(|c| (c % n) as usize) {
+                // The tunnel's own flows live with its outer address pair,
+                // the inner packet with its own: the frame goes to both.
+                Some(cw) if cw != w => (w, Part::Inner, Some(cw)),
+                _ => (w, Part::All, None),
+            }
         };
+        self.queue(w, frame, wire_len, ts, link, part)?;
+        if let Some(cw) = carriers {
+            self.queue(cw, frame, wire_len, ts, link, Part::Carriers)?;
+        }
+        if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
+            self.tick()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a packet to worker `w`'s batch, sending the batch first if full.
+    #[inline(always)]
+    fn queue(
+        &mut self,
+        w: usize,
+        frame: &[u8],
+        wire_len: u32,
+        ts: Timestamp,
+        link: LinkType,
+        part: Part,
+    ) -> Result<(), WorkerGone> {
         let b = &mut self.pending[w];
         if !b.is_empty() && (b.data.len() + frame.len() > BATCH_BYTES || b.pkts.len() >= BATCH_PKTS)
         {
             self.send(w)?;
         }
-        self.pending[w].push(frame, wire_len, ts, link);
-        if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
-            self.tick()?;
-        }
+        self.pending[w].push(frame, wire_len, ts, link, part);
         Ok(())
     }
 

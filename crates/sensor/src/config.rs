@@ -2,6 +2,8 @@
 //! shipped sensor.yaml, a test checks it) and loading with errors that name
 //! the file, line and key.
 
+mod decoder;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -13,6 +15,8 @@ use fumidai_detect::config::{
 pub use fumidai_detect::config::{ByteSize, Net};
 use fumidai_flow::OverlapPolicy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use decoder::DecoderConf;
 
 /// The shipped configuration; tests hold the built-in defaults to it.
 #[cfg(test)]
@@ -27,6 +31,7 @@ pub struct Config {
     /// The sum of every memcap below may not exceed this.
     pub memcap: ByteSize,
     pub capture: CaptureConfig,
+    pub decoder: DecoderConf,
     pub flow: FlowConfig,
     pub stream: StreamConf,
     pub defrag: DefragConf,
@@ -54,6 +59,7 @@ impl Default for Config {
             workers: 0,
             memcap: ByteSize(1 << 30),
             capture: CaptureConfig::default(),
+            decoder: DecoderConf::default(),
             flow: FlowConfig::default(),
             stream: StreamConf::default(),
             defrag: DefragConf::default(),
@@ -116,6 +122,8 @@ pub struct FlowConfig {
     pub max_flows: usize,
     pub memcap: ByteSize,
     pub timeouts: FlowTimeouts,
+    /// Tunnelled flows are told apart by tunnel (see sensor.yaml).
+    pub tunnel_aware_keys: bool,
 }
 
 impl Default for FlowConfig {
@@ -124,6 +132,7 @@ impl Default for FlowConfig {
             max_flows: 1_000_000,
             memcap: ByteSize(512 << 20),
             timeouts: FlowTimeouts::default(),
+            tunnel_aware_keys: true,
         }
     }
 }
@@ -867,6 +876,36 @@ mod tests {
         let e = parse(text, "bad.yaml").unwrap_err().to_string();
         assert!(e.contains("home_net[1]"), "{e}");
         assert!(e.starts_with("bad.yaml:3:"), "{e}");
+    }
+
+    #[test]
+    fn decoder_ports_and_layers_are_checked() {
+        let e = parse("decoder:\n  vxlan:\n    ports: []\n", "d.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("d.yaml:3:") && e.contains("decoder.vxlan.ports"),
+            "{e}"
+        );
+        let e = parse("decoder:\n  max_layers: 1\n", "d.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("decoder.max_layers"), "{e}");
+        let c = parse(
+            "decoder:\n  vxlan:\n    ports: [4789, 8472]\n  teredo:\n    enabled: false\n",
+            "d.yaml",
+        )
+        .unwrap();
+        let d = c.decoder.engine(c.flow.tunnel_aware_keys);
+        assert_eq!(
+            d.vxlan.map(|p| p.as_slice().to_vec()),
+            Some(vec![4789, 8472])
+        );
+        assert!(d.teredo.is_none() && d.tunnel_keys);
+        assert_eq!(
+            Config::default().decoder.engine(true),
+            fumidai_wire::DecoderConfig::default()
+        );
     }
 
     #[test]

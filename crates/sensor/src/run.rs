@@ -132,6 +132,7 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
             applayer: cfg.eve.anomaly.applayer,
         },
         community_id_seed: cfg.eve.community_id_seed,
+        decoder: cfg.decoder.engine(cfg.flow.tunnel_aware_keys),
     }
 }
 
@@ -384,7 +385,13 @@ pub fn run(
     drop(pool_tx);
 
     let interval = cfg.stats.enabled.then_some(cfg.stats.interval);
-    let mut shards = Shards::new(txs, pool_rx, interval, stats_tx.clone());
+    let mut shards = Shards::new(
+        txs,
+        pool_rx,
+        interval,
+        stats_tx.clone(),
+        ecfg.decoder.clone(),
+    );
     shards.checksums = cfg.capture.checksum_validation;
     let mut files = Vec::new();
     let mut live = None;

@@ -80,6 +80,7 @@ pub fn spawn(
         .name("fumidai-stats".into())
         .spawn(move || {
             let mut pending: HashMap<u64, (usize, Timestamp, Counters)> = HashMap::new();
+            let mut warned = std::collections::BTreeSet::new();
             for part in rx {
                 let entry = pending
                     .entry(part.seq)
@@ -99,6 +100,7 @@ pub fn spawn(
                     out.wait_idle(shared.settle);
                 }
                 counters.merge(&shared.counters(&out));
+                warn_memcaps(&counters, &mut warned);
                 if log {
                     write(&out, ts, &counters, started);
                 }
@@ -108,6 +110,26 @@ pub fn spawn(
             }
             Counters::default()
         })
+}
+
+/// Says once per structure (in the log, besides stats) that its memcap was
+/// reached: an operator should know the sensor is evicting.
+fn warn_memcaps(c: &Counters, warned: &mut std::collections::BTreeSet<String>) {
+    for (k, &v) in &c.0 {
+        let Some(name) = k
+            .strip_prefix("memcap.")
+            .and_then(|r| r.strip_suffix(".refused"))
+        else {
+            continue;
+        };
+        if v > 0 && warned.insert(name.to_owned()) {
+            tracing::warn!(
+                "memcap {name} reached ({} bytes): evicting ({} so far; see stats.memcap.{name} and docs/memory.md)",
+                c.get(&format!("memcap.{name}.memcap")),
+                c.get(&format!("memcap.{name}.evicted")),
+            );
+        }
+    }
 }
 
 fn write(out: &OutputHandle, ts: Timestamp, counters: &Counters, started: Instant) {

@@ -24,7 +24,7 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
             ToWorker::Packets(mut b) => {
                 fault_injection();
                 for (m, bytes) in b.iter() {
-                    engine.process(m.link, m.ts, m.wire_len, bytes);
+                    engine.process_part(m.part, m.link, m.ts, m.wire_len, bytes);
                 }
                 engine.advance(b.clock);
                 b.clear();

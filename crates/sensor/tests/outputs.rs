@@ -132,7 +132,10 @@ fn spawn(config: &Path, logdir: &Path, input: &[String]) -> Child {
         .arg(logdir)
         .args(input)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Not read while the replay runs: `-r pcaps` names every file it
+        // skips (the X.expect.yaml beside each capture), and hundreds of
+        // repetitions would fill the pipe and stall the sensor.
+        .stderr(Stdio::null())
         .spawn()
         .expect("start fumidai")
 }

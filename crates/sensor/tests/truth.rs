@@ -14,7 +14,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use common::{at, pcap, replay, root};
+use common::{at, pcap, replay, root, sv};
 use serde_json::{Map, Value};
 
 // --- Shared: truth.yaml and one replay per capture ---------------------------
@@ -150,178 +150,72 @@ const SV_ARGS: &[(&str, &str)] = &[
     ("--no-random", "threading/hashing only"),
 ];
 
-/// Suricata-verify's `find_value`: a dotted path whose parts may end in `[N]`.
-/// Its `__len`/`__find`/`__startswith`-style operators are not implemented:
-/// none of the truth files uses one (the test fails if one appears).
-fn sv_find<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut v = event;
-    for part in path.split('.') {
-        assert!(
-            !part.starts_with("__"),
-            "{path}: operator {part} not implemented (no truth file used one)"
-        );
-        let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
-            Some((n, i)) => (
-                n,
-                Some(
-                    i.parse::<usize>()
-                        .unwrap_or_else(|_| panic!("{path}: bad index")),
-                ),
-            ),
-            None => (part, None),
-        };
-        v = v.get(name)?;
-        if let Some(i) = index {
-            v = v.get(i)?;
+/// Truth.rs's judgement: the app-layer event types fumidai writes are run,
+/// the rest skipped with the reasons above; stats are checked in replay.rs.
+struct Truth;
+
+impl sv::Policy for Truth {
+    fn arg(&self, _: &sv::TestFile, arg: &str) -> Option<String> {
+        SV_ARGS
+            .iter()
+            .find(|(a, _)| *a == arg)
+            .map(|(_, why)| (*why).to_owned())
+    }
+
+    fn filter(&self, _: &sv::TestFile, matcher: &Map<String, Value>) -> sv::Plan {
+        match matcher.get("event_type").and_then(Value::as_str) {
+            Some(t) if SV_RUN.contains(&t) => sv::Plan::Run,
+            Some(t) => match SV_SKIP.iter().find(|(s, _)| *s == t) {
+                Some((_, why)) => {
+                    let ours = matcher
+                        .keys()
+                        .any(|k| SV_OBJECTS.iter().any(|o| k.starts_with(o)));
+                    sv::Plan::Skip(if ours {
+                        format!("(names http/smtp/email/ntp) {why}")
+                    } else {
+                        (*why).to_owned()
+                    })
+                }
+                None => panic!("event_type {t}: add it to SV_RUN or SV_SKIP with a reason"),
+            },
+            None if matcher
+                .keys()
+                .any(|k| SV_OBJECTS.iter().any(|o| k.starts_with(o))) =>
+            {
+                sv::Plan::Run
+            }
+            None => panic!("filter without event_type: classify it: {matcher:?}"),
         }
     }
-    Some(v)
-}
 
-/// Suricata-verify's comparison: Python `==` on the decoded JSON, so the
-/// types must agree (200 is not "200"); numbers compare by value.
-fn sv_equal(got: &Value, want: &Value) -> bool {
-    match (got, want) {
-        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        _ => got == want,
-    }
-}
-
-fn sv_matches(event: &Value, matcher: &Map<String, Value>) -> bool {
-    matcher.iter().all(|(k, want)| {
-        assert!(
-            k != "has-key" && k != "not-has-key",
-            "{k}: not implemented (no truth file used it)"
-        );
-        sv_find(event, k).is_some_and(|got| sv_equal(got, want))
-    })
-}
-
-/// Whether a filter is run, or why not.
-fn sv_classify(matcher: &Map<String, Value>) -> Result<(), &'static str> {
-    match matcher.get("event_type").and_then(Value::as_str) {
-        Some(t) if SV_RUN.contains(&t) => Ok(()),
-        Some(t) => match SV_SKIP.iter().find(|(s, _)| *s == t) {
-            Some((_, why)) => Err(why),
-            None => panic!("event_type {t}: add it to SV_RUN or SV_SKIP with a reason"),
-        },
-        None if matcher
-            .keys()
-            .any(|k| SV_OBJECTS.iter().any(|o| k.starts_with(o))) =>
-        {
-            Ok(())
-        }
-        None => panic!("filter without event_type: classify it: {matcher:?}"),
+    fn stats(&self, _: &sv::TestFile) -> Result<(), String> {
+        Err(
+            "Suricata's counters of the whole run (decoder.bytes, ...); packet counts are \
+             checked in replay.rs"
+                .to_owned(),
+        )
     }
 }
 
 #[test]
 fn suricata_verify_expectations_hold() {
-    let mut files = Vec::new();
-    for dir in truth_dirs() {
-        let d = root().join("pcaps/truth").join(&dir);
-        for f in std::fs::read_dir(&d).expect("truth dir") {
-            let name = f.expect("entry").file_name().to_string_lossy().into_owned();
-            if name.starts_with("suricata-verify__") && name.ends_with(".yaml") {
-                files.push((dir.clone(), d.join(name)));
-            }
-        }
-    }
-    files.sort();
-    assert!(files.len() >= 5, "{} Suricata-verify files", files.len());
-
-    let (mut run, mut passed, mut skipped, mut skipped_ours) = (0, 0, 0, 0);
-    let mut failures = Vec::new();
-    for (capture, path) in &files {
-        let label = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(path).expect("read");
-        let test: Value = serde_norway::from_str(&text).expect("test.yaml parses");
-        println!("== {capture} ({label})");
-        if let Some(req) = test.get("requires") {
-            // Suricata versions whose behaviour the checks describe; fumidai
-            // follows current Suricata, so they apply.
-            println!("   requires {req} (Suricata version; applies to fumidai)");
-        }
-        for arg in test["args"].as_array().into_iter().flatten() {
-            let arg = arg.as_str().expect("arg");
-            let why = SV_ARGS
-                .iter()
-                .find(|(a, _)| *a == arg)
-                .map(|(_, why)| why)
-                .unwrap_or_else(|| panic!("{label}: argument {arg:?}: add it to SV_ARGS"));
-            println!("   args {arg}: {why}");
-        }
-        let evs = events(capture);
-        let checks = test["checks"].as_array().expect("checks");
-        for (i, check) in checks.iter().enumerate() {
-            let n = i + 1;
-            if let Some(stats) = check.get("stats") {
-                skipped += 1;
-                println!(
-                    "   SKIP #{n} stats {stats}: Suricata's counters of the whole run \
-                     (decoder.bytes, ...); packet counts are checked in replay.rs"
-                );
-                continue;
-            }
-            let filter = check
-                .get("filter")
-                .unwrap_or_else(|| panic!("{label} #{n}: unknown check kind {check}"));
-            let matcher = filter["match"].as_object().expect("match");
-            let want = filter["count"].as_u64().expect("count");
-            let desc = serde_json::to_string(matcher).unwrap();
-            if let Err(why) = sv_classify(matcher) {
-                skipped += 1;
-                let ours = matcher
-                    .keys()
-                    .any(|k| SV_OBJECTS.iter().any(|o| k.starts_with(o)));
-                if ours {
-                    skipped_ours += 1;
-                }
-                println!(
-                    "   SKIP #{n}{} {desc}: {why}",
-                    if ours {
-                        " (names http/smtp/email/ntp)"
-                    } else {
-                        ""
-                    }
-                );
-                continue;
-            }
-            if let Some(req) = filter.get("requires") {
-                println!("   #{n} requires {req} (Suricata version; applies to fumidai)");
-            }
-            run += 1;
-            let got = evs.iter().filter(|e| sv_matches(e, matcher)).count() as u64;
-            if got == want {
-                passed += 1;
-                println!("   RUN  #{n} count {want} ok: {desc}");
-            } else {
-                println!("   RUN  #{n} count {want} got {got} FAIL: {desc}");
-                // What fumidai wrote of that event type, to see the mismatch.
-                let t = matcher.get("event_type").cloned().unwrap_or(Value::Null);
-                let similar: Vec<String> = evs
-                    .iter()
-                    .filter(|e| t.is_null() || e["event_type"] == t)
-                    .map(|e| e.to_string())
-                    .take(4)
-                    .collect();
-                failures.push(format!(
-                    "{capture} {label} #{n}: expected {want}, got {got}: {desc}\n  fumidai wrote: {similar:#?}"
-                ));
-            }
-        }
+    let tests = sv::tests_under(&root().join("pcaps/truth"));
+    assert!(tests.len() >= 5, "{} Suricata-verify files", tests.len());
+    let mut tally = sv::Tally::default();
+    for (capture, test) in &tests {
+        sv::run(capture, test, events(capture), &Truth, &mut tally);
     }
     println!(
-        "Suricata-verify: {} files, {run} checks run ({passed} passed), {skipped} skipped \
-         ({skipped_ours} of them name http/smtp/email/ntp fields, each with its reason above)",
-        files.len()
+        "Suricata-verify: {} files, {} checks run ({} passed), {} skipped, each with its reason above",
+        tally.files, tally.run, tally.passed, tally.skipped
     );
-    assert!(run > 0, "no Suricata-verify check was run");
+    assert!(tally.run > 0, "no Suricata-verify check was run");
     assert!(
-        failures.is_empty(),
-        "{} of {run} Suricata-verify checks failed:\n{}",
-        failures.len(),
-        failures.join("\n")
+        tally.failures.is_empty(),
+        "{} of {} Suricata-verify checks failed:\n{}",
+        tally.failures.len(),
+        tally.run,
+        tally.failures.join("\n")
     );
 }
 

@@ -11,7 +11,8 @@ use etherparse::{
 };
 
 use crate::DecodeEvent;
-use crate::link::{self, LinkType, Network};
+use crate::link::LinkType;
+use crate::tunnel::{self, Decap, DecoderConfig, PktSrc};
 
 /// TCP header flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -150,6 +151,23 @@ pub struct Packet<'a> {
     /// Set when the packet was decoded but something about it was wrong
     /// (e.g. shorter than its IP header says: a snaplen-truncated capture).
     pub anomaly: Option<DecodeEvent>,
+    /// Outer IP packets it was found inside (0: not tunnelled).
+    pub depth: u8,
+    /// Which tunnel it came through, for its flow key: a mix of its depth
+    /// and the virtual network ids on the way (VXLAN and Geneve VNIs,
+    /// ERSPAN and PPPoE sessions), which both directions of a flow share.
+    /// Outer addresses are left out: a mirror may deliver the two
+    /// directions from different sources. 0 when there is none or flow
+    /// keys are not tunnel-aware.
+    pub tunnel: u64,
+    /// The decoder that produced it (Suricata's `pkt_src`).
+    pub pkt_src: PktSrc,
+    /// Headers decoded to reach it, counted against `decoder.max_layers`.
+    pub layers: u8,
+    /// For a tunnelled packet, the captured bytes of what its innermost
+    /// tunnel carried (Suricata's tunnel packet): what its flow's byte
+    /// counts are measured on.
+    pub tunnel_len: u32,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     /// The IPv4 header (for its checksum); empty for IPv6.
@@ -174,28 +192,27 @@ pub enum Decoded<'a> {
     Invalid(DecodeEvent),
 }
 
-/// Decodes a frame of link type `link`.
+/// Decodes a frame of link type `link` with the default decoders (see
+/// [`tunnel::decode`] to choose them and see the layers peeled off).
 pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
-    let l3 = match link::locate(link, frame) {
-        Ok(l3) => l3,
-        Err(e) => return Decoded::Invalid(e),
-    };
-    let want_v6 = match l3.network {
-        Network::Ipv4 => false,
-        Network::Ipv6 => true,
-        Network::Other(ether_type) => return Decoded::NotIp { ether_type },
-    };
-    match decode_ip(l3.bytes, want_v6) {
-        Ok(mut p) => {
-            p.vlan = l3.vlan;
-            p.vlan_layers = l3.vlan_layers;
-            Decoded::Ip(p)
-        }
-        Err(e) => Decoded::Invalid(e),
-    }
+    tunnel::decode(
+        &DecoderConfig::default(),
+        link,
+        frame,
+        &mut Decap::default(),
+    )
 }
 
-fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, DecodeEvent> {
+/// Decodes an IP header and its transport layer, found under `vlan_layers`
+/// VLAN tags (`vlan`: the first two). Inlined so that the packet is built
+/// where the caller returns it: this is the per-packet path.
+#[inline(always)]
+pub(crate) fn decode_ip(
+    bytes: &[u8],
+    want_v6: bool,
+    vlan: [u16; 2],
+    vlan_layers: u8,
+) -> Result<Packet<'_>, DecodeEvent> {
     let too_small = if want_v6 {
         DecodeEvent::Ipv6TooSmall
     } else {
@@ -295,12 +312,18 @@ fn decode_ip(bytes: &[u8], want_v6: bool) -> Result<Packet<'_>, DecodeEvent> {
         payload.payload
     };
     Ok(Packet {
-        vlan: [0; 2],
-        vlan_layers: 0,
+        vlan,
+        vlan_layers,
         src,
         dst,
         l4,
         anomaly,
+        depth: 0,
+        tunnel: 0,
+        pkt_src: PktSrc::Wire,
+        // The link header, the tags, this header.
+        layers: vlan_layers.saturating_add(2),
+        tunnel_len: 0,
         ttl,
         ip_header,
         l4_bytes,

@@ -71,12 +71,75 @@ decode_events! {
     UdpLenInvalid => "udp", "len_invalid";
     Icmpv4TooSmall => "icmpv4", "pkt_too_small";
     Icmpv6TooSmall => "icmpv6", "pkt_too_small";
+    // Encapsulations, at any depth (crate::tunnel).
+    TooManyLayers => "", "too_many_layers";
+    ChdlcTooSmall => "chdlc", "pkt_too_small";
+    EtagTooSmall => "etag", "header_too_small";
+    VntagTooSmall => "vntag", "header_too_small";
+    MplsHeaderTooSmall => "mpls", "header_too_small";
+    MplsPktTooSmall => "mpls", "pkt_too_small";
+    MplsBadLabelRouterAlert => "mpls", "bad_label_router_alert";
+    MplsBadLabelImplicitNull => "mpls", "bad_label_implicit_null";
+    MplsBadLabelReserved => "mpls", "bad_label_reserved";
+    MplsUnknownPayloadType => "mpls", "unknown_payload_type";
+    PppoeTooSmall => "pppoe", "pkt_too_small";
+    PppoeWrongCode => "pppoe", "wrong_code";
+    PppoeMalformedTags => "pppoe", "malformed_tags";
+    PppTooSmall => "ppp", "pkt_too_small";
+    PppVjuTooSmall => "ppp", "vju_pkt_too_small";
+    PppIpv4TooSmall => "ppp", "ip4_pkt_too_small";
+    PppIpv6TooSmall => "ppp", "ip6_pkt_too_small";
+    PppUnsupProto => "ppp", "unsup_proto";
+    GreTooSmall => "gre", "pkt_too_small";
+    GreWrongVersion => "gre", "wrong_version";
+    GreV0Recur => "gre", "version0_recur";
+    GreV0Flags => "gre", "version0_flags";
+    GreV0HdrTooBig => "gre", "version0_hdr_too_big";
+    GreV0MalformedSre => "gre", "version0_malformed_sre_hdr";
+    GreV1Chksum => "gre", "version1_chksum";
+    GreV1Route => "gre", "version1_route";
+    GreV1Ssr => "gre", "version1_ssr";
+    GreV1Recur => "gre", "version1_recur";
+    GreV1Flags => "gre", "version1_flags";
+    GreV1NoKey => "gre", "version1_no_key";
+    GreV1WrongProtocol => "gre", "version1_wrong_protocol";
+    GreV1HdrTooBig => "gre", "version1_hdr_too_big";
+    ErspanTooSmall => "erspan", "header_too_small";
+    ErspanUnsupportedVersion => "erspan", "unsupported_version";
+    ErspanTooManyVlanLayers => "erspan", "too_many_vlan_layers";
+    VxlanUnknownPayloadType => "vxlan", "unknown_payload_type";
+    GeneveUnknownPayloadType => "geneve", "unknown_payload_type";
+    Ipv4InIpv6TooSmall => "ipv6", "ipv4_in_ipv6_too_small";
+    Ipv4InIpv6WrongVersion => "ipv6", "ipv4_in_ipv6_wrong_version";
+    Ipv6InIpv6TooSmall => "ipv6", "ipv6_in_ipv6_too_small";
+    Ipv6InIpv6WrongVersion => "ipv6", "ipv6_in_ipv6_wrong_version";
 }
 
 impl DecodeEvent {
     /// `layer.name`, as Suricata writes it in `anomaly.event`.
     pub fn qualified(self) -> String {
-        format!("{}.{}", self.layer(), self.name())
+        if self.layer().is_empty() {
+            self.name().to_owned()
+        } else {
+            format!("{}.{}", self.layer(), self.name())
+        }
+    }
+
+    /// The event as Suricata names it in `anomaly.event`: `decoder.<layer>.<name>`,
+    /// or `decoder.<name>` for the engine-wide ones (`too_many_layers`).
+    pub fn anomaly_name(self) -> String {
+        format!("decoder.{}", self.qualified())
+    }
+
+    /// Its `stats` counter: `decoder.event.<layer>.<name>`, except the
+    /// engine-wide `too_many_layers`, which Suricata counts as
+    /// `decoder.too_many_layers`.
+    pub fn counter_name(self) -> String {
+        if self.layer().is_empty() {
+            format!("decoder.{}", self.name())
+        } else {
+            format!("decoder.event.{}.{}", self.layer(), self.name())
+        }
     }
 }
 

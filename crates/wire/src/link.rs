@@ -20,6 +20,9 @@ pub enum LinkType {
     Null,
     /// DLT_LOOP: OpenBSD loopback, a 4-byte address family in network byte order.
     Loop,
+    /// DLT_C_HDLC: Cisco HDLC (serial links, some routers' packet captures):
+    /// address, control and an EtherType-valued protocol.
+    Chdlc,
 }
 
 impl LinkType {
@@ -29,6 +32,7 @@ impl LinkType {
             0 => LinkType::Null,
             1 => LinkType::Ethernet,
             12 | 14 | 101 | 228 | 229 => LinkType::Raw,
+            104 => LinkType::Chdlc,
             108 => LinkType::Loop,
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
@@ -42,6 +46,7 @@ impl LinkType {
             LinkType::Null => 0,
             LinkType::Ethernet => 1,
             LinkType::Raw => 101,
+            LinkType::Chdlc => 104,
             LinkType::Loop => 108,
             LinkType::LinuxSll => 113,
             LinkType::LinuxSll2 => 276,
@@ -56,6 +61,7 @@ impl LinkType {
             LinkType::LinuxSll2 => "sll2",
             LinkType::Raw => "raw",
             LinkType::Null | LinkType::Loop => "null",
+            LinkType::Chdlc => "chdlc",
         }
     }
 }
@@ -80,15 +86,16 @@ pub struct L3<'a> {
     pub bytes: &'a [u8],
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
-const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_ARP: u16 = 0x0806;
+pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
+pub(crate) const ETHERTYPE_QINQ: u16 = 0x88a8;
+pub(crate) const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 /// Beyond this many tags the frame is treated as malformed (Suricata allows 3).
-const MAX_VLAN_LAYERS: u8 = 3;
+pub(crate) const MAX_VLAN_LAYERS: u8 = 3;
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
@@ -111,6 +118,23 @@ pub fn locate(link: LinkType, frame: &[u8]) -> Result<L3<'_>, DecodeEvent> {
             after_ether_type(ether_type, &frame[20..])
         }
         LinkType::Raw => raw_ip(frame),
+        LinkType::Chdlc => {
+            // Address (0x0f unicast, 0x8f broadcast) and control are not
+            // checked: what matters is the protocol that follows.
+            let proto = be16(frame, 2).ok_or(DecodeEvent::ChdlcTooSmall)?;
+            let rest = &frame[4..];
+            let network = match proto {
+                ETHERTYPE_IPV4 => Network::Ipv4,
+                ETHERTYPE_IPV6 => Network::Ipv6,
+                other => Network::Other(other),
+            };
+            Ok(L3 {
+                vlan: [0; 2],
+                vlan_layers: 0,
+                network,
+                bytes: rest,
+            })
+        }
         LinkType::Null | LinkType::Loop => {
             let fam: [u8; 4] = frame
                 .get(..4)
@@ -158,7 +182,12 @@ fn raw_ip(bytes: &[u8]) -> Result<L3<'_>, DecodeEvent> {
     })
 }
 
-fn after_ether_type(mut ether_type: u16, mut rest: &[u8]) -> Result<L3<'_>, DecodeEvent> {
+/// Reads the VLAN tags that may follow an EtherType field and says what
+/// comes after them.
+pub(crate) fn after_ether_type(
+    mut ether_type: u16,
+    mut rest: &[u8],
+) -> Result<L3<'_>, DecodeEvent> {
     let mut vlan = [0u16; 2];
     let mut layers = 0u8;
     while matches!(
@@ -244,6 +273,7 @@ mod tests {
                 LinkType::Raw,
                 LinkType::Null,
                 LinkType::Loop,
+                LinkType::Chdlc,
             ] {
                 let _ = locate(link, &f);
             }

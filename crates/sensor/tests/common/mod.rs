@@ -4,11 +4,25 @@
 #![allow(dead_code)]
 
 pub mod schema;
+pub mod sv;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+/// The sensor's view of the namespace lab (`scripts/lab.sh`): home_net is
+/// the victim network, whose postfix relays for 10.77.1.0/24 without this
+/// operator's sanction (the open relay). Kept with the recordings, as the
+/// `config:` of pcaps/lab/lab-attack.expect.yaml, so that `fumidai test
+/// pcaps/`, the replays and the live runs see the lab alike.
+pub fn lab_config() -> String {
+    let path = root().join("pcaps/lab/lab-attack.expect.yaml");
+    let text = std::fs::read_to_string(&path).expect("lab-attack.expect.yaml");
+    let v: serde_norway::Value = serde_norway::from_str(&text).expect("it parses");
+    let cfg = v.get("config").expect("it has a config");
+    serde_norway::to_string(cfg).expect("YAML")
+}
 
 /// The repository root.
 pub fn root() -> PathBuf {
