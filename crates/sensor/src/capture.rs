@@ -3,10 +3,11 @@
 //! It also keeps the packet-time clock that drives flow timeouts and stats.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use fumidai_engine::Part;
 use fumidai_eve::Counters;
 use fumidai_flow::EndReason;
@@ -17,6 +18,7 @@ use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 use crate::batch::{Batch, ToWorker};
 use crate::config::ChecksumValidation;
 use crate::progress::Progress;
+use crate::reader::{PcapReader, Source, Window};
 use crate::stats::StatsPart;
 
 /// Bytes of packet data per batch before it is sent.
@@ -25,6 +27,8 @@ pub const BATCH_BYTES: usize = 256 << 10;
 pub const BATCH_PKTS: usize = 512;
 /// Packet time between ticks to idle workers, in microseconds.
 const TICK_MICROS: u64 = 1_000_000;
+/// How long a live stats request waits for a worker that is behind.
+const STATS_WAIT: Duration = Duration::from_millis(500);
 /// A capture file whose first packet is this much older than the clock
 /// starts a new timeline: the previous file's flows are ended.
 const BACKWARDS_MICROS: u64 = 1_000_000;
@@ -46,6 +50,12 @@ pub struct Shards {
     pub counters: Counters,
     /// How checksums are judged (per file when replaying).
     pub checksums: ChecksumValidation,
+    /// Live capture: a worker whose queue is full loses the batch (counted
+    /// in `worker_drops`) rather than holding up every other worker. A
+    /// replay waits instead, and loses nothing.
+    lossy: bool,
+    /// Packets each worker lost that way.
+    worker_drops: Vec<u64>,
 }
 
 /// When the next stats event is due, in packet time.
@@ -69,10 +79,9 @@ impl Shards {
     ) -> Self {
         let pending = txs
             .iter()
-            .map(|_| Batch::with_capacity(BATCH_BYTES, BATCH_PKTS))
+            .map(|_| Batch::with_capacity(BATCH_PKTS))
             .collect();
         Shards {
-            txs,
             pending,
             pool,
             hasher: foldhash::fast::RandomState::default(),
@@ -88,7 +97,26 @@ impl Shards {
             stats_tx,
             counters: Counters::default(),
             checksums: ChecksumValidation::Auto,
+            worker_drops: vec![0; txs.len()],
+            lossy: false,
+            txs,
         }
+    }
+
+    /// Live capture: never wait for a worker (see `lossy`).
+    pub fn set_lossy(&mut self) {
+        self.lossy = true;
+    }
+
+    /// The capture's counters, with each worker's drops.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        if self.lossy {
+            for (w, n) in self.worker_drops.iter().enumerate() {
+                c.add(&format!("capture.worker_drops.{w}"), *n);
+            }
+        }
+        c
     }
 
     /// Tells every worker whether to validate checksums from now on.
@@ -105,13 +133,15 @@ impl Shards {
         Ok(())
     }
 
-    /// Queues one packet for its worker.
+    /// Queues one packet for its worker: its bytes are copied into the
+    /// batch, or, when they lie in a mapped `window`, pointed to.
     pub fn push(
         &mut self,
         link: LinkType,
         ts: Timestamp,
         wire_len: u32,
         frame: &[u8],
+        window: Option<&Arc<Window>>,
     ) -> Result<(), WorkerGone> {
         if ts > self.clock {
             self.clock = ts;
@@ -129,9 +159,9 @@ impl Shards {
                 _ => (w, Part::All, None),
             }
         };
-        self.queue(w, frame, wire_len, ts, link, part)?;
+        self.queue(w, frame, window, wire_len, ts, link, part)?;
         if let Some(cw) = carriers {
-            self.queue(cw, frame, wire_len, ts, link, Part::Carriers)?;
+            self.queue(cw, frame, window, wire_len, ts, link, Part::Carriers)?;
         }
         if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
             self.tick()?;
@@ -140,22 +170,27 @@ impl Shards {
     }
 
     /// Adds a packet to worker `w`'s batch, sending the batch first if full.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn queue(
         &mut self,
         w: usize,
         frame: &[u8],
+        window: Option<&Arc<Window>>,
         wire_len: u32,
         ts: Timestamp,
         link: LinkType,
         part: Part,
     ) -> Result<(), WorkerGone> {
         let b = &mut self.pending[w];
-        if !b.is_empty() && (b.data.len() + frame.len() > BATCH_BYTES || b.pkts.len() >= BATCH_PKTS)
+        if !b.is_empty()
+            && (b.bytes + frame.len() > BATCH_BYTES
+                || b.pkts.len() >= BATCH_PKTS
+                || !b.accepts(window))
         {
             self.send(w)?;
         }
-        self.pending[w].push(frame, wire_len, ts, link, part);
+        self.pending[w].push(frame, window, wire_len, ts, link, part);
         Ok(())
     }
 
@@ -163,15 +198,48 @@ impl Shards {
     fn send(&mut self, w: usize) -> Result<(), WorkerGone> {
         // Worker queues are bounded, so the batches in flight are too: the
         // pool only stops being empty once that number has been allocated.
+        if self.lossy && self.txs[w].is_full() {
+            // The worker is behind: its packets go, nobody else's. The
+            // batch is emptied and kept for its next packets.
+            let b = &mut self.pending[w];
+            self.worker_drops[w] += b.pkts.len() as u64;
+            b.clear();
+            return Ok(());
+        }
         let fresh = self
             .pool
             .try_recv()
-            .unwrap_or_else(|_| Batch::with_capacity(BATCH_BYTES, BATCH_PKTS));
+            .unwrap_or_else(|_| Batch::with_capacity(BATCH_PKTS));
         let mut b = std::mem::replace(&mut self.pending[w], fresh);
         b.clock = self.clock;
-        self.txs[w]
-            .send(ToWorker::Packets(b))
-            .map_err(|_| WorkerGone)
+        if !self.lossy {
+            return self.txs[w]
+                .send(ToWorker::Packets(b))
+                .map_err(|_| WorkerGone);
+        }
+        match self.txs[w].try_send(ToWorker::Packets(b)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(ToWorker::Packets(mut b))) => {
+                self.worker_drops[w] += b.pkts.len() as u64;
+                b.clear();
+                self.pending[w] = b;
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(WorkerGone),
+        }
+    }
+
+    /// Sends a control message. Live, a tick to a worker that is behind is
+    /// skipped (its next batch carries the clock).
+    fn control(&self, w: usize, msg: ToWorker) -> Result<(), WorkerGone> {
+        if !self.lossy {
+            return self.txs[w].send(msg).map_err(|_| WorkerGone);
+        }
+        match self.txs[w].try_send(msg) {
+            Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(WorkerGone),
+        }
     }
 
     /// Hands every partial batch over; workers with nothing queued get a
@@ -180,9 +248,7 @@ impl Shards {
         self.last_tick = self.clock;
         for w in 0..self.txs.len() {
             if self.pending[w].is_empty() {
-                self.txs[w]
-                    .send(ToWorker::Tick(self.clock))
-                    .map_err(|_| WorkerGone)?;
+                self.control(w, ToWorker::Tick(self.clock))?;
             } else {
                 self.send(w)?;
             }
@@ -215,14 +281,37 @@ impl Shards {
     }
 
     fn request_stats(&mut self, seq: u64, ts: Timestamp) -> Result<(), WorkerGone> {
+        let mut late = 0;
         for tx in &self.txs {
-            tx.send(ToWorker::Stats { seq, ts })
-                .map_err(|_| WorkerGone)?;
+            let msg = ToWorker::Stats { seq, ts };
+            if !self.lossy {
+                tx.send(msg).map_err(|_| WorkerGone)?;
+                continue;
+            }
+            // Live: wait for a worker that is behind, but not for ever.
+            match tx.send_timeout(msg, STATS_WAIT) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(_)) => {
+                    // The event goes out without that worker's counters.
+                    late += 1;
+                    let _ = self.stats_tx.send(StatsPart {
+                        seq,
+                        ts,
+                        counters: Counters::default(),
+                        latency: None,
+                    });
+                }
+                Err(SendTimeoutError::Disconnected(_)) => return Err(WorkerGone),
+            }
+        }
+        if self.lossy {
+            self.counters.add("capture.stats_late", late);
         }
         let _ = self.stats_tx.send(StatsPart {
             seq,
             ts,
-            counters: self.counters.clone(),
+            counters: self.counters(),
+            latency: None,
         });
         Ok(())
     }
@@ -279,7 +368,7 @@ pub struct Inputs {
 
 /// Expands `-r` arguments: files as given, directories to their captures in
 /// name order. In a directory, only regular files that start like a pcap or
-/// pcapng file are taken: a FIFO or a device would block the replay, so it
+/// pcapng file (or decompress to one) are taken: a FIFO or a device would block the replay, so it
 /// is never opened, and everything passed over is named with its reason.
 pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Inputs> {
     let mut out = Inputs::default();
@@ -348,7 +437,7 @@ fn collect_dir(
                 .push((path, format!("not a regular file ({})", file_kind(&meta))));
             continue;
         }
-        match capture_magic(&path) {
+        match crate::reader::is_capture(&path) {
             Ok(true) => out.push(path),
             Ok(false) => inputs
                 .not_captures
@@ -375,23 +464,10 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-/// True for a file that starts like a pcap or pcapng file.
-fn capture_magic(path: &Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let mut f = std::fs::File::open(path)?;
-    if f.read(&mut magic)? < 4 {
-        return Ok(false);
-    }
-    Ok(matches!(
-        u32::from_le_bytes(magic),
-        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-    ))
-}
-
 /// Replays capture files into the shards.
 pub fn replay(
     files: &[PathBuf],
+    how: PcapReader,
     shards: &mut Shards,
     stop: &AtomicBool,
     progress: &mut Progress,
@@ -405,7 +481,7 @@ pub fn replay(
             path: path.clone(),
             ..Default::default()
         };
-        replay_file(path, i > 0, shards, stop, progress, &mut report)?;
+        replay_file(path, how, i > 0, shards, stop, progress, &mut report)?;
         progress.file_done(path);
         reports.push(report);
     }
@@ -414,28 +490,39 @@ pub fn replay(
 
 fn replay_file(
     path: &Path,
+    how: PcapReader,
     check_timeline: bool,
     shards: &mut Shards,
     stop: &AtomicBool,
     progress: &mut Progress,
     report: &mut FileReport,
 ) -> Result<(), WorkerGone> {
-    let mut cap = match pcap::Capture::from_file(path) {
-        Ok(c) => c,
+    let mut src = match Source::open(path, how) {
+        Ok(s) => s,
         Err(e) => {
-            report.error = Some(format!("cannot read as a capture: {e}"));
+            report.error = Some(if e.message.starts_with("cannot read as a capture") {
+                e.message
+            } else {
+                format!("cannot read as a capture: {}", e.message)
+            });
             report.unreadable = true;
             return Ok(());
         }
     };
-    let dlt = cap.get_datalink().0;
-    let Some(link) = LinkType::from_dlt(dlt) else {
-        report.error = Some(format!("unsupported link type {dlt}"));
+    // A file of a link type nothing here decodes is named as such, even
+    // when it holds no packet.
+    let unsupported = |src: &Source| {
+        src.link()
+            .filter(|l| LinkType::from_dlt(*l).is_none())
+            .map(|l| format!("unsupported link type {l}"))
+    };
+    if let Some(e) = unsupported(&src) {
+        report.error = Some(e);
         report.unreadable = true;
         return Ok(());
-    };
+    }
     if shards.checksums == ChecksumValidation::Auto {
-        let sample = sample_checksums(path, link);
+        let sample = sample_checksums(path, how);
         let (checked, bad) = (sample.checked, sample.bad);
         let offload = sample.offload();
         if offload {
@@ -447,113 +534,86 @@ fn replay_file(
         }
         shards.set_checksums(!offload)?;
     }
-    let pcapng = is_pcapng(path);
-    // Offset of the next record in a classic pcap file: header, then
-    // 16-byte record headers each followed by the captured bytes.
-    let mut offset: u64 = 24;
     let mut first = true;
+    // The last link type seen, and its decoder's view of it.
+    let mut link_of: Option<(i32, LinkType)> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        match cap.next_packet() {
-            Ok(p) => {
-                let ts = Timestamp::from_sec_usec(
-                    p.header.ts.tv_sec.max(0) as u64,
-                    p.header.ts.tv_usec.max(0) as u64,
-                );
+        let stopped = match src.next() {
+            Ok(Some(f)) => {
+                let link = match link_of {
+                    Some((dlt, l)) if dlt == f.link => l,
+                    _ => match LinkType::from_dlt(f.link) {
+                        Some(l) => {
+                            link_of = Some((f.link, l));
+                            l
+                        }
+                        None => {
+                            report.unreadable = report.packets == 0;
+                            report.error = Some(format!("unsupported link type {}", f.link));
+                            return Ok(());
+                        }
+                    },
+                };
                 if first && check_timeline {
-                    shards.new_timeline_if_backwards(ts)?;
+                    shards.new_timeline_if_backwards(f.ts)?;
                 }
                 first = false;
-                offset += 16 + p.data.len() as u64;
                 report.packets += 1;
-                report.bytes += u64::from(p.header.len);
-                shards.push(link, ts, p.header.len, p.data)?;
-                progress.packet(offset, p.header.len);
+                report.bytes += u64::from(f.wire_len);
+                let wire_len = f.wire_len;
+                shards.push(link, f.ts, wire_len, f.data, f.window)?;
+                progress.packet(src.offset(), wire_len);
+                continue;
             }
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => {
-                let at = if pcapng {
-                    pcapng_offset_after(path, report.packets)
-                } else {
-                    Some(offset)
-                };
-                let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                report.unreadable = report.packets == 0;
-                report.error = Some(match at {
-                    Some(at) => format!(
-                        "stopped after {} packets at byte offset {at} of {size}: {e}",
-                        report.packets
-                    ),
-                    None => format!("stopped after {} packets: {e}", report.packets),
-                });
+            Ok(None) => {
+                if report.packets == 0
+                    && let Some(e) = unsupported(&src)
+                {
+                    report.error = Some(e);
+                    report.unreadable = true;
+                }
                 break;
             }
-        }
+            Err(e) => e,
+        };
+        report.unreadable = report.packets == 0;
+        report.error = Some(match stopped.offset {
+            Some(at) => format!(
+                "stopped after {} packets at byte offset {at} of {}: {}",
+                report.packets,
+                src.of_what(path),
+                stopped.message
+            ),
+            None => format!(
+                "stopped after {} packets: {}",
+                report.packets, stopped.message
+            ),
+        });
+        break;
     }
     Ok(())
 }
 
 /// Samples the checksums of a file's first packets.
-fn sample_checksums(path: &Path, link: LinkType) -> OffloadSampler {
+fn sample_checksums(path: &Path, how: PcapReader) -> OffloadSampler {
     use fumidai_wire::{Decoded, decode};
     let mut sampler = OffloadSampler::default();
-    let Ok(mut cap) = pcap::Capture::from_file(path) else {
+    let Ok(mut src) = Source::open(path, how) else {
         return sampler;
     };
     for _ in 0..OffloadSampler::SAMPLE {
-        let Ok(p) = cap.next_packet() else { break };
-        if let Decoded::Ip(ip) = decode(link, p.data) {
+        let Ok(Some(f)) = src.next() else { break };
+        let Some(link) = LinkType::from_dlt(f.link) else {
+            break;
+        };
+        if let Decoded::Ip(ip) = decode(link, f.data) {
             sampler.add(&ip);
         }
     }
     sampler
-}
-
-fn is_pcapng(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|_| magic == [0x0a, 0x0d, 0x0d, 0x0a])
-}
-
-/// The byte offset just past the `n`-th packet block of a pcapng file:
-/// where libpcap was when it gave up. Walks block headers only.
-fn pcapng_offset_after(path: &Path, n: u64) -> Option<u64> {
-    let data = std::fs::read(path).ok()?;
-    let mut at = 0usize;
-    let mut seen = 0u64;
-    let mut big_endian = false;
-    while at + 12 <= data.len() {
-        let raw_type: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-        if raw_type == [0x0a, 0x0d, 0x0d, 0x0a] {
-            // Section header: its byte-order magic decides the section's endianness.
-            big_endian = data.get(at + 8..at + 12)? == [0x1a, 0x2b, 0x3c, 0x4d];
-        }
-        let rd = |b: &[u8]| -> Option<u32> {
-            let a: [u8; 4] = b.try_into().ok()?;
-            Some(if big_endian {
-                u32::from_be_bytes(a)
-            } else {
-                u32::from_le_bytes(a)
-            })
-        };
-        let btype = rd(&raw_type)?;
-        let len = rd(data.get(at + 4..at + 8)?)? as usize;
-        if len < 12 || at + len > data.len() {
-            return Some(at as u64);
-        }
-        if matches!(btype, 2 | 3 | 6) {
-            seen += 1;
-            if seen == n {
-                return Some((at + len) as u64);
-            }
-        }
-        at += len;
-    }
-    Some(at as u64)
 }
 
 /// Live capture settings, from sensor.yaml and the command line.
@@ -635,7 +695,7 @@ pub fn live(
                     p.header.ts.tv_usec.max(0) as u64,
                 );
                 packets += 1;
-                shards.push(lc.link, ts, p.header.len, p.data)?;
+                shards.push(lc.link, ts, p.header.len, p.data, None)?;
                 progress.packet(0, p.header.len);
             }
             Err(pcap::Error::TimeoutExpired) => {
@@ -703,35 +763,4 @@ fn wall_clock() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::from_sec_usec(d.as_secs(), u64::from(d.subsec_micros()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pcapng_walk_finds_block_ends() {
-        // A section header block (28 bytes) then two 32-byte enhanced packet blocks.
-        let mut f = Vec::new();
-        let mut block = |t: u32, len: u32| {
-            f.extend_from_slice(&t.to_le_bytes());
-            f.extend_from_slice(&len.to_le_bytes());
-            if t == 0x0a0d_0d0a {
-                f.extend_from_slice(&[0x4d, 0x3c, 0x2b, 0x1a]);
-                f.extend(std::iter::repeat_n(0u8, len as usize - 16));
-            } else {
-                f.extend(std::iter::repeat_n(0u8, len as usize - 12));
-            }
-            f.extend_from_slice(&len.to_le_bytes());
-        };
-        block(0x0a0d_0d0a, 28);
-        block(6, 32);
-        block(6, 32);
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.pcapng");
-        std::fs::write(&p, &f).unwrap();
-        assert_eq!(pcapng_offset_after(&p, 1), Some(60));
-        assert_eq!(pcapng_offset_after(&p, 2), Some(92));
-        assert_eq!(pcapng_offset_after(&p, 3), Some(92));
-    }
 }

@@ -34,7 +34,8 @@ use crate::worker::{self, WorkerIo};
 
 /// Where packets come from.
 pub enum Input {
-    Files(Vec<PathBuf>),
+    /// Capture files, and how to read them.
+    Files(Vec<PathBuf>, crate::reader::PcapReader),
     Live(LiveOptions),
 }
 
@@ -317,7 +318,7 @@ pub fn run(
     // that are dropped right after.
     let mut live_cap = match &input {
         Input::Live(o) => Some(capture::open_live(o)?),
-        Input::Files(_) => None,
+        Input::Files(..) => None,
     };
     let (sinks, outputs) = open_sinks(cfg, log_dir)?;
     let mut owned = vec![log_dir.to_path_buf()];
@@ -341,7 +342,7 @@ pub fn run(
         OutputOptions {
             flush_every,
             // A replay can wait for a slow disk; live capture cannot.
-            block_when_full: matches!(input, Input::Files(_)),
+            block_when_full: matches!(input, Input::Files(..)),
             reopen: Arc::clone(&signals.reopen),
             budget: Arc::clone(&budget),
         },
@@ -374,6 +375,8 @@ pub fn run(
             pool: pool_tx.clone(),
             out: output.handle(),
             stats: stats_tx.clone(),
+            index: i,
+            live: matches!(input, Input::Live(_)),
         };
         let engine = Engine::new(Arc::clone(&ecfg), Arc::clone(&det));
         handles.push(
@@ -396,26 +399,27 @@ pub fn run(
     let mut files = Vec::new();
     let mut live = None;
     let capture_result = match (&input, live_cap.as_mut()) {
-        (Input::Files(paths), _) => {
+        (Input::Files(paths, how), _) => {
             let total = paths
                 .iter()
                 .filter_map(|p| std::fs::metadata(p).ok())
                 .map(|m| m.len())
                 .sum();
             let mut progress = Progress::new(total, show_progress);
-            let r = capture::replay(paths, &mut shards, &signals.stop, &mut progress);
+            let r = capture::replay(paths, *how, &mut shards, &signals.stop, &mut progress);
             progress.finish();
             r.map(|f| files = f)
         }
         (Input::Live(o), Some(lc)) => {
             let mut progress = Progress::new(0, show_progress);
+            shards.set_lossy();
             let r = capture::live(lc, &mut shards, &signals.stop, &mut progress);
             progress.finish();
             r.map(|(n, k, e)| live = Some((o.interface.clone(), n, k, e)))
         }
         (Input::Live(_), None) => Ok(()),
     };
-    let capture_counters = shards.counters.clone();
+    let capture_counters = shards.counters();
     let final_clock = shards.finish().map(|(_, c)| c);
     // The workers end their flows once their channels close. A worker that
     // died fails the run: its flows' events are missing.
@@ -447,6 +451,7 @@ pub fn run(
         seq: FINAL,
         ts: final_clock.unwrap_or_default(),
         counters: capture_counters,
+        latency: None,
     });
     drop(stats_tx);
     let counters = stats_thread.join().unwrap_or_default();

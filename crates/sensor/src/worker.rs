@@ -6,6 +6,7 @@ use fumidai_eve::output::OutputHandle;
 use fumidai_flow::EndReason;
 
 use crate::batch::{Batch, ToWorker};
+use crate::latency::{Latency, wall_micros};
 use crate::stats::{FINAL, StatsPart};
 
 /// Channels a worker uses.
@@ -14,21 +15,42 @@ pub struct WorkerIo {
     pub pool: Sender<Batch>,
     pub out: OutputHandle,
     pub stats: Sender<StatsPart>,
+    /// This worker's number (its stats and drop counters carry it).
+    pub index: usize,
+    /// Live capture: packet timestamps are wall-clock time, so the time
+    /// from capture to EVE can be measured.
+    pub live: bool,
 }
 
 /// Runs until the capture thread closes the channel, then ends every flow
 /// and reports the final counters.
 pub fn run(mut engine: Engine, io: WorkerIo) {
+    let mut latency = Latency::new();
+    // Capture times of the packets of this batch that caused EVE lines.
+    let mut caused: Vec<u64> = Vec::new();
     for msg in io.rx.iter() {
         match msg {
             ToWorker::Packets(mut b) => {
                 fault_injection();
+                let started = std::time::Instant::now();
                 for (m, bytes) in b.iter() {
+                    let before = engine.output_len();
                     engine.process_part(m.part, m.link, m.ts, m.wire_len, bytes);
+                    if io.live && engine.output_len() != before {
+                        caused.push(m.ts.0);
+                    }
                 }
                 engine.advance(b.clock);
                 b.clear();
                 let _ = io.pool.try_send(b);
+                ship(&mut engine, &io);
+                latency.batch(started.elapsed().as_micros() as u64);
+                if !caused.is_empty() {
+                    let now = wall_micros();
+                    for ts in caused.drain(..) {
+                        latency.eve(now.saturating_sub(ts));
+                    }
+                }
             }
             ToWorker::Tick(ts) => engine.advance(ts),
             ToWorker::Stats { seq, ts } => {
@@ -37,6 +59,7 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
                     seq,
                     ts,
                     counters: engine.counters(),
+                    latency: Some((io.index, Box::new(latency.clone()))),
                 });
             }
             ToWorker::EndAll(reason) => {
@@ -52,6 +75,7 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
         seq: FINAL,
         ts: engine.clock(),
         counters: engine.counters(),
+        latency: Some((io.index, Box::new(latency))),
     });
 }
 
