@@ -15,8 +15,9 @@ use fumidai_wire::checksum::OffloadSampler;
 use fumidai_wire::key::shard_hash;
 use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 
+use crate::afpacket::Ring;
 use crate::batch::{Batch, ToWorker};
-use crate::config::ChecksumValidation;
+use crate::config::{CaptureMethod, ChecksumValidation};
 use crate::progress::Progress;
 use crate::reader::{PcapReader, Source, Window};
 use crate::stats::StatsPart;
@@ -618,6 +619,9 @@ fn sample_checksums(path: &Path, how: PcapReader) -> OffloadSampler {
 
 /// Live capture settings, from sensor.yaml and the command line.
 pub struct LiveOptions {
+    pub method: CaptureMethod,
+    /// af-packet: the fanout group (0: one of this process's own).
+    pub fanout_group: u16,
     pub interface: String,
     pub promiscuous: bool,
     pub snaplen: u32,
@@ -634,7 +638,127 @@ pub struct LiveCapture {
     flush: Duration,
 }
 
-/// Opens the interface (this is what needs privileges).
+/// An opened interface: libpcap's capture, or one AF_PACKET ring per worker.
+pub enum Opened {
+    Pcap(LiveCapture),
+    Rings(Vec<Ring>),
+}
+
+/// The smallest ring block that holds a frame of `snaplen` bytes (with the
+/// ring's own headers), a power of two of at least 128 KiB.
+fn block_size(snaplen: u32) -> u32 {
+    (snaplen.saturating_add(256))
+        .next_power_of_two()
+        .max(128 << 10)
+}
+
+/// Opens the interface for `workers` workers (this is what needs
+/// privileges).
+pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
+    if o.method == CaptureMethod::Pcap {
+        return open_live(o).map(Opened::Pcap);
+    }
+    let link = crate::afpacket::link_of(&o.interface)?;
+    let bpf = if o.bpf.is_empty() {
+        None
+    } else {
+        Some(crate::afpacket::compile_bpf(&o.bpf, link)?)
+    };
+    // The buffer is shared out: each ring gets its part, in whole blocks.
+    let block = block_size(o.snaplen);
+    let per_ring = o.buffer_size / workers.max(1) as u64;
+    let blocks = u32::try_from(per_ring / u64::from(block))
+        .unwrap_or(u32::MAX)
+        .max(4);
+    let group = match o.fanout_group {
+        // Ids are per network namespace: the pid's low bits rarely collide,
+        // and a collision is an error that says what to set.
+        0 => (std::process::id() % 0xfffe + 1) as u16,
+        g => g,
+    };
+    let ring = |_| {
+        crate::afpacket::Ring::open(&crate::afpacket::RingOptions {
+            interface: o.interface.clone(),
+            promiscuous: o.promiscuous,
+            block_size: block,
+            block_count: blocks,
+            block_timeout_ms: u32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100),
+            fanout_group: Some(group),
+            bpf: bpf.clone(),
+        })
+    };
+    let rings = (0..workers.max(1))
+        .map(ring)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    tracing::info!(
+        "{}: af-packet, {} rings of {blocks} blocks of {block} bytes, fanout group {group}",
+        o.interface,
+        rings.len()
+    );
+    Ok(Opened::Rings(rings))
+}
+
+/// af-packet: there is no capture thread, the workers read their rings.
+/// This asks them for stats on time (packet time is wall time live) and
+/// waits for a signal; closing their channels then ends them. Returns the
+/// capture's counters and the final clock.
+pub fn coordinate(
+    txs: Vec<Sender<ToWorker>>,
+    workers: &[std::thread::JoinHandle<()>],
+    stats_tx: &Sender<StatsPart>,
+    interval: Option<u64>,
+    stop: &AtomicBool,
+) -> Result<(Counters, Timestamp), WorkerGone> {
+    let mut counters = Counters::default();
+    let interval = interval.filter(|&s| s > 0).map(Duration::from_secs);
+    let mut next = interval.map(|i| Instant::now() + i);
+    let mut seq = 0;
+    let mut gone = false;
+    while !stop.load(Ordering::Relaxed) && !gone {
+        std::thread::sleep(Duration::from_millis(50));
+        // A worker that ended before being told to died: the run fails.
+        gone = workers.iter().any(|h| h.is_finished());
+        let (Some(due), Some(every)) = (next, interval) else {
+            continue;
+        };
+        if Instant::now() < due {
+            continue;
+        }
+        next = Some(Instant::now() + every);
+        let ts = wall_clock();
+        let mut late = 0;
+        for tx in &txs {
+            match tx.send_timeout(ToWorker::Stats { seq, ts }, STATS_WAIT) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(_)) => {
+                    late += 1;
+                    let _ = stats_tx.send(StatsPart {
+                        seq,
+                        ts,
+                        counters: Counters::default(),
+                        latency: None,
+                    });
+                }
+                Err(SendTimeoutError::Disconnected(_)) => gone = true,
+            }
+        }
+        counters.add("capture.stats_late", late);
+        let _ = stats_tx.send(StatsPart {
+            seq,
+            ts,
+            counters: counters.clone(),
+            latency: None,
+        });
+        seq += 1;
+    }
+    drop(txs);
+    if gone {
+        return Err(WorkerGone);
+    }
+    Ok((counters, wall_clock()))
+}
+
+/// Opens the interface with libpcap (this is what needs privileges).
 pub fn open_live(o: &LiveOptions) -> anyhow::Result<LiveCapture> {
     let timeout = i32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100);
     let mut cap = pcap::Capture::from_device(o.interface.as_str())
@@ -763,4 +887,124 @@ fn wall_clock() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::from_sec_usec(d.as_secs(), u64::from(d.subsec_micros()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::{bounded, unbounded};
+
+    /// An IPv4/UDP packet from 10.0.0.`a` to 10.1.0.`b` (raw IP link).
+    fn udp(a: u8, b: u8) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 29, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, a, 10, 1, 0, b,
+        ];
+        p.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 9, 0, 0, b'x']);
+        p
+    }
+
+    /// Live, a worker that never takes its batches loses its own packets,
+    /// counted; the other worker gets every one of its packets, and the
+    /// capture never waits.
+    #[test]
+    fn a_stalled_worker_costs_only_its_own_packets() {
+        let (tx0, _stalled) = bounded::<ToWorker>(4);
+        let (tx1, rx1) = bounded::<ToWorker>(4);
+        // To let worker 1 keep up (it would lose packets too if it did not).
+        let probe = tx1.clone();
+        let (_pool_tx, pool_rx) = bounded::<Batch>(16);
+        let (stats_tx, _stats_rx) = unbounded();
+        let mut shards = Shards::new(
+            vec![tx0, tx1],
+            pool_rx,
+            None,
+            stats_tx,
+            DecoderConfig::default(),
+        );
+        shards.set_lossy();
+        let busy = std::thread::spawn(move || {
+            let mut got = 0u64;
+            for m in rx1.iter() {
+                if let ToWorker::Packets(b) = m {
+                    got += b.pkts.len() as u64;
+                }
+            }
+            got
+        });
+        let mut want = [0u64; 2];
+        for i in 0..200_000u32 {
+            let f = udp((i % 251) as u8, (i / 251 % 251) as u8);
+            let shard = shard_hash(
+                &shards.hasher,
+                &shards.decoder,
+                LinkType::Raw,
+                &f,
+                &mut shards.decap,
+            );
+            want[(shard.inner % 2) as usize] += 1;
+            let ts = Timestamp(1_000_000 + u64::from(i));
+            shards
+                .push(LinkType::Raw, ts, f.len() as u32, &f, None)
+                .unwrap();
+            while !probe.is_empty() {
+                std::thread::yield_now();
+            }
+        }
+        drop(probe);
+        let c = shards.counters();
+        let drops = [
+            c.get("capture.worker_drops.0"),
+            c.get("capture.worker_drops.1"),
+        ];
+        shards.finish().unwrap();
+        let got = busy.join().unwrap();
+        assert!(want[0] > 10_000 && want[1] > 10_000, "{want:?}");
+        // All but what fits in its queue (and the batch still pending).
+        assert!(
+            drops[0] >= want[0] - 5 * BATCH_PKTS as u64,
+            "{drops:?} {want:?}"
+        );
+        assert_eq!(drops[1], 0);
+        assert_eq!(got, want[1]);
+    }
+
+    /// A replay waits for the worker instead: nothing is lost.
+    #[test]
+    fn a_replay_waits_and_loses_nothing() {
+        let (tx, rx) = bounded::<ToWorker>(1);
+        let (_pool_tx, pool_rx) = bounded::<Batch>(4);
+        let (stats_tx, _stats_rx) = unbounded();
+        let mut shards = Shards::new(vec![tx], pool_rx, None, stats_tx, DecoderConfig::default());
+        let slow = std::thread::spawn(move || {
+            let mut got = 0u64;
+            for m in rx.iter() {
+                std::thread::sleep(Duration::from_micros(200));
+                if let ToWorker::Packets(b) = m {
+                    got += b.pkts.len() as u64;
+                }
+            }
+            got
+        });
+        for i in 0..20_000u32 {
+            let f = udp((i % 7) as u8, 1);
+            shards
+                .push(
+                    LinkType::Raw,
+                    Timestamp(u64::from(i)),
+                    f.len() as u32,
+                    &f,
+                    None,
+                )
+                .unwrap();
+        }
+        assert!(
+            shards
+                .counters()
+                .0
+                .keys()
+                .all(|k| !k.contains("worker_drops"))
+        );
+        shards.finish().unwrap();
+        assert_eq!(slow.join().unwrap(), 20_000);
+    }
 }

@@ -81,6 +81,12 @@ impl Default for Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
+    /// How live capture reads the interface.
+    pub method: CaptureMethod,
+    /// af-packet: the PACKET_FANOUT group the workers' sockets join; 0 picks
+    /// one of this process's own. Processes that give the same id share
+    /// the interface's traffic.
+    pub fanout_group: u16,
     pub promiscuous: bool,
     pub snaplen: u32,
     pub buffer_size: ByteSize,
@@ -93,6 +99,8 @@ pub struct CaptureConfig {
 impl Default for CaptureConfig {
     fn default() -> Self {
         CaptureConfig {
+            method: CaptureMethod::Pcap,
+            fanout_group: 0,
             promiscuous: true,
             snaplen: 65535,
             buffer_size: ByteSize(64 << 20),
@@ -102,6 +110,17 @@ impl Default for CaptureConfig {
             checksum_validation: ChecksumValidation::Auto,
         }
     }
+}
+
+/// `capture.method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaptureMethod {
+    /// libpcap: one capture thread hands batches to the workers.
+    #[serde(rename = "pcap")]
+    Pcap,
+    /// Linux AF_PACKET: a TPACKET_V3 ring per worker in one fanout group.
+    #[serde(rename = "af-packet")]
+    AfPacket,
 }
 
 /// Whether packets with bad checksums are ignored (Suricata's

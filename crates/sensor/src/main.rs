@@ -1,6 +1,7 @@
 //! fumidai: a passive network IDS sensor for open proxies, open SMTP relays
 //! and UDP amplification, writing Suricata EVE JSON.
 
+mod afpacket;
 mod batch;
 mod capture;
 mod cli;
@@ -95,6 +96,8 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
             cli.bpf.join(" ")
         };
         Input::Live(capture::LiveOptions {
+            method: cfg.capture.method,
+            fanout_group: cfg.capture.fanout_group,
             interface: iface.clone(),
             promiscuous: cfg.capture.promiscuous,
             snaplen: cfg.capture.snaplen,

@@ -22,8 +22,9 @@ use fumidai_flow::{Class, OverlapPolicy, StreamConfig, Timeouts};
 use fumidai_proto::AppProto;
 use fumidai_wire::defrag::DefragConfig;
 
+use crate::afpacket::Ring;
 use crate::batch::{Batch, ToWorker};
-use crate::capture::{self, FileReport, KernelStats, LiveOptions, Shards};
+use crate::capture::{self, FileReport, KernelStats, LiveOptions, Opened, Shards};
 use crate::config::{
     ChecksumValidation, Config, EventTypeName, FileType, OutputConf, Policy, RedisModeName,
     SyslogTransportName, UrgentPolicy,
@@ -317,9 +318,15 @@ pub fn run(
     // Open the interface before anything else: it needs the privileges
     // that are dropped right after.
     let mut live_cap = match &input {
-        Input::Live(o) => Some(capture::open_live(o)?),
+        Input::Live(o) => Some(capture::open(o, workers)?),
         Input::Files(..) => None,
     };
+    // af-packet: each worker takes its ring.
+    let mut rings: Vec<Option<Ring>> = match live_cap.as_mut() {
+        Some(Opened::Rings(r)) => std::mem::take(r).into_iter().map(Some).collect(),
+        _ => Vec::new(),
+    };
+    let ring_mode = !rings.is_empty();
     let (sinks, outputs) = open_sinks(cfg, log_dir)?;
     let mut owned = vec![log_dir.to_path_buf()];
     owned.extend(outputs.iter().cloned());
@@ -367,8 +374,10 @@ pub fn run(
     let (pool_tx, pool_rx) = bounded::<Batch>(workers * 8);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
+    let flush = Duration::from_millis(cfg.capture.flush_ms.max(1));
     for i in 0..workers {
-        let (tx, rx) = bounded::<ToWorker>(4);
+        // A ring worker's channel brings only stats requests and ticks.
+        let (tx, rx) = bounded::<ToWorker>(if ring_mode { 16 } else { 4 });
         txs.push(tx);
         let io = WorkerIo {
             rx,
@@ -379,15 +388,45 @@ pub fn run(
             live: matches!(input, Input::Live(_)),
         };
         let engine = Engine::new(Arc::clone(&ecfg), Arc::clone(&det));
+        let ring = rings.get_mut(i).and_then(Option::take);
         handles.push(
             std::thread::Builder::new()
                 .name(format!("fumidai-w{i}"))
-                .spawn(move || worker::run(engine, io))?,
+                .spawn(move || match ring {
+                    Some(ring) => worker::run_ring(engine, ring, io, flush),
+                    None => worker::run(engine, io),
+                })?,
         );
     }
     drop(pool_tx);
-
     let interval = cfg.stats.enabled.then_some(cfg.stats.interval);
+    if let (true, Input::Live(o)) = (ring_mode, &input) {
+        let r = capture::coordinate(txs, &handles, &stats_tx, interval, &signals.stop);
+        let (counters, clock) = r.as_ref().cloned().unwrap_or_default();
+        let r = r.map(|_| ());
+        return finish_run(
+            Finishing {
+                handles,
+                det,
+                ecfg,
+                stats_tx,
+                stats_thread,
+                output,
+                capture_counters: counters,
+                final_clock: Ok(clock),
+                capture_result: r,
+                files: Vec::new(),
+                live: Some((o.interface.clone(), 0, KernelStats::default(), None)),
+                ring_mode: true,
+            },
+            cfg,
+            outputs,
+            started,
+            workers,
+            signals,
+        );
+    }
+
     let mut shards = Shards::new(
         txs,
         pool_rx,
@@ -399,6 +438,7 @@ pub fn run(
     let mut files = Vec::new();
     let mut live = None;
     let capture_result = match (&input, live_cap.as_mut()) {
+        (Input::Live(_), Some(Opened::Rings(_))) => Ok(()),
         (Input::Files(paths, how), _) => {
             let total = paths
                 .iter()
@@ -410,7 +450,7 @@ pub fn run(
             progress.finish();
             r.map(|f| files = f)
         }
-        (Input::Live(o), Some(lc)) => {
+        (Input::Live(o), Some(Opened::Pcap(lc))) => {
             let mut progress = Progress::new(0, show_progress);
             shards.set_lossy();
             let r = capture::live(lc, &mut shards, &signals.stop, &mut progress);
@@ -421,6 +461,70 @@ pub fn run(
     };
     let capture_counters = shards.counters();
     let final_clock = shards.finish().map(|(_, c)| c);
+    finish_run(
+        Finishing {
+            handles,
+            det,
+            ecfg,
+            stats_tx,
+            stats_thread,
+            output,
+            capture_counters,
+            final_clock,
+            capture_result,
+            files,
+            live,
+            ring_mode: false,
+        },
+        cfg,
+        outputs,
+        started,
+        workers,
+        signals,
+    )
+}
+
+/// What is left to do once capture has ended.
+struct Finishing {
+    handles: Vec<std::thread::JoinHandle<()>>,
+    det: Arc<Detector>,
+    ecfg: Arc<EngineConfig>,
+    stats_tx: crossbeam_channel::Sender<StatsPart>,
+    stats_thread: std::thread::JoinHandle<Counters>,
+    output: Output,
+    capture_counters: Counters,
+    final_clock: Result<fumidai_wire::Timestamp, capture::WorkerGone>,
+    capture_result: Result<(), capture::WorkerGone>,
+    files: Vec<FileReport>,
+    live: Option<(String, u64, KernelStats, Option<String>)>,
+    /// af-packet: the kernel's counters come from the workers' stats.
+    ring_mode: bool,
+}
+
+/// Waits for the workers, writes the last records and stats, and closes
+/// the outputs.
+fn finish_run(
+    f: Finishing,
+    cfg: &Config,
+    outputs: Vec<PathBuf>,
+    started: Instant,
+    workers: usize,
+    signals: &Signals,
+) -> anyhow::Result<RunReport> {
+    let Finishing {
+        handles,
+        det,
+        ecfg,
+        stats_tx,
+        stats_thread,
+        output,
+        capture_counters,
+        final_clock,
+        capture_result,
+        files,
+        mut live,
+        ring_mode,
+    } = f;
     // The workers end their flows once their channels close. A worker that
     // died fails the run: its flows' events are missing.
     let mut dead = Vec::new();
@@ -455,6 +559,14 @@ pub fn run(
     });
     drop(stats_tx);
     let counters = stats_thread.join().unwrap_or_default();
+    if let (true, Some(l)) = (ring_mode, live.as_mut()) {
+        l.1 = counters.get("decoder.pkts");
+        l.2 = KernelStats {
+            received: counters.get("capture.kernel_packets"),
+            dropped: counters.get("capture.kernel_drops"),
+            if_dropped: 0,
+        };
+    }
     let output_report = output.finish(Duration::from_secs(cfg.eve.flush_timeout));
     if !dead.is_empty() {
         anyhow::bail!("{}; events of its flows are missing", dead.join("; "));

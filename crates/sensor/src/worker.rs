@@ -1,9 +1,14 @@
 //! A worker thread: runs its engine over the batches it is sent.
 
-use crossbeam_channel::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use fumidai_engine::Engine;
 use fumidai_eve::output::OutputHandle;
 use fumidai_flow::EndReason;
+use fumidai_wire::Timestamp;
+
+use crate::afpacket::{Ring, with_vlan};
 
 use crate::batch::{Batch, ToWorker};
 use crate::latency::{Latency, wall_micros};
@@ -77,6 +82,90 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
         counters: engine.counters(),
         latency: Some((io.index, Box::new(latency))),
     });
+}
+
+/// Runs over its own AF_PACKET ring until its channel closes: the packets
+/// are read in place in the ring's blocks, each block handed back to the
+/// kernel once processed. The channel brings stats requests; while the link
+/// is quiet the clock follows the wall clock, `flush` at a time.
+pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duration) {
+    let ctl = io.rx.clone();
+    let mut latency = Latency::new();
+    let mut caused: Vec<u64> = Vec::new();
+    let mut scratch = Vec::new();
+    let link = ring.link();
+    let mut idle_since = Instant::now();
+    loop {
+        loop {
+            match ctl.try_recv() {
+                Ok(ToWorker::Stats { seq, ts }) => {
+                    ship(&mut engine, &io);
+                    let _ = io.stats.send(StatsPart {
+                        seq,
+                        ts,
+                        counters: ring_counters(&engine, &mut ring),
+                        latency: Some((io.index, Box::new(latency.clone()))),
+                    });
+                }
+                Ok(ToWorker::Tick(ts)) => engine.advance(ts),
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    end_all(&mut engine, &io, EndReason::Shutdown);
+                    let _ = io.stats.send(StatsPart {
+                        seq: FINAL,
+                        ts: engine.clock(),
+                        counters: ring_counters(&engine, &mut ring),
+                        latency: Some((io.index, Box::new(latency))),
+                    });
+                    return;
+                }
+            }
+        }
+        let Some(block) = ring.next_block() else {
+            ring.wait(flush.min(Duration::from_millis(100)));
+            if idle_since.elapsed() >= flush {
+                // On a live link packet time is wall time: flows still
+                // time out while it is quiet.
+                engine.advance(Timestamp(wall_micros()));
+                ship(&mut engine, &io);
+                idle_since = Instant::now();
+            }
+            continue;
+        };
+        fault_injection();
+        let started = Instant::now();
+        for p in block.packets() {
+            let wire_len = p.wire_len + if p.vlan.is_some() { 4 } else { 0 };
+            let frame = with_vlan(&p, &mut scratch);
+            let before = engine.output_len();
+            engine.process(link, p.ts, wire_len, frame);
+            if engine.output_len() != before {
+                caused.push(p.ts.0);
+            }
+        }
+        // Handed back before the EVE lines go: the kernel can fill it again.
+        drop(block);
+        engine.advance(engine.clock());
+        ship(&mut engine, &io);
+        latency.batch(started.elapsed().as_micros() as u64);
+        if !caused.is_empty() {
+            let now = wall_micros();
+            for ts in caused.drain(..) {
+                latency.eve(now.saturating_sub(ts));
+            }
+        }
+        idle_since = Instant::now();
+    }
+}
+
+/// A ring worker's counters: the engine's, and its socket's kernel counters.
+fn ring_counters(engine: &Engine, ring: &mut Ring) -> fumidai_eve::Counters {
+    ring.read_stats();
+    let mut c = engine.counters();
+    c.add("capture.kernel_packets", ring.received);
+    c.add("capture.kernel_drops", ring.dropped);
+    c
 }
 
 /// Debug builds only: `FUMIDAI_FAULT=worker-panic` makes a worker panic on
