@@ -1223,11 +1223,12 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
         Direction::ToServer => {
             let mut need_more = false;
             for m in METHODS {
+                // `data` starts like "METHOD " (compared without building it:
+                // this runs on every first chunk of every stream).
                 let want = m.len() + 1;
                 let n = data.len().min(want);
-                let mut full = m.to_vec();
-                full.push(b' ');
-                if data[..n] == full[..n] {
+                let k = n.min(m.len());
+                if data[..k] == m[..k] && (n <= m.len() || data[m.len()] == b' ') {
                     if n == want {
                         return Probe::Match;
                     }
