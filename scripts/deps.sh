@@ -16,7 +16,7 @@ case "$what" in
   build) ;;
   test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv
-               chromium fonts-dejavu-core) ;;
+               chromium fonts-dejavu-core zstd) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time bc python3) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac

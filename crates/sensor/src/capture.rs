@@ -57,6 +57,10 @@ pub struct Shards {
     lossy: bool,
     /// Packets each worker lost that way.
     worker_drops: Vec<u64>,
+    /// The mapped window packets last came from (its address, for identity
+    /// only): when the reader moves on, batches still pointing into older
+    /// windows are sent, so that no quiet worker keeps one mapped.
+    window_at: usize,
 }
 
 /// When the next stats event is due, in packet time.
@@ -99,6 +103,7 @@ impl Shards {
             counters: Counters::default(),
             checksums: ChecksumValidation::Auto,
             worker_drops: vec![0; txs.len()],
+            window_at: 0,
             lossy: false,
             txs,
         }
@@ -146,6 +151,16 @@ impl Shards {
     ) -> Result<(), WorkerGone> {
         if ts > self.clock {
             self.clock = ts;
+        }
+        if let Some(win) = window
+            && Arc::as_ptr(win) as usize != self.window_at
+        {
+            self.window_at = Arc::as_ptr(win) as usize;
+            for w in 0..self.txs.len() {
+                if !self.pending[w].accepts(Some(win)) {
+                    self.send(w)?;
+                }
+            }
         }
         let n = self.txs.len() as u64;
         let (w, part, carriers) = if n == 1 {

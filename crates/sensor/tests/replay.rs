@@ -139,6 +139,61 @@ fn comparable(lines: &[String]) -> Vec<String> {
     v
 }
 
+/// The memory-mapped reader (the default), libpcap, and the same captures
+/// compressed with gzip and zstd give the same events.
+#[test]
+fn every_reader_writes_the_same_events() {
+    let all = root().join("pcaps");
+    let mapped = replay(std::slice::from_ref(&all), &["--workers", "2"]);
+    let libpcap = replay(
+        std::slice::from_ref(&all),
+        &["--workers", "2", "--pcap-reader", "libpcap"],
+    );
+    let (a, b) = (comparable(&mapped.lines), comparable(&libpcap.lines));
+    assert!(a.len() > 500, "{}", a.len());
+    assert!(a == b, "the memory map and libpcap differ");
+
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "zeek__smtp.pcap",
+        "ndpi__http-proxy.pcapng",
+        "esnet__ntp-monlist.pcap",
+    ];
+    let mut plain = Vec::new();
+    let mut packed = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let bytes = std::fs::read(pcap(n)).unwrap();
+        plain.push(pcap(n));
+        // Named so that the name order is the same as the originals'.
+        let p = if i % 2 == 0 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&bytes).unwrap();
+            let p = dir.path().join(format!("{i}-{n}.gz"));
+            std::fs::write(&p, gz.finish().unwrap()).unwrap();
+            p
+        } else {
+            let p = dir.path().join(format!("{i}-{n}.zst"));
+            // The zstd tool (scripts/deps.sh test installs it), as users make them.
+            let ok = std::process::Command::new("zstd")
+                .args(["-q", "-o"])
+                .arg(&p)
+                .arg(pcap(n))
+                .status()
+                .expect("run zstd");
+            assert!(ok.success());
+            p
+        };
+        packed.push(p);
+    }
+    assert_eq!(packed.len(), plain.len());
+    let want = replay(&plain, &[]);
+    // A directory of compressed captures is taken whole, in name order.
+    let got = replay(&[dir.path().to_path_buf()], &[]);
+    let (a, b) = (comparable(&want.lines), comparable(&got.lines));
+    assert!(a.len() > 10, "{}", a.len());
+    assert!(a == b, "compressed captures read differently");
+}
+
 #[test]
 fn one_worker_and_four_workers_write_the_same_events() {
     let all = root().join("pcaps");

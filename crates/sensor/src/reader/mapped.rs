@@ -15,7 +15,7 @@ use memmap2::{Mmap, MmapOptions};
 use super::Stop;
 
 /// Bytes mapped at a time (more when one record is larger).
-pub const WINDOW: usize = 4 << 20;
+pub const WINDOW: usize = 2 << 20;
 
 /// One mapped range of a capture file.
 pub struct Window {
