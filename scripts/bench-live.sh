@@ -95,9 +95,10 @@ replay() {
 # rate_of: what tcpreplay achieved, packets/s.
 rate_of() { awk '/Rated:/ {for (i=1;i<=NF;i++) if ($i ~ /pps/) {print $(i-1); exit}}' "$work/replay.txt"; }
 
-printf '%-22s %6s %10s %10s %10s %9s %9s %8s %7s %8s %9s %9s\n' \
-  sensor rate "pps sent" sent delivered k.drops own.drops loss% alerts "CPU s" "p50 µs" "p99 µs"
-row() { printf '%-22s %6s %10s %10s %10s %9s %9s %8s %7s %8s %9s %9s\n' "$@"; }
+header() {
+  printf '%-22s %6s %10s %10s %10s %9s %9s %8s %7s %8s %9s %9s\n' \
+    sensor "Mbit/s" "pps sent" sent delivered k.drops own.drops loss% alerts "CPU s" "p50 µs" "p99 µs"
+}
 
 # run_fumidai FILE METHOD RATE: one replay into fumidai; prints the row.
 run_fumidai() {
@@ -170,7 +171,8 @@ echo "capture: $lab ($(capinfos -c -M -T -r "$lab" | awk -F'\t' '{print $2}') pa
 "$bin" -q -r "$lab" -l "$work/ref" --workers "$workers"
 alerts "$work/ref/eve.json" >"$work/ref.alerts"
 ref_alerts="$work/ref.alerts"
-echo "alerts with -r: $(wc -l <"$ref_alerts")"
+echo "alerts with -r: $(wc -l <"$ref_alerts"); latency: capture to EVE"
+header
 for method in $methods; do
   for rate in $rates; do run_fumidai "$lab" "$method" "$rate"; done
 done
@@ -198,6 +200,7 @@ if [ "$elephant" != 0 ]; then
   "$bin" -q -r "$biglab" -l "$work/ref" --workers "$workers"
   alerts "$work/ref/eve.json" >"$ref_alerts"
   echo "alerts with -r: $(wc -l <"$ref_alerts") (the small flows')"
+  header
   for method in $methods; do
     run_fumidai "$biglab" "$method" top
     python3 -c "
