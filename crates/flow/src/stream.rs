@@ -283,13 +283,6 @@ impl Stream {
         self.offset() as i64 + i64::from(seq.wrapping_sub(self.next_seq) as i32)
     }
 
-    /// True when `[seq, seq + len)` starts further past the next byte to
-    /// deliver than `limit` allows.
-    pub fn beyond(&self, seq: u32, limit: u64) -> bool {
-        let off = self.offset_of(seq);
-        off > 0 && off as u64 > self.offset().saturating_add(limit)
-    }
-
     /// Adds the bytes of a segment starting at `seq`.
     pub fn insert(
         &mut self,
