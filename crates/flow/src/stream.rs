@@ -20,11 +20,11 @@
 //! A stream that has carried no data owns no heap: a half-open connection
 //! costs its few inline fields and nothing more.
 
-use std::collections::VecDeque;
-
 pub use fumidai_budget::Meter as Memcap;
 pub use fumidai_wire::segments::OverlapPolicy;
 use fumidai_wire::segments::SegmentMap;
+
+use crate::ring::Ring;
 
 /// Bounds and policy for reassembly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +155,8 @@ pub struct Stream {
     flags: u8,
     /// How the receiver of this direction resolves overlaps.
     pub policy: OverlapPolicy,
+    /// Overrides `StreamConfig::retain_bytes` (see `set_retain_cap`).
+    retain_cap: Option<usize>,
     /// Everything a stream with data needs; none until then.
     buf: Option<Box<Buf>>,
 }
@@ -165,6 +167,7 @@ impl Default for Stream {
             next_seq: 0,
             flags: 0,
             policy: OverlapPolicy::First,
+            retain_cap: None,
             buf: None,
         }
     }
@@ -177,10 +180,8 @@ struct Buf {
     /// Segments past a hole, by offset; they never overlap each other.
     held: SegmentMap,
     /// Delivered bytes from `retained_off` to `next_off`.
-    retained: VecDeque<u8>,
+    retained: Ring,
     retained_off: u64,
-    /// Bytes of `retained`'s capacity charged to the memcap.
-    retained_charged: usize,
     fin_off: Option<u64>,
     /// Overrides `StreamConfig::depth` (the application protocol's own depth).
     depth: Option<u64>,
@@ -236,7 +237,7 @@ impl Stream {
     pub fn buffered(&self) -> usize {
         self.buf
             .as_ref()
-            .map_or(0, |b| b.held.bytes() + b.retained_charged)
+            .map_or(0, |b| b.held.bytes() + b.retained.capacity())
     }
 
     /// Heap this stream owns outside the reassembly memcap (its buffer
@@ -246,6 +247,27 @@ impl Stream {
             STREAM_BUF_BYTES
         } else {
             0
+        }
+    }
+
+    /// Keeps at most `cap` delivered bytes for retransmission checks (the
+    /// session lowers it while the receiver's acknowledgements are not seen;
+    /// `None` restores `StreamConfig::retain_bytes`). Shrinking drops the
+    /// oldest.
+    pub fn set_retain_cap(&mut self, cap: Option<usize>, mem: &mut Memcap) {
+        if self.retain_cap == cap {
+            return;
+        }
+        self.retain_cap = cap;
+        if let (Some(cap), Some(b)) = (cap, self.buf.as_mut())
+            && b.retained.capacity() > cap
+        {
+            let excess = b.retained.len().saturating_sub(cap);
+            b.retained.drop_front(excess);
+            b.retained_off += excess as u64;
+            let have = b.retained.capacity();
+            b.retained.resize(cap);
+            mem.give(have - b.retained.capacity());
         }
     }
 
@@ -370,10 +392,11 @@ impl Stream {
         let to = end.min(b.next_off);
         if from < to {
             let new = &data[(from - start) as usize..(to - start) as usize];
-            let old = b
-                .retained
-                .range((from - b.retained_off) as usize..(to - b.retained_off) as usize);
-            if let Some(i) = new.iter().zip(old).position(|(a, b)| a != b) {
+            let (x, y) = b.retained.range(
+                (from - b.retained_off) as usize,
+                (to - b.retained_off) as usize,
+            );
+            if let Some(i) = new.iter().zip(x.iter().chain(y)).position(|(a, b)| a != b) {
                 stats.overlap_diff_data += 1;
                 rx.event(StreamEvent::OverlapDifferentData {
                     offset: from + i as u64,
@@ -419,57 +442,52 @@ impl Stream {
     }
 
     fn retain(&mut self, data: &[u8], cfg: &StreamConfig, mem: &mut Memcap) {
-        let keep_cap = cfg.retain_bytes;
+        let keep_cap = self.retain_cap.unwrap_or(cfg.retain_bytes);
         let b = self.buf();
         if keep_cap == 0 {
+            b.retained.drop_front(usize::MAX);
             b.retained_off = b.next_off + data.len() as u64;
             return;
         }
-        // Keep at most `retain_bytes`: the oldest go first. The ring makes
-        // that O(1) whatever the window's size.
+        // Keep at most `keep_cap` bytes: the oldest go first.
         let keep_new = data.len().min(keep_cap);
-        let excess = (b.retained.len() + keep_new).saturating_sub(keep_cap);
-        if excess > 0 {
-            b.retained.drain(..excess.min(b.retained.len()));
-            b.retained_off += excess as u64;
-        }
         let need = b.retained.len() + keep_new;
-        if need > b.retained_charged {
+        if need > b.retained.capacity() && b.retained.capacity() < keep_cap {
             // Grow by doubling, never past the bound, and only as far as
             // the memcap allows; under pressure stop checking this stream's
             // overlaps rather than hold more.
-            let want = need.max((b.retained_charged * 2).min(keep_cap));
-            if mem.try_take(want - b.retained_charged) {
-                b.retained.reserve_exact(want - b.retained.len());
-                b.retained_charged = want;
+            let have = b.retained.capacity();
+            let want = need.max(have * 2).min(keep_cap);
+            if mem.try_take(want - have) {
+                b.retained.resize(want);
             } else {
-                let n = b.retained_charged;
-                b.retained = VecDeque::new();
-                b.retained_charged = 0;
+                mem.give(have);
+                b.retained = Ring::default();
                 b.retained_off = b.next_off + data.len() as u64;
-                mem.give(n);
                 return;
             }
         }
+        let excess = (b.retained.len() + keep_new).saturating_sub(b.retained.capacity());
+        b.retained.drop_front(excess);
+        b.retained_off += excess as u64;
         if b.retained.is_empty() {
             b.retained_off = b.next_off + (data.len() - keep_new) as u64;
         }
-        b.retained.extend(&data[data.len() - keep_new..]);
+        b.retained.push(&data[data.len() - keep_new..]);
     }
 
     fn trim_retained(&mut self, n: usize) {
         if let Some(b) = self.buf.as_mut() {
             let n = n.min(b.retained.len());
-            b.retained.drain(..n);
+            b.retained.drop_front(n);
             b.retained_off += n as u64;
         }
     }
 
     fn drop_retained(&mut self, mem: &mut Memcap) {
         if let Some(b) = self.buf.as_mut() {
-            mem.give(b.retained_charged);
-            b.retained = VecDeque::new();
-            b.retained_charged = 0;
+            mem.give(b.retained.capacity());
+            b.retained = Ring::default();
             b.retained_off = b.next_off;
         }
     }
