@@ -147,6 +147,15 @@ const DEPTH_REACHED: u8 = 4;
 const STOPPED: u8 = 8;
 const HAD_GAP: u8 = 16;
 const MEMCAP_SAID: u8 = 32;
+/// The receiver's acknowledgements are not seen: keep only
+/// `UNACKED_RETAIN` delivered bytes.
+const UNACKED: u8 = 64;
+
+/// Delivered bytes kept for retransmission checks while the receiver's
+/// acknowledgements are not seen. On an asymmetric mirror they never come:
+/// keeping a whole window would copy every byte into a cold buffer for the
+/// sake of retransmissions, which are rare and come soon after the original.
+pub const UNACKED_RETAIN: usize = 4096;
 
 /// One direction of a TCP connection.
 #[derive(Debug)]
@@ -155,8 +164,6 @@ pub struct Stream {
     flags: u8,
     /// How the receiver of this direction resolves overlaps.
     pub policy: OverlapPolicy,
-    /// Overrides `StreamConfig::retain_bytes` (see `set_retain_cap`).
-    retain_cap: Option<usize>,
     /// Everything a stream with data needs; none until then.
     buf: Option<Box<Buf>>,
 }
@@ -167,7 +174,6 @@ impl Default for Stream {
             next_seq: 0,
             flags: 0,
             policy: OverlapPolicy::First,
-            retain_cap: None,
             buf: None,
         }
     }
@@ -250,23 +256,25 @@ impl Stream {
         }
     }
 
-    /// Keeps at most `cap` delivered bytes for retransmission checks (the
-    /// session lowers it while the receiver's acknowledgements are not seen;
-    /// `None` restores `StreamConfig::retain_bytes`). Shrinking drops the
-    /// oldest.
-    pub fn set_retain_cap(&mut self, cap: Option<usize>, mem: &mut Memcap) {
-        if self.retain_cap == cap {
+    /// Whether the receiver's acknowledgements are seen: while they are
+    /// not, at most [`UNACKED_RETAIN`] delivered bytes are kept.
+    pub fn set_acks_seen(&mut self, seen: bool, mem: &mut Memcap) {
+        if seen != self.has(UNACKED) {
             return;
         }
-        self.retain_cap = cap;
-        if let (Some(cap), Some(b)) = (cap, self.buf.as_mut())
-            && b.retained.capacity() > cap
+        if seen {
+            self.flags &= !UNACKED;
+            return;
+        }
+        self.set(UNACKED);
+        if let Some(b) = self.buf.as_mut()
+            && b.retained.capacity() > UNACKED_RETAIN
         {
-            let excess = b.retained.len().saturating_sub(cap);
+            let excess = b.retained.len().saturating_sub(UNACKED_RETAIN);
             b.retained.drop_front(excess);
             b.retained_off += excess as u64;
             let have = b.retained.capacity();
-            b.retained.resize(cap);
+            b.retained.resize(UNACKED_RETAIN);
             mem.give(have - b.retained.capacity());
         }
     }
@@ -442,7 +450,11 @@ impl Stream {
     }
 
     fn retain(&mut self, data: &[u8], cfg: &StreamConfig, mem: &mut Memcap) {
-        let keep_cap = self.retain_cap.unwrap_or(cfg.retain_bytes);
+        let keep_cap = if self.has(UNACKED) {
+            UNACKED_RETAIN.min(cfg.retain_bytes)
+        } else {
+            cfg.retain_bytes
+        };
         let b = self.buf();
         if keep_cap == 0 {
             b.retained.drop_front(usize::MAX);

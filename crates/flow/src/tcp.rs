@@ -91,11 +91,6 @@ impl<R: SessionReceiver> Receiver for OneWay<'_, R> {
 /// (TCP Fast Open carries at most one segment).
 const MAX_SYN_DATA: usize = 4096;
 
-/// Delivered bytes kept for retransmission checks while the receiver's
-/// acknowledgements are not seen. On an asymmetric mirror they never come:
-/// keeping a whole window would copy every byte into a cold buffer for the
-/// sake of retransmissions, which are rare and come soon after the original.
-const UNACKED_RETAIN: usize = 4096;
 
 /// Per-side facts about the receiver of the other side's bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -330,10 +325,7 @@ impl TcpSession {
         let urg = usize::from(seg.urgent);
         let acks_seen = self.sides[1 - i].edge.is_some();
         let stream = &mut self.streams[i];
-        stream.set_retain_cap(
-            (!acks_seen).then_some(UNACKED_RETAIN.min(ctx.cfg.retain_bytes)),
-            ctx.mem,
-        );
+        stream.set_acks_seen(acks_seen, ctx.mem);
         let mut one = OneWay { dir, rx: &mut *rx };
         let (cfg, mem, stats) = (ctx.cfg, &mut *ctx.mem, &mut ctx.stats.reassembly);
         if ctx.cfg.urgent_oob && seg.flags.has(TcpFlags::URG) && urg > 0 && urg <= payload.len() {
