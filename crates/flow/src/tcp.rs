@@ -91,7 +91,6 @@ impl<R: SessionReceiver> Receiver for OneWay<'_, R> {
 /// (TCP Fast Open carries at most one segment).
 const MAX_SYN_DATA: usize = 4096;
 
-
 /// Per-side facts about the receiver of the other side's bytes.
 #[derive(Clone, Copy, Debug, Default)]
 struct Side {
