@@ -12,6 +12,8 @@ http/ smtp/ socks/
            a control byte per piece: direction bit, length << 1).
 ntp/       each UDP payload to or from port 123.
 decap/     each frame of pcaps/encap/ with every decoder switched on.
+pcapfile/  the first MAX_BYTES of each pcap and pcapng capture in pcaps/, after a byte
+           that sets the target's read size.
 report/    the EVE lines fumidai writes for pcaps/lab and pcaps/scenarios, when a
            built binary is given as FUMIDAI=path.
 
@@ -179,6 +181,16 @@ def main():
                     for i, (_, frame) in enumerate(pkts[:32]):
                         write(os.path.join(outdir, "decap"), f"{rel}-{i}", bytes([idx | 16, 0xFF]) + frame)
                         counts["decap"] = counts.get("decap", 0) + 1
+    for dirpath, _, files in sorted(os.walk(os.path.join(ROOT, "pcaps"))):
+        for name in sorted(files):
+            if not name.endswith((".pcap", ".pcapng")):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES)
+            rel = os.path.relpath(path, os.path.join(ROOT, "pcaps")).replace("/", "__")
+            write(os.path.join(outdir, "pcapfile"), rel, bytes([len(data) % 16]) + data)
+            counts["pcapfile"] = counts.get("pcapfile", 0) + 1
     fumidai = os.environ.get("FUMIDAI")
     if fumidai:
         import subprocess
