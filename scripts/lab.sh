@@ -12,7 +12,7 @@
 #   scripts/lab.sh capture [OUTDIR] up, record attack and benign from flmir0 into
 #                                   OUTDIR/lab-attack.pcap and OUTDIR/lab-benign.pcap, down
 #   scripts/lab.sh versions         versions of the daemons and clients (dpkg)
-#   scripts/lab.sh supports MIRROR  exit 0 if this kernel can build that mirror, 3 if not
+#   scripts/lab.sh supports MIRROR  exit 0 if this machine can build that mirror, 3 if not
 #
 # Layout (all inside namespaces this script creates; nothing leaves the machine):
 #
@@ -30,7 +30,9 @@
 #
 # Remote SPAN (MIRROR vxlan or erspan): the same tc mirror sends the frames into a Linux
 # vxlan device (VNI 4242, UDP 4789) or erspan device (type II, session 100) in fl-br, whose
-# underlay is a veth pair towards a collector namespace where the sensor listens:
+# underlay is a veth pair towards a collector namespace where the sensor listens. A kernel
+# built without erspan devices (no CONFIG_NET_IPGRE) gets the same ERSPAN II frames from a
+# user-space relay instead (scripts/lab/erspan-relay.py; FL_ERSPAN=relay forces it):
 #
 #   fl-br   fltun1 10.77.250.1/30  ----  fltun0 (no address)  fl-col   <- the sensor, here
 #
@@ -63,6 +65,10 @@ TUN_BR_IP=10.77.250.1
 TUN_COL_IP=10.77.250.2
 VXLAN_DEV=flvx0
 ERSPAN_DEV=fler0
+# Where the kernel has no erspan device: mirror into this veth pair, relay in user space.
+RELAY_IN=flmer0
+RELAY_OUT=flmer1
+ERSPAN_IMPL=kernel
 VNI=4242
 ERSPAN_SESSION=100
 
@@ -236,7 +242,14 @@ setup_network() {
 mirror_dev() {
   case "$MIRROR" in
     vxlan) echo "$VXLAN_DEV" ;;
-    erspan) echo "$ERSPAN_DEV" ;;
+    erspan)
+      # Later commands (attack) learn how `up` built the mirror from the state directory.
+      if [ "$ERSPAN_IMPL" = relay ] || [ "$(cat "$STATE/erspan-impl" 2>/dev/null)" = relay ]; then
+        echo "$RELAY_IN"
+      else
+        echo "$ERSPAN_DEV"
+      fi
+      ;;
     *) echo "$MIR_BR" ;;
   esac
 }
@@ -267,6 +280,10 @@ setup_remote_span() {
   local mac
   mac=$(in_ns "$NS_COL" cat "/sys/class/net/$TUN_COL/address")
   in_ns "$NS_BR" ip neigh replace "$TUN_COL_IP" lladdr "$mac" dev "$TUN_BR" nud permanent
+  if [ "$MIRROR" = erspan ] && { [ "${FL_ERSPAN:-}" = relay ] || ! kernel_has erspan; }; then
+    start_erspan_relay "$mac"
+    return
+  fi
   local dev
   dev=$(mirror_dev)
   # shellcheck disable=SC2046
@@ -274,21 +291,62 @@ setup_remote_span() {
     die "this kernel cannot create a $MIRROR device (see: $0 supports $MIRROR)"
   in_ns "$NS_BR" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
   in_ns "$NS_BR" ip link set "$dev" up
+  echo kernel >"$STATE/erspan-impl"
 }
 
-# supports MIRROR: whether this kernel can build that mirror (vxlan and erspan need their
-# drivers: CONFIG_VXLAN, CONFIG_NET_IPGRE with ERSPAN). Tried in a scratch namespace.
+# ERSPAN without the kernel's erspan device: tc mirrors into one end of a veth pair and
+# scripts/lab/erspan-relay.py puts each frame on the underlay in the same GRE/ERSPAN II
+# encapsulation a Linux erspan device (type II, seq, session ERSPAN_SESSION) would.
+start_erspan_relay() {
+  local collector_mac=$1 ready="$STATE/erspan-relay.ready"
+  ERSPAN_IMPL=relay
+  log "no erspan device in this kernel: ERSPAN II encapsulated in user space ($TPL/erspan-relay.py)"
+  in_ns "$NS_BR" ip link add "$RELAY_IN" type veth peer name "$RELAY_OUT"
+  local ifc
+  for ifc in "$RELAY_IN" "$RELAY_OUT"; do
+    in_ns "$NS_BR" ip link set "$ifc" mtu 9000
+    in_ns "$NS_BR" ethtool -K "$ifc" tso off gso off gro off >/dev/null 2>&1 || true
+    in_ns "$NS_BR" ip link set "$ifc" up
+  done
+  rm -f "$ready"
+  # ip netns exec execs python3: $! is the relay's own pid.
+  ip netns exec "$NS_BR" python3 "$TPL/erspan-relay.py" --in "$RELAY_OUT" --out "$TUN_BR" \
+    --local "$TUN_BR_IP" --remote "$TUN_COL_IP" --remote-mac "$collector_mac" \
+    --session "$ERSPAN_SESSION" --index 7 --ready "$ready" \
+    </dev/null >>"$STATE/erspan-relay.log" 2>&1 &
+  echo $! >"$STATE/erspan-relay.pid"
+  for _ in $(seq 1 50); do
+    [ -e "$ready" ] && break
+    kill -0 "$(cat "$STATE/erspan-relay.pid")" 2>/dev/null || die "erspan relay died: $(cat "$STATE/erspan-relay.log")"
+    sleep 0.1
+  done
+  [ -e "$ready" ] || die "erspan relay did not start within 5 s"
+  echo relay >"$STATE/erspan-impl"
+}
+
+# supports MIRROR: whether this machine can build that mirror. vxlan needs CONFIG_VXLAN;
+# erspan uses the kernel's device (CONFIG_NET_IPGRE) where there is one, else the relay.
 cmd_supports() {
-  local mirror=${1:-plain} ns=fl-probe-$$ rc=0
+  local mirror=${1:-plain}
   [ "$mirror" = plain ] && return 0
   [ "$(id -u)" -eq 0 ] || die "must run as root"
-  local args
-  args=$(tunnel_args "$mirror")
+  kernel_has "$mirror" && return 0
+  if [ "$mirror" = erspan ] && command -v python3 >/dev/null; then
+    log "this kernel cannot create erspan devices ($(uname -r)): the lab encapsulates ERSPAN II in user space"
+    return 0
+  fi
+  log "this kernel cannot create $mirror devices ($(uname -r))"
+  return 3
+}
+
+# kernel_has MIRROR: whether this kernel can create that tunnel device.
+kernel_has() {
+  local ns=fl-probe-$$ rc=0 args
+  args=$(tunnel_args "$1")
   ip netns add "$ns"
   # shellcheck disable=SC2086
   ip netns exec "$ns" ip link add probe0 type $args 2>/dev/null || rc=3
   ip netns del "$ns"
-  [ $rc -eq 0 ] || log "this kernel cannot create $mirror devices ($(uname -r))"
   return $rc
 }
 
@@ -404,6 +462,7 @@ cmd_down() {
   stop_pidfile danted "$STATE/dante/danted.pid"
   stop_pidfile nginx "$STATE/nginx/nginx.pid"
   stop_pidfile ntpd "$STATE/ntp/ntpd.pid"
+  stop_pidfile erspan-relay "$STATE/erspan-relay.pid"
   local ns
   for ns in "$NS_COL" "$NS_VIC" "$NS_ATT" "$NS_BR"; do
     kill_ns_pids "$ns"

@@ -11,8 +11,10 @@
 //! endpoints.
 //!
 //! Needs root (network namespaces, capture). CI is root; elsewhere the test
-//! says why it does not run, and so does the erspan run on a kernel built
-//! without GRE/ERSPAN.
+//! says why it does not run, and so does the vxlan run on a kernel built
+//! without VXLAN. A kernel without erspan devices (no CONFIG_NET_IPGRE) gets
+//! the same ERSPAN II frames from the lab's user-space relay; the test says
+//! which encapsulated them.
 
 mod common;
 
@@ -288,7 +290,17 @@ fn live(mirror: Mirror) {
         mirror.name(),
         missing.join("\n  ")
     );
-    println!("live lab ({} mirror):\n{show}\n{stdout}", mirror.name());
+    let encapsulator = match std::fs::read_to_string(state.join("erspan-impl")) {
+        Ok(s) if s.trim() == "relay" => {
+            " (ERSPAN II from the user-space relay: this kernel has no erspan device)"
+        }
+        Ok(_) => " (ERSPAN II from a Linux erspan device)",
+        Err(_) => "",
+    };
+    println!(
+        "live lab ({} mirror{encapsulator}):\n{show}\n{stdout}",
+        mirror.name()
+    );
 }
 
 /// Over a remote mirror: every alert came through the tunnel (and says
