@@ -400,6 +400,12 @@ impl<K: Hash + Eq, V: Aging> SharedMap<K, V> {
         self.shard(&k).with(k, now, make, f)
     }
 
+    /// As [`BoundedMap::update`]: changes `k` only if it is present, never
+    /// inserting (for keys that only matter once something else made them).
+    pub fn update<R>(&self, k: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        self.shard(k).update(k, f)
+    }
+
     /// Reads `k` without making it younger.
     pub fn read<R>(&self, k: &K, f: impl FnOnce(&V) -> R) -> Option<R> {
         self.shard(k).get(k).map(f)

@@ -115,6 +115,14 @@ pub fn detect(ts: &[u8], tc: &[u8], server_port: u16) -> Detection {
             return Detection::Found(preferred.unwrap_or(many[0]));
         }
     }
+    // On IRC's own ports, any IRC message will do, from either side: a
+    // session picked up midway, or a client that opens oddly.
+    if AppProto::by_port(server_port) == Some(AppProto::Irc)
+        && http::probe(Direction::ToServer, ts) != Probe::NeedMore
+        && (irc::looks_like_message(ts) || irc::looks_like_message(tc))
+    {
+        return Detection::Found(AppProto::Irc);
+    }
     if all.iter().any(|(_, p)| *p == Probe::NeedMore) {
         Detection::NeedMore
     } else {
@@ -160,6 +168,14 @@ mod tests {
         let q = b"\x00\x1d\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
         assert_eq!(detect(q, b"", 53), Detection::Found(Dns));
         assert_eq!(detect(q, b"\x00\x1d", 5353), Detection::Unknown);
+        // On IRC's ports, any IRC line.
+        assert_eq!(detect(b"USER foo\n", b"", 6667), Detection::Found(Irc));
+        assert_eq!(detect(b"353 \n", b"", 6666), Detection::Found(Irc));
+        assert_eq!(detect(b"USER foo\n", b"+OK\r\n", 110), Detection::Unknown);
+        assert_eq!(
+            detect(b"GET / HTTP/1.1\r\n", b"", 6667),
+            Detection::Found(Http)
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use message::{Dcc, Message, parse_dcc, parse_message};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IrcConfig {
     /// Longest line read; longer ones are cut and reported (RFC 2812 allows
-    /// 512 bytes, IRCv3 tags 8191 more).
+    /// 512 bytes; servers accept more, and Zeek's line reader stops at 4096).
     pub max_line: usize,
     /// Bytes of a nick, channel, text kept.
     pub max_text: usize,
@@ -40,7 +40,7 @@ pub struct IrcConfig {
 impl Default for IrcConfig {
     fn default() -> Self {
         IrcConfig {
-            max_line: 8704,
+            max_line: 4096,
             max_text: 512,
             max_channels: 64,
             max_ops: 64,
@@ -81,7 +81,8 @@ pub struct Counts {
 /// What is known about the session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Session {
-    /// The client's nick now.
+    /// The client's nick now: the one it asked for until the server
+    /// welcomed it, then as the server confirms changes.
     pub nick: Option<String>,
     /// USER's user name, mode and real name.
     pub user: Option<String>,
@@ -172,14 +173,20 @@ pub struct Chat {
 /// What the parser reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IrcEvent {
-    /// The client chose a nick (NICK), or the server confirmed a change.
+    /// The client asked for a nick (NICK).
     Nick {
         nick: String,
     },
-    /// The client registered its user name (USER).
+    /// The server confirmed a change of the client's nick.
+    NickChanged {
+        nick: String,
+    },
+    /// The client registered its user name (USER user mode unused :real
+    /// name; RFC 1459 has host and server names for mode and unused).
     User {
         user: String,
         mode: String,
+        unused: String,
         realname: String,
     },
     /// The client asked to join a channel (one event per channel of a JOIN).
@@ -316,15 +323,21 @@ impl IrcParser {
         match m.command.as_str() {
             "NICK" => {
                 if let Some(n) = p(0).filter(|n| !n.is_empty()) {
-                    self.session.nick = Some(n.clone());
+                    // Before the welcome the nick asked for is the one in
+                    // use (a 433 makes the client ask again); after it, only
+                    // the server's confirmation changes it.
+                    if !self.session.welcome {
+                        self.session.nick = Some(n.clone());
+                    }
                     ev.push(IrcEvent::Nick { nick: n });
                 }
             }
+            // A names reply sent by a client is malformed either way.
+            "353" => self.names(&m, ev),
             "USER" => {
                 let user = p(0).unwrap_or_default();
                 let mode = p(1).unwrap_or_default();
-                // USER user mode unused :real name (RFC 2812); RFC 1459
-                // has host and server names where mode and unused are.
+                let unused = p(2).unwrap_or_default();
                 let realname = m.params.get(3..).map(|r| r.join(" ")).unwrap_or_default();
                 self.session.user = Some(user.clone());
                 self.session.user_mode = Some(mode.clone());
@@ -332,6 +345,7 @@ impl IrcParser {
                 ev.push(IrcEvent::User {
                     user,
                     mode,
+                    unused,
                     realname,
                 });
             }
@@ -503,7 +517,7 @@ impl IrcParser {
             "NICK" if ours(&self.session) => {
                 if let Some(n) = p(0).filter(|n| !n.is_empty()) {
                     self.session.nick = Some(n.clone());
-                    ev.push(IrcEvent::Nick { nick: n });
+                    ev.push(IrcEvent::NickChanged { nick: n });
                 }
             }
             "NICK" => {
@@ -775,6 +789,14 @@ fn probe_server(data: &[u8]) -> Probe {
         _ if numeric_welcome && m.prefix.is_some() => Probe::Match,
         _ => Probe::NoMatch,
     }
+}
+
+/// Whether the first complete line of `data` is an IRC message at all: on
+/// IRC's own ports that is enough (Zeek takes those ports by number).
+pub fn looks_like_message(data: &[u8]) -> bool {
+    first_line(data)
+        .and_then(|l| parse_message(l, &IrcConfig::default()))
+        .is_some()
 }
 
 /// A nick as RFC 2812 allows it (leniently: any length up to 64, and the
