@@ -26,7 +26,7 @@ fn expected_packet_counts() -> Vec<(String, u64)> {
 #[test]
 fn every_packet_of_every_capture_is_read() {
     let expected = expected_packet_counts();
-    assert_eq!(expected.len(), 40, "one line per capture in pcaps/");
+    assert_eq!(expected.len(), 54, "one line per capture in pcaps/");
     for (file, n) in &expected {
         let r = replay(&[pcap(file)], &["--workers", "2"]);
         let stats = r.final_stats();

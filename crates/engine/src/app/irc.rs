@@ -340,7 +340,8 @@ impl Session {
             let mut o = self.obj();
             o.command = Some(command_name);
             o.value = Some(c.target.clone());
-            o.source = c.prefix.clone().or_else(|| c.source.clone());
+            // The sender as the server names it; none for the client's own.
+            o.source = c.prefix.clone();
             o.text = Some(c.text.clone());
             self.write(o, cx, base);
         }
@@ -500,6 +501,13 @@ impl Decoder for Session {
                     if !nick.is_empty() {
                         self.nick = Some(nick.clone());
                     }
+                }
+                IrcEvent::StartTls => {
+                    // Encrypted from here on: the session ends as far as
+                    // fumidai can follow it.
+                    self.check_stepping_stone(cx, base, true);
+                    self.summary(cx, base);
+                    return Outcome::Stop;
                 }
                 IrcEvent::Joined { .. }
                 | IrcEvent::Part { .. }

@@ -224,6 +224,8 @@ pub enum IrcEvent {
     NickInUse {
         nick: String,
     },
+    /// 670: STARTTLS accepted; the rest is encrypted and not parsed.
+    StartTls,
     Anomaly {
         kind: IrcAnomaly,
     },
@@ -236,6 +238,8 @@ pub struct IrcParser {
     session: Session,
     /// Skipping to the end of a line (after a gap or an over-long line).
     skip: [bool; 2],
+    /// After STARTTLS: nothing more is read.
+    opaque: bool,
 }
 
 impl IrcParser {
@@ -244,6 +248,7 @@ impl IrcParser {
             cfg,
             session: Session::default(),
             skip: [false; 2],
+            opaque: false,
         }
     }
 
@@ -497,6 +502,10 @@ impl IrcParser {
                 }
                 ev.push(IrcEvent::Welcome { server, nick });
             }
+            "670" => {
+                self.opaque = true;
+                ev.push(IrcEvent::StartTls);
+            }
             "433" => {
                 self.session.nick_in_use += 1;
                 ev.push(IrcEvent::NickInUse {
@@ -682,10 +691,16 @@ impl StreamParser for IrcParser {
     type Event = IrcEvent;
 
     fn parse(&mut self, dir: Direction, input: &[u8], events: &mut Vec<IrcEvent>) -> usize {
+        if self.opaque {
+            return input.len();
+        }
         self.line(dir, input, events)
     }
 
     fn gap(&mut self, dir: Direction, _len: u64, events: &mut Vec<IrcEvent>) {
+        if self.opaque {
+            return;
+        }
         // The line the hole fell in is lost; the next one is whole.
         self.skip[dir.index()] = true;
         events.push(IrcEvent::Anomaly {

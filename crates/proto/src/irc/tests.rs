@@ -233,6 +233,23 @@ fn a_gap_loses_one_line() {
 }
 
 #[test]
+fn starttls_ends_parsing() {
+    let (ev, _) = run(&[
+        (TS, b"STARTTLS\r\n"),
+        (
+            TC,
+            b":irc.example 670  :STARTTLS successful, go ahead with TLS handshake\r\n",
+        ),
+        (
+            TS,
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\x00garbage\n",
+        ),
+        (TC, b"\x16\x03\x03\x00\x5d\x02\r\n"),
+    ]);
+    assert_eq!(ev, [IrcEvent::StartTls]);
+}
+
+#[test]
 fn probes() {
     let m = |d, b: &[u8]| probe(d, b);
     assert_eq!(m(TS, b"NICK tim2\r\n"), Probe::Match);
