@@ -533,6 +533,27 @@ mod tests {
         assert_eq!(f.command.map(|c| c.len()), Some(MAX_COMMAND));
     }
 
+    /// Real User-Agents and Cookies (pcaps/bots/corpus/, origins in its
+    /// header lines), every one of them clean.
+    #[test]
+    fn a_corpus_of_real_headers_holds_no_probe() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pcaps/bots/corpus");
+        let mut n = 0;
+        for file in ["user-agents.txt", "cookies.txt"] {
+            let text = std::fs::read_to_string(dir.join(file)).expect("corpus");
+            for line in text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+            {
+                n += 1;
+                for enc in [Encoding::Raw, Encoding::Url] {
+                    assert_eq!(scan(line.as_bytes(), enc), None, "{file}: {line}");
+                }
+            }
+        }
+        assert!(n > 2900, "{n}");
+    }
+
     proptest::proptest! {
         #[test]
         fn any_cut_gives_the_same_finding(
