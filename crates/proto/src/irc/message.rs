@@ -52,7 +52,10 @@ fn command(i: &[u8]) -> IResult<&[u8], &[u8]> {
     }
 }
 
-fn head(i: &[u8]) -> IResult<&[u8], (Option<&[u8]>, &[u8])> {
+/// A line's prefix (if any) and command.
+type Head<'a> = (Option<&'a [u8]>, &'a [u8]);
+
+fn head(i: &[u8]) -> IResult<&[u8], Head<'_>> {
     (
         preceded(opt(tags), opt(prefix)),
         preceded(nom::character::complete::space0, command),

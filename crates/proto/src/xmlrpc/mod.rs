@@ -518,11 +518,7 @@ impl Scanner {
         let Some(f) = self.stack.pop() else { return };
         let text = || decode(&f.text, max);
         match f.tag {
-            MethodCall => {
-                if self.stack.is_empty() {
-                    self.ended = true;
-                }
-            }
+            MethodCall if self.stack.is_empty() => self.ended = true,
             MethodName if self.path_is(&[MethodCall]) => self.call.method = Some(text()),
             Scalar => {
                 // The scalar's text is its value's.
