@@ -224,12 +224,13 @@ pub struct NtpObj {
 /// `irc` (overlay): one command of a session (Zeek's irc.log: `command`,
 /// `value`, `addl`, `nick`, `user`), or the session's summary at its end
 /// (no `command`; `channels`, `messages`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IrcObj {
     /// `NICK`, `USER`, `JOIN`, `DCC`; with `irc.log_messages` also
     /// `PRIVMSG`, `NOTICE`, `TOPIC`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<&'static str>,
+    pub command: Option<Label>,
     /// What the command names: the nick, the user, the channel, the target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -266,7 +267,8 @@ pub struct IrcObj {
 }
 
 /// `irc.dcc`: a CTCP DCC offer.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IrcDccObj {
     /// `SEND`, `CHAT`, ...
     #[serde(rename = "type")]
@@ -282,7 +284,8 @@ pub struct IrcDccObj {
 }
 
 /// `irc.channels[]`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IrcChannelObj {
     pub name: String,
     /// Joined with a key.
@@ -293,7 +296,8 @@ pub struct IrcChannelObj {
 }
 
 /// `irc.messages`: counted, never logged unless asked.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IrcCountsObj {
     pub privmsg_sent: u64,
     pub privmsg_received: u64,
@@ -305,12 +309,13 @@ pub struct IrcCountsObj {
 }
 
 /// `dns`, Suricata's version 3 layout, header and questions only.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DnsObj {
     pub version: u8,
     /// `request` or `response`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Label,
     pub tx_id: u64,
     pub id: u16,
     /// The flags word in hex, as Suricata writes it.
@@ -334,7 +339,8 @@ pub struct DnsObj {
 }
 
 /// `dns.queries[]`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DnsQueryObj {
     pub rrname: String,
     pub rrtype: String,
@@ -386,12 +392,12 @@ pub struct FumidaiObj {
 }
 
 /// `fumidai.shellshock`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShellshockObj {
     /// The CVE the probe's form belongs to (`CVE-2014-6271`, ...).
-    pub cve: &'static str,
+    pub cve: Label,
     /// `uri`, `header`, `body` (HTTP); `command`, `header` (SMTP, mail).
-    pub location: &'static str,
+    pub location: Label,
     /// The header's name or the SMTP command.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -403,7 +409,8 @@ pub struct ShellshockObj {
 }
 
 /// `fumidai.xmlrpc`
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct XmlRpcObj {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -424,7 +431,7 @@ pub struct XmlRpcObj {
 }
 
 /// `fumidai.pingback`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PingbackObj {
     pub pingbacks: u32,
     pub window_s: u64,
@@ -436,7 +443,7 @@ pub struct PingbackObj {
 }
 
 /// `fumidai.pingback_flood`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PingbackFloodObj {
     /// WordPress servers that fetched the URL within the window.
     pub reflectors: usize,
@@ -444,7 +451,7 @@ pub struct PingbackFloodObj {
 }
 
 /// `fumidai.stepping_stone`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SteppingStoneObj {
     /// The alert that confirmed the host as an open proxy or relay.
     pub signature_id: u32,
@@ -452,23 +459,23 @@ pub struct SteppingStoneObj {
 }
 
 /// `fumidai.irc_bot`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IrcBotObj {
     /// Why the nick looks machine-made: `digits`, `os_tag`, `country_tag`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nick_pattern: Option<&'static str>,
+    pub nick_pattern: Option<Label>,
     /// A channel was joined with a key.
     pub channel_key: bool,
     /// Where the command was: the channel (or the client's nick).
     pub channel: String,
     /// `topic`, `privmsg`, `notice`.
-    pub via: &'static str,
+    pub via: Label,
     /// Who gave it (`nick!user@host`), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commander: Option<String>,
     pub command: String,
     /// `reply` (the client reported on it), `scan`, `smtp`.
-    pub reaction: &'static str,
+    pub reaction: Label,
     /// The reply, or the hosts or SMTP connections counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
@@ -479,7 +486,7 @@ pub struct IrcBotObj {
 }
 
 /// `fumidai.botnet`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BotnetObj {
     pub channel: String,
     /// Hosts of home_net that joined it on this server within the window.
@@ -488,7 +495,7 @@ pub struct BotnetObj {
 }
 
 /// `fumidai.dns_volume`
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DnsVolumeObj {
     pub queries: u32,
     /// Distinct names looked up as MX (counted up to just past the limit).

@@ -30,7 +30,7 @@ fn dns_obj(m: &DnsMessage, tx_id: u64) -> DnsObj {
     let h = &m.header;
     DnsObj {
         version: 3,
-        kind: if h.response() { "response" } else { "request" },
+        kind: if h.response() { "response" } else { "request" }.into(),
         tx_id,
         id: h.id,
         flags: format!("{:x}", h.flags),

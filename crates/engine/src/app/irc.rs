@@ -163,7 +163,7 @@ impl Session {
         };
         if let Some(t) = base.tunnel.as_deref() {
             let tunnel = TunnelObj {
-                kind: t.kind,
+                kind: t.kind.into(),
                 request: t.request.clone(),
                 host: t.host.clone(),
                 port: t.port,
@@ -297,13 +297,13 @@ impl Session {
     ) -> IrcBotObj {
         let s = self.session();
         IrcBotObj {
-            nick_pattern: s.nick.as_deref().and_then(bot_nick),
+            nick_pattern: self.nick.as_deref().and_then(bot_nick).map(Into::into),
             channel_key: s.channels.iter().any(|c| c.key),
             channel: g.channel.clone(),
-            via: g.via,
+            via: g.via.into(),
             commander: g.commander.clone(),
             command: g.cmd.text.clone(),
-            reaction,
+            reaction: reaction.into(),
             reply,
             connections,
             reaction_s: at.micros_since(g.at) as f64 / 1e6,
@@ -326,7 +326,7 @@ impl Session {
         let command_name = if c.notice { "NOTICE" } else { "PRIVMSG" };
         if let Some(d) = &c.dcc {
             let mut o = self.obj();
-            o.command = Some("DCC");
+            o.command = Some("DCC".into());
             o.value = Some(c.target.clone());
             o.dcc = Some(IrcDccObj {
                 kind: d.kind.clone(),
@@ -338,7 +338,7 @@ impl Session {
             self.write(o, cx, base);
         } else if self.log_messages {
             let mut o = self.obj();
-            o.command = Some(command_name);
+            o.command = Some(command_name.into());
             o.value = Some(c.target.clone());
             // The sender as the server names it; none for the client's own.
             o.source = c.prefix.clone();
@@ -430,7 +430,7 @@ impl Decoder for Session {
                 IrcEvent::Nick { nick } => {
                     // As Zeek's irc.log: the nick before the command.
                     let mut o = self.obj();
-                    o.command = Some("NICK");
+                    o.command = Some("NICK".into());
                     o.value = Some(nick.clone());
                     self.write(o, cx, base);
                     if !self.welcomed {
@@ -445,7 +445,7 @@ impl Decoder for Session {
                     realname,
                 } => {
                     let mut o = self.obj();
-                    o.command = Some("USER");
+                    o.command = Some("USER".into());
                     o.value = Some(user.clone());
                     o.addl = Some(format!("{mode} {unused} {realname}"));
                     self.write(o, cx, base);
@@ -453,7 +453,7 @@ impl Decoder for Session {
                 }
                 IrcEvent::Join { channel, key } => {
                     let mut o = self.obj();
-                    o.command = Some("JOIN");
+                    o.command = Some("JOIN".into());
                     o.value = Some(channel.clone());
                     o.key = *key;
                     self.write(o, cx, base);
@@ -467,7 +467,7 @@ impl Decoder for Session {
                             ..FumidaiObj::default()
                         };
                         let mut irc = self.obj();
-                        irc.command = Some("JOIN");
+                        irc.command = Some("JOIN".into());
                         irc.value = Some(channel.clone());
                         let tx = Some(base.tx_base + self.txs - 1);
                         cx.alert(
@@ -488,7 +488,7 @@ impl Decoder for Session {
                 } => {
                     if self.log_messages {
                         let mut o = self.obj();
-                        o.command = Some("TOPIC");
+                        o.command = Some("TOPIC".into());
                         o.value = Some(channel.clone());
                         o.source = setter.clone();
                         o.text = Some(text.clone());

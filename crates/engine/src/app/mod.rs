@@ -413,8 +413,8 @@ pub(crate) fn shellshock_obj(
     h: &fumidai_proto::shellshock::Hit,
 ) -> fumidai_eve::app::ShellshockObj {
     fumidai_eve::app::ShellshockObj {
-        cve: h.finding.variant.cve(),
-        location: h.location,
+        cve: h.finding.variant.cve().into(),
+        location: h.location.into(),
         name: h.name.clone(),
         payload: h.finding.payload.clone(),
         command: h.finding.command.clone(),
