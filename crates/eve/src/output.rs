@@ -369,7 +369,9 @@ fn first_seq() -> u64 {
 
 impl Output {
     pub fn spawn(specs: Vec<SinkSpec>, opts: OutputOptions) -> std::io::Result<Self> {
-        let (recycle_tx, recycle_rx) = bounded(64);
+        // Emptied batches kept for reuse: enough for the workers in flight,
+        // few enough that their memory (at most RECYCLE_KEEP each) stays small.
+        let (recycle_tx, recycle_rx) = bounded(16);
         let generation = Arc::new(AtomicU64::new(0));
         let seq = first_seq();
         let mut shared = Vec::new();
