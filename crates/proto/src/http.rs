@@ -290,6 +290,10 @@ pub struct HttpParser {
     awaiting: VecDeque<u64>,
     ended: [bool; 2],
     inspect: Option<Box<BodyInspect>>,
+    /// The name of the request's latest header line (its first 128 bytes),
+    /// which a folded line continues: past `max_headers` it is not kept in
+    /// the headers, yet a probe there is still reported under its name.
+    last_req_header: Vec<u8>,
 }
 
 impl HttpParser {
@@ -303,6 +307,7 @@ impl HttpParser {
             awaiting: VecDeque::new(),
             ended: [false; 2],
             inspect: None,
+            last_req_header: Vec::new(),
         }
     }
 
@@ -325,7 +330,10 @@ impl HttpParser {
     /// Heap bytes held (transactions and their strings).
     pub fn memuse(&self) -> usize {
         use crate::heap::HeapSize;
-        self.txs.heap_size() + self.awaiting.heap_size() + self.inspect.heap_size()
+        self.txs.heap_size()
+            + self.awaiting.heap_size()
+            + self.inspect.heap_size()
+            + self.last_req_header.capacity()
     }
 
     /// True once a tunnel or upgrade stopped the parser.
@@ -435,6 +443,7 @@ impl HttpParser {
 
     fn start_request(&mut self, r: RequestLine, ev: &mut Vec<HttpEvent>) {
         let id = self.new_tx(ev);
+        self.last_req_header.clear();
         if r.uri.is_empty() {
             ev.push(HttpEvent::Anomaly {
                 tx: Some(id),
@@ -864,20 +873,28 @@ impl HttpParser {
     }
 
     /// A request header line through the Shellshock scanner: the value as
-    /// sent, whole (kept values are cut at `max_value`).
+    /// sent, whole (kept values are cut at `max_value`), every line, also
+    /// those past `max_headers` (an attacker can pad a request with
+    /// harmless headers first).
     fn shellshock_header(&mut self, tx: u64, line: &[u8]) {
-        let Some(r) = self.tx_mut(tx).and_then(|t| t.request.as_mut()) else {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        let colon = memchr(b':', line).filter(|_| !folded);
+        if let Some(c) = colon {
+            let name = trim(&line[..c]);
+            self.last_req_header.clear();
+            self.last_req_header
+                .extend_from_slice(&name[..name.len().min(128)]);
+        }
+        let value = colon.map_or(line, |c| &line[c + 1..]);
+        let name = &self.last_req_header;
+        let Some(t) = self.txs.iter_mut().find(|t| t.id == tx) else {
             return;
         };
-        if r.shellshock.is_some() {
+        let Some(r) = t.request.as_mut().filter(|r| r.shellshock.is_none()) else {
             return;
-        }
-        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
-        let (name, value) = match memchr(b':', line) {
-            Some(c) if !folded => (Some(trim(&line[..c])), &line[c + 1..]),
-            _ => (r.headers.all.last().map(|(n, _)| n.as_bytes()), line),
         };
         if let Some(f) = shellshock::scan(value, shellshock::Encoding::Raw) {
+            let name = (!name.is_empty()).then_some(&name[..]);
             r.shellshock = Some(Box::new(Hit::new("header", name, f)));
         }
     }
@@ -1848,6 +1865,46 @@ GET /plain HTTP/1.1\r\nCookie: pref=(x)\r\n\r\n",
                 .filter(|e| matches!(e, HttpEvent::RequestBody { .. }))
                 .count(),
             1
+        );
+    }
+
+    #[test]
+    fn shellshock_past_max_headers_is_still_found() {
+        // Padding headers first push the probe past what is kept.
+        let mut bytes = b"GET /cgi-bin/status HTTP/1.1\r\nHost: h\r\n".to_vec();
+        for i in 0..HttpConfig::default().max_headers + 10 {
+            bytes.extend_from_slice(format!("X-Pad-{i}: {i}\r\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"X-Late: () { :; }; /bin/id\r\n\r\n");
+        bytes.extend_from_slice(b"GET /b HTTP/1.1\r\nHost: h\r\n");
+        for i in 0..HttpConfig::default().max_headers + 10 {
+            bytes.extend_from_slice(format!("X-Pad-{i}: {i}\r\n").as_bytes());
+        }
+        // A folded continuation of a header that is not kept either.
+        bytes.extend_from_slice(b"X-Folded: a\r\n () { :; }; /bin/uname -a\r\n\r\n");
+        let (ev, txs) = run(&[(TS, &bytes)]);
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::TooManyHeaders,
+                ..
+            }
+        )));
+        let hits: Vec<(Option<&str>, Option<&str>)> = txs
+            .iter()
+            .map(|t| {
+                let h = req(t).shellshock.as_deref().expect("found");
+                assert_eq!(h.location, "header");
+                assert_eq!(req(t).headers.all.len(), HttpConfig::default().max_headers);
+                (h.name.as_deref(), h.finding.command.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            [
+                (Some("X-Late"), Some("/bin/id")),
+                (Some("X-Folded"), Some("/bin/uname -a")),
+            ]
         );
     }
 
