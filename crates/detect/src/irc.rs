@@ -542,4 +542,47 @@ mod tests {
             assert_eq!(r.is_some(), i == 9);
         }
     }
+
+    #[test]
+    fn forged_floods_stay_within_the_memcaps() {
+        let mut conf = DetectConf::default();
+        conf.irc.hosts_memcap = crate::config::ByteSize(1 << 20);
+        conf.irc.channels_memcap = crate::config::ByteSize(1 << 20);
+        let d = Detector::new(
+            conf,
+            NetSet::new(["0.0.0.0/0".parse().unwrap()]),
+            NetSet::default(),
+        );
+        let srv = ip("203.0.113.7");
+        let proxy = ip("10.0.0.8");
+        d.note_stepping_stone(PROXY_CONNECT_SMTP_OPEN, proxy, t(1));
+        // Nine hosts of a botnet in its channel, one short of the alert.
+        for i in 0..9u8 {
+            assert_eq!(
+                d.irc_join(srv, "#b0tz", IpAddr::from([10, 1, 0, i]), t(2)),
+                None
+            );
+        }
+        // A forger: 300,000 addresses, each joining a channel of its own
+        // and being given a command.
+        for i in 0..300_000u32 {
+            let a = IpAddr::from((0x0a80_0000 + i).to_be_bytes());
+            d.irc_join(srv, &format!("#c{i}"), a, t(3));
+            d.irc_command_given(a, t(3));
+        }
+        let [hosts, channels] = d.shared.irc.reports();
+        for r in [&hosts, &channels] {
+            assert!(r.memuse <= 1 << 20 && r.evicted > 0, "{r:?}");
+        }
+        // What mattered was kept: the stepping stone, and the botnet's
+        // channel, which the tenth host completes.
+        assert_eq!(
+            d.stepping_stone(proxy, t(4)),
+            Some((PROXY_CONNECT_SMTP_OPEN, t(1)))
+        );
+        assert_eq!(
+            d.irc_join(srv, "#B0TZ", ip("10.1.0.9"), t(4)),
+            Some((IRC_BOTNET, 10))
+        );
+    }
 }

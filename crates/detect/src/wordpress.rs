@@ -329,4 +329,43 @@ mod tests {
         assert!(!is_pingback_fetch("WordPress/6.1.9; http://wp.example"));
         assert!(d.multicall_too_big(21) && !d.multicall_too_big(20));
     }
+
+    #[test]
+    fn forged_floods_stay_within_the_memcap() {
+        let mut conf = DetectConf::default();
+        conf.wordpress.memcap = crate::config::ByteSize(2 << 20);
+        let d = Detector::new(
+            conf,
+            NetSet::new(["0.0.0.0/0".parse().unwrap()]),
+            NetSet::default(),
+        );
+        let t = Timestamp::from_secs;
+        let wp = ip("10.0.0.80");
+        let victim = ip("10.0.0.9");
+        // A reflector and a victim, each one short of its alert.
+        for i in 0..9u8 {
+            assert!(
+                d.pingbacks(wp, None, &[("victim.example".into(), 1)], t(1))
+                    .is_none()
+            );
+            let refl = IpAddr::from([198, 51, 100, i]);
+            assert!(d.pingback_fetch(victim, "/", refl, t(1)).is_none());
+        }
+        // A forger: pingbacks to 300,000 servers, fetches of 300,000 URLs.
+        for i in 0..300_000u32 {
+            let a = IpAddr::from((0x0a80_0000 + i).to_be_bytes());
+            d.pingbacks(a, None, &[("x.example".into(), 1)], t(2));
+            d.pingback_fetch(victim, &format!("/p{i}"), a, t(2));
+        }
+        let [servers, urls] = d.shared.wordpress.reports();
+        for r in [&servers, &urls] {
+            assert!(r.memuse <= 1 << 20 && r.evicted > 0, "{r:?}");
+        }
+        // Both windows near their thresholds were kept.
+        let v = d.pingbacks(wp, None, &[("victim.example".into(), 1)], t(3));
+        assert_eq!(v.map(|v| v.pingbacks), Some(10));
+        let refl = ip("198.51.100.9");
+        let v = d.pingback_fetch(victim, "/?x", refl, t(3));
+        assert_eq!(v.map(|v| v.reflectors), Some(10));
+    }
 }
