@@ -171,8 +171,13 @@ fn one_worker_and_four_workers_write_the_same_events() {
 fn every_line_of_every_capture_is_valid_eve() {
     let v = schema::validator();
     // All of pcaps/: real captures, the lab's recordings, the evasion matrix
-    // and the generated scenarios.
-    let r = replay(&[root().join("pcaps")], &["--recursive"]);
+    // and the generated scenarios; with what is off by default logged too
+    // (IRC message texts, dns events), so that every kind of line is checked.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("everything.yaml");
+    std::fs::write(&cfg, "irc: {log_messages: true}\ndns: {log: true}\n").unwrap();
+    let cfg = cfg.display().to_string();
+    let r = replay(&[root().join("pcaps")], &["--recursive", "-c", &cfg]);
     let mut types = BTreeMap::new();
     for e in &r.events {
         *types
@@ -182,9 +187,37 @@ fn every_line_of_every_capture_is_valid_eve() {
         assert!(errs.is_empty(), "{errs:?}\n{e}");
     }
     for t in [
-        "flow", "stats", "anomaly", "alert", "http", "smtp", "ntp", "socks",
+        "flow", "stats", "anomaly", "alert", "http", "smtp", "ntp", "socks", "irc", "dns",
     ] {
         assert!(types.contains_key(t), "no {t} events: {types:?}");
+    }
+    // IRC message texts, and both DNS queries and answers, were among them.
+    let has = |t: &str, f: &dyn Fn(&Value) -> bool| r.of_type(t).into_iter().any(f);
+    assert!(
+        has("irc", &|e| e["irc"]["text"].is_string()),
+        "no irc texts"
+    );
+    assert!(
+        has("dns", &|e| e["dns"]["type"] == "request"),
+        "no dns queries"
+    );
+    assert!(
+        has("dns", &|e| e["dns"]["type"] == "response"),
+        "no dns responses"
+    );
+    // The new detectors' maps are in stats.memcap.
+    let stats = r.final_stats();
+    for m in [
+        "irc_hosts",
+        "irc_channels",
+        "dns_hosts",
+        "wp_pingbacks",
+        "wp_victims",
+    ] {
+        assert!(
+            stats["memcap"][m]["memcap"].is_u64(),
+            "stats.memcap.{m}: {stats}"
+        );
     }
 }
 
