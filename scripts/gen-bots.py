@@ -25,6 +25,9 @@ TCP connections (handshake, data, FIN) or UDP datagrams:
                              one request with three probes
   shellshock-smtp.pcap       probes in EHLO, in MAIL FROM, in a Subject and in a MIME part's
                              header
+  shellshock-padded.pcap     probes past the sensor's header limits: after 300 harmless
+                             headers (http max_headers is 128), in a folded line after them,
+                             and in a 3,000-byte value (kept values are cut at 1,024)
   benign-headers.pcap        every real User-Agent and Cookie of pcaps/bots/corpus/ in
                              pipelined requests, and bodies of JavaScript (must raise nothing)
   irc-botnet.pcap            12 home_net hosts with bot nicks join #b0tz with a key on one
@@ -354,6 +357,26 @@ def shellshock_http():
     return by_time(pkts)
 
 
+def shellshock_padded():
+    scanner, server = "203.0.113.32", "10.30.0.10"
+    pad = [("X-Pad-%d" % i, "%08x" % (i * 2654435761 % 2**32)) for i in range(300)]
+    reqs = [
+        http_request("GET", "/cgi-bin/status", "www.example.net", pad + [("User-Agent", P6271)]),
+        http_request("GET", "/cgi-bin/test.cgi", "www.example.net",
+                     pad + [("Referer", "http://www.example.net/\r\n () { :; }; /bin/cat /etc/shadow")]),
+        http_request("GET", "/cgi-bin/env", "www.example.net",
+                     [("Cookie", "() { :; }; /bin/echo " + "A" * 3000)]),
+        # The same padding and a long value, harmless: nothing.
+        http_request("GET", "/index.html", "www.example.net",
+                     pad + [("Cookie", "session=" + "B" * 3000), ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")]),
+    ]
+    pkts = []
+    for i, r in enumerate(reqs):
+        pkts += tcp_conv(scanner, 49000 + i, server, 80, T0 + 2.0 * i,
+                         [(True, r), (False, http_response("404 Not Found", b"not found"))])
+    return by_time(pkts)
+
+
 def smtp_session(client, cport, server, t, lines):
     """An SMTP dialogue: the server's greeting, then each client line and its answer."""
     ex = [(False, b"220 mail.example.net ESMTP Postfix (Debian/GNU)\r\n")]
@@ -549,6 +572,7 @@ SCENARIOS = {
     "wp-benign.pcap": wp_benign,
     "shellshock-http.pcap": shellshock_http,
     "shellshock-smtp.pcap": shellshock_smtp,
+    "shellshock-padded.pcap": shellshock_padded,
     "benign-headers.pcap": benign_headers,
     "irc-botnet.pcap": irc_botnet,
     "irc-odd-port.pcap": irc_odd_port,
