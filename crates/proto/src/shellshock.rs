@@ -554,6 +554,30 @@ mod tests {
         assert!(n > 2900, "{n}");
     }
 
+    #[test]
+    fn a_cut_at_every_point_gives_the_same_finding() {
+        for (text, enc) in [
+            (
+                &b"x=1; v=() { :;}; echo vulnerable\nnext"[..],
+                Encoding::Raw,
+            ),
+            (b"() { _; } >_[$($())] { id; }", Encoding::Raw),
+            (
+                b"a=b&c=%28%29+%7B+%3A%3B+%7D%3B+%2Fbin%2Fid&d=e",
+                Encoding::Url,
+            ),
+        ] {
+            let whole = scan(text, enc);
+            assert!(whole.is_some());
+            for at in 0..=text.len() {
+                let mut s = Scanner::new(enc);
+                s.feed(&text[..at]);
+                s.feed(&text[at..]);
+                assert_eq!(s.take(), whole, "cut at {at}");
+            }
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn any_cut_gives_the_same_finding(

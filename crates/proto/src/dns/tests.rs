@@ -114,6 +114,22 @@ fn tcp_messages_whole_and_long() {
 }
 
 #[test]
+fn tcp_cut_at_every_point_gives_the_same_events() {
+    let ts = tcp(&[query("one.example", 1), query("two.example", MX)]);
+    let whole = run_tcp(&ts, &ts, usize::MAX);
+    assert_eq!(whole.len(), 4);
+    for at in 0..=ts.len() {
+        let mut d = StreamDriver::new(DnsTcpParser::default(), 1 << 16);
+        let mut ev = Vec::new();
+        for dir in [TS, TC] {
+            d.feed(dir, &ts[..at], &mut ev);
+            d.feed(dir, &ts[at..], &mut ev);
+        }
+        assert_eq!(ev, whole, "cut at {at}");
+    }
+}
+
+#[test]
 fn a_gap_ends_tcp_reading() {
     let mut d = StreamDriver::new(DnsTcpParser::default(), 1 << 16);
     let mut ev = Vec::new();

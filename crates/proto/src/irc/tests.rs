@@ -114,6 +114,21 @@ fn every_split_gives_the_same_events() {
 }
 
 #[test]
+fn a_cut_at_every_point_gives_the_same_events() {
+    // Each direction's bytes in two pieces, cut at every offset in turn.
+    let whole = run(BOT);
+    for (i, &(_, bytes)) in BOT.iter().enumerate() {
+        for at in 0..=bytes.len() {
+            let mut script: Vec<(Direction, &[u8])> = BOT[..i].to_vec();
+            script.push((BOT[i].0, &bytes[..at]));
+            script.push((BOT[i].0, &bytes[at..]));
+            script.extend_from_slice(&BOT[i + 1..]);
+            assert_eq!(run(&script), whole, "piece {i} cut at {at}");
+        }
+    }
+}
+
+#[test]
 fn messages_as_servers_write_them() {
     let cfg = IrcConfig::default();
     let m = parse_message(

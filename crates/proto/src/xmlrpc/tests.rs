@@ -133,6 +133,24 @@ fn hosts_of_urls() {
     assert_eq!(url_host("http:///path"), None);
 }
 
+#[test]
+fn a_cut_at_every_point_gives_the_same_call() {
+    let mut body = PINGBACK.to_vec();
+    body.extend_from_slice(&multicall(3, "pingback.ping"));
+    let whole = read(&body);
+    for at in 0..=body.len() {
+        let mut s = Scanner::new(Limits::default());
+        s.feed(&body[..at]);
+        s.feed(&body[at..]);
+        assert_eq!(s.finish(), whole, "cut at {at}");
+    }
+    let mut s = Scanner::new(Limits::default());
+    for b in body.chunks(1) {
+        s.feed(b);
+    }
+    assert_eq!(s.finish(), whole, "byte by byte");
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
