@@ -1,5 +1,5 @@
 //! The detectors' part of sensor.yaml: `proxy`, `socks`, `smtp`, `ntp`,
-//! `amplification`, `sweep` and `alerts`. Defaults here equal the shipped
+//! `amplification`, `sweep`, `irc`, `wordpress`, `dns` and `alerts`. Defaults here equal the shipped
 //! sensor.yaml (the sensor's tests hold them to it).
 
 use std::collections::BTreeMap;
@@ -255,6 +255,119 @@ impl Default for SweepConf {
     }
 }
 
+/// IRC decoding and bot detection (sids 9700050–9700054).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IrcConf {
+    /// Server ports where IRC is expected; a session on any other raises 9700052.
+    pub standard_ports: Vec<u16>,
+    /// Log message texts (PRIVMSG, NOTICE, topics) as `irc` events.
+    /// Never by default: they are people's conversations.
+    pub log_messages: bool,
+    /// Seconds after a command within which the client must act on it for
+    /// the session to count as a bot's (9700053).
+    pub bot_reaction_seconds: u64,
+    /// New outbound connections to this many distinct hosts within those
+    /// seconds count as acting on the command (a scan).
+    pub bot_reaction_hosts: usize,
+    /// ... and this many new connections to SMTP ports (a spam run).
+    pub bot_reaction_smtp: u32,
+    /// Hosts of home_net joining one channel of one server within
+    /// `botnet_window` seconds that make a botnet assembling (9700054).
+    pub botnet_min_hosts: usize,
+    pub botnet_window: u64,
+    /// Seconds a host stays a proxy/relay suspect after an alert that
+    /// confirmed it (for 9700051).
+    pub suspect_seconds: u64,
+    /// Memory for per-host IRC state (suspects, pending bot commands).
+    pub hosts_memcap: ByteSize,
+    /// Memory for the hosts seen per channel (9700054).
+    pub channels_memcap: ByteSize,
+}
+
+impl Default for IrcConf {
+    fn default() -> Self {
+        IrcConf {
+            standard_ports: (6660..=6669).chain([6697, 7000]).collect(),
+            log_messages: false,
+            bot_reaction_seconds: 30,
+            bot_reaction_hosts: 10,
+            bot_reaction_smtp: 3,
+            botnet_min_hosts: 10,
+            botnet_window: 600,
+            suspect_seconds: 86_400,
+            hosts_memcap: ByteSize(16 << 20),
+            channels_memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// WordPress XML-RPC abuse (sids 9700060–9700062).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WordPressConf {
+    /// `pingback.ping` calls naming a source elsewhere, received by one
+    /// server in home_net within the window, that make it a reflector in
+    /// use (9700060).
+    pub pingback_rate: Rate,
+    /// `system.multicall` batches of more calls than this raise 9700061.
+    pub multicall_max_calls: u64,
+    /// WordPress servers verifying pingbacks by fetching the same URL of
+    /// one web server within `victim_window` seconds: a reflected flood
+    /// (9700062).
+    pub victim_min_sources: usize,
+    pub victim_window: u64,
+    /// Memory for the per-server pingback counts and per-URL fetchers.
+    pub memcap: ByteSize,
+}
+
+impl Default for WordPressConf {
+    fn default() -> Self {
+        WordPressConf {
+            pingback_rate: Rate {
+                count: 10,
+                seconds: 60,
+            },
+            multicall_max_calls: 20,
+            victim_min_sources: 10,
+            victim_window: 60,
+            memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// DNS decoding and bot query volume (sids 9700080–9700081).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConf {
+    /// Write a `dns` event (Suricata's layout, version 3) for every query and
+    /// response. Off by default: counting needs no log.
+    pub log: bool,
+    /// Our resolvers: they ask on behalf of many clients, so their queries
+    /// are not counted.
+    pub resolvers: Vec<Net>,
+    /// Queries per hour of packet time from one host above which it is
+    /// reported as a bot (9700080).
+    pub bot_queries_per_hour: u32,
+    /// Distinct names looked up as MX per hour above which a host that is
+    /// neither a resolver nor a mail server is reported (9700081).
+    pub mx_lookups_per_hour: usize,
+    /// Memory for the per-host counters.
+    pub memcap: ByteSize,
+}
+
+impl Default for DnsConf {
+    fn default() -> Self {
+        DnsConf {
+            log: false,
+            resolvers: Vec::new(),
+            bot_queries_per_hour: 10_000,
+            mx_lookups_per_hour: 50,
+            memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
 /// A signature id that exists in the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sid(pub u32);
@@ -450,6 +563,9 @@ pub struct DetectConf {
     pub ntp: NtpConf,
     pub amplification: AmpConf,
     pub sweep: SweepConf,
+    pub irc: IrcConf,
+    pub wordpress: WordPressConf,
+    pub dns: DnsConf,
     /// Per-signature overrides, by signature id.
     pub alerts: BTreeMap<Sid, SidConf>,
     pub alert_limits: AlertLimitsConf,

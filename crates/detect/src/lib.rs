@@ -1,6 +1,7 @@
 //! fumidai's detectors: open HTTP/SOCKS proxies, open SMTP relays,
 //! proxy-check mail, spam bots, NTP monlist and UDP amplification, proxy
-//! port sweeps.
+//! port sweeps, IRC bots and botnets, WordPress pingback reflection and
+//! multicall brute force, Shellshock probes, bot DNS volume.
 //!
 //! Detectors know nothing about packets: they are asked about transactions
 //! and endpoints (and, for amplification, byte counts), and answer with the
@@ -10,11 +11,14 @@
 pub mod amp;
 pub mod catalog;
 pub mod config;
+pub mod dns;
+pub mod irc;
 pub mod limits;
 pub mod nets;
 pub mod proxy;
 pub mod smtp;
 pub mod sweep;
+pub mod wordpress;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -49,6 +53,8 @@ pub struct Detector {
     pub relay_networks: NetSet,
     pub known_proxies: NetSet,
     pub mail_servers: NetSet,
+    /// `dns.resolvers`.
+    pub resolvers: NetSet,
     pub local_domains: Vec<String>,
     sids: HashMap<u32, AlertInfo>,
     pub shared: Arc<Shared>,
@@ -60,6 +66,9 @@ pub struct Shared {
     pub bots: smtp::BotCounter,
     pub victims: amp::VictimMap,
     pub sweeps: sweep::SweepMap,
+    pub irc: irc::IrcState,
+    pub dns: dns::DnsHosts,
+    pub wordpress: wordpress::WordPressState,
     pub limits: limits::AlertLimits,
     pub budget: Arc<Budget>,
 }
@@ -67,10 +76,17 @@ pub struct Shared {
 impl Shared {
     /// The memory counters of every shared map.
     pub fn reports(&self) -> Vec<MemReport> {
+        let [irc_hosts, irc_channels] = self.irc.reports();
+        let [wp_pingbacks, wp_victims] = self.wordpress.reports();
         vec![
             self.bots.report(),
             self.victims.report(),
             self.sweeps.report(),
+            irc_hosts,
+            irc_channels,
+            self.dns.report(),
+            wp_pingbacks,
+            wp_victims,
             self.limits.report(),
         ]
     }
@@ -132,12 +148,16 @@ impl Detector {
                 &budget,
             ),
             sweeps: sweep::SweepMap::new(&conf.sweep, &budget),
+            irc: irc::IrcState::new(&conf.irc, &budget),
+            dns: dns::DnsHosts::new(&conf.dns, &budget),
+            wordpress: wordpress::WordPressState::new(&conf.wordpress, &budget),
             limits: limits::AlertLimits::new(conf.alert_limits.clone(), longest_threshold, &budget),
             budget,
         });
         Detector {
             known_proxies: set(&conf.proxy.known_proxies),
             mail_servers: set(&conf.smtp.mail_servers),
+            resolvers: set(&conf.dns.resolvers),
             local_domains: conf
                 .smtp
                 .local_domains

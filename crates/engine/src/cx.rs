@@ -107,6 +107,10 @@ impl Cx<'_> {
         }
         self.stats.alerts += 1;
         self.meta.alerted = true;
+        // An alert that confirms an open proxy or relay makes its server a
+        // stepping stone, for IRC sessions it opens (9700051).
+        self.det
+            .note_stepping_stone(sid, self.meta.server().addr, self.ts);
         if !self.logs(EventType::Alert) {
             return true;
         }

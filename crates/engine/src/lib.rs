@@ -660,8 +660,15 @@ impl Engine {
                         }
                     }
                 }
-                if t.flags.syn() && !t.flags.ack() && self.det.is_sweep_port(t.dport) {
-                    sweep(&mut cx, p, t.dport);
+                if t.flags.syn() && !t.flags.ack() {
+                    if self.det.is_sweep_port(t.dport) {
+                        sweep(&mut cx, p, t.dport);
+                    }
+                    // While an IRC bot's command waits for its reaction,
+                    // new connections are what it may do (9700053).
+                    if self.det.irc_watching(ts) {
+                        self.det.irc_connection(p.src, p.dst, t.dport, ts);
+                    }
                 }
             }
             (L4::Udp(u), _) if !carrier => {

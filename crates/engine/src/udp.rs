@@ -1,5 +1,6 @@
-//! UDP: NTP events and monlist alerts per datagram, and the amplification
-//! engine's measurements (per datagram) and verdicts (per batch).
+//! UDP: NTP events and monlist alerts per datagram, DNS queries counted
+//! (and logged, if asked), and the amplification engine's measurements (per
+//! datagram) and verdicts (per batch).
 
 use fumidai_detect::amp::Evidence;
 use fumidai_detect::amp::{PairKey, Role};
@@ -73,6 +74,14 @@ pub(crate) fn datagram(
     };
     if let Some(n) = &parsed {
         ntp_datagram(cx, app.get_or_insert_with(Box::default), dir, p, n);
+    } else if crate::app::dns::udp_port(u.sport, u.dport) {
+        crate::app::dns::datagram(
+            cx,
+            app.get_or_insert_with(Box::default),
+            p.src,
+            u.dport,
+            u.payload,
+        );
     }
     let Some((service, role)) = amp.classify(u.sport, u.dport) else {
         return;

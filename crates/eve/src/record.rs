@@ -15,6 +15,7 @@ pub enum EventType {
     Dns,
     Flow,
     Http,
+    Irc,
     Ntp,
     Smtp,
     Socks,
@@ -22,12 +23,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::Alert,
         EventType::Anomaly,
         EventType::Dns,
         EventType::Flow,
         EventType::Http,
+        EventType::Irc,
         EventType::Ntp,
         EventType::Smtp,
         EventType::Socks,
@@ -41,6 +43,7 @@ impl EventType {
             EventType::Dns => "dns",
             EventType::Flow => "flow",
             EventType::Http => "http",
+            EventType::Irc => "irc",
             EventType::Ntp => "ntp",
             EventType::Smtp => "smtp",
             EventType::Socks => "socks",

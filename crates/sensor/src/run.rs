@@ -116,6 +116,8 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
             (AppProto::Http, s.app_depth.http.0),
             (AppProto::Smtp, s.app_depth.smtp.0),
             (AppProto::Socks, s.app_depth.socks.0),
+            (AppProto::Irc, s.app_depth.irc.0),
+            (AppProto::Dns, s.app_depth.dns.0),
         ],
         stream_memcap: share(s.memcap),
         defrag: DefragConfig {
@@ -146,6 +148,9 @@ pub fn detector(cfg: &Config, budget: Arc<Budget>) -> Detector {
         ntp: cfg.ntp.clone(),
         amplification: cfg.amplification.clone(),
         sweep: cfg.sweep.clone(),
+        irc: cfg.irc.clone(),
+        wordpress: cfg.wordpress.clone(),
+        dns: cfg.dns.clone(),
         alerts: cfg.alerts.clone(),
         alert_limits: cfg.alert_limits.clone(),
     };

@@ -51,8 +51,11 @@ fn truth_dirs() -> Vec<String> {
 }
 
 /// The events fumidai wrote for one capture, replayed alone with the shipped
-/// sensor.yaml. All captures named in truth.yaml or under pcaps/truth/ are
-/// replayed once, on first use, and shared by the tests of this file.
+/// sensor.yaml, or with `pcaps/truth/<capture>/sensor.yaml` over it where
+/// the origin's expectations assume other settings (Suricata logs DNS by
+/// default; fumidai only with `dns.log: true`). All captures named in
+/// truth.yaml or under pcaps/truth/ are replayed once, on first use, and
+/// shared by the tests of this file.
 fn events(file: &str) -> &'static [Value] {
     static RUNS: OnceLock<BTreeMap<String, Vec<Value>>> = OnceLock::new();
     let runs = RUNS.get_or_init(|| {
@@ -63,7 +66,9 @@ fn events(file: &str) -> &'static [Value] {
         names
             .into_iter()
             .map(|name| {
-                let r = replay(&[pcap(&name)], &["-c", cfg]);
+                let own = root().join("pcaps/truth").join(&name).join("sensor.yaml");
+                let own = own.exists().then(|| own.display().to_string());
+                let r = replay(&[pcap(&name)], &["-c", own.as_deref().unwrap_or(cfg)]);
                 (name, r.events)
             })
             .collect()
@@ -95,11 +100,11 @@ fn tuple(e: &Value) -> String {
 // --- 1. Suricata-verify checks -------------------------------------------------
 
 /// Event types fumidai writes whose Suricata-verify filters are run.
-const SV_RUN: &[&str] = &["http", "smtp", "ntp"];
+const SV_RUN: &[&str] = &["http", "smtp", "ntp", "dns"];
 
 /// The objects of those event types: a filter naming one of them is "on"
 /// http/smtp/email/ntp even if its event_type is another.
-const SV_OBJECTS: &[&str] = &["http.", "smtp.", "email.", "ntp."];
+const SV_OBJECTS: &[&str] = &["http.", "smtp.", "email.", "ntp.", "dns."];
 
 /// Filters by event_type that are not run, and why. A filter whose
 /// event_type is in neither list fails the test until it is classified.

@@ -4,7 +4,9 @@
 //! granted, the rest of the connection is detected and parsed afresh as
 //! whatever runs inside.
 
+pub(crate) mod dns;
 mod http;
+mod irc;
 mod smtp;
 mod socks;
 
@@ -70,6 +72,8 @@ enum State {
     Http(Box<http::Session>),
     Socks(Box<socks::Session>),
     Smtp(Box<smtp::Session>),
+    Irc(Box<irc::Session>),
+    Dns(Box<dns::Session>),
     /// Nothing (more) to parse: unknown protocol, encryption, or a stop.
     Done,
 }
@@ -98,6 +102,8 @@ pub struct App {
     /// datagrams seen (NTP transaction ids).
     pub ntp_logged: [bool; 2],
     pub ntp_txs: u64,
+    /// DNS datagrams seen (DNS transaction ids on UDP flows).
+    pub dns_txs: u64,
     /// Bytes charged to the app-layer memcap for this flow.
     pub charged: usize,
     /// Something was handed to it since its memory was last counted.
@@ -174,6 +180,8 @@ impl App {
             State::Http(s) => std::mem::size_of::<http::Session>() + s.memuse(),
             State::Socks(s) => std::mem::size_of::<socks::Session>() + s.memuse(),
             State::Smtp(s) => std::mem::size_of::<smtp::Session>() + s.memuse(),
+            State::Irc(s) => std::mem::size_of::<irc::Session>() + s.memuse(),
+            State::Dns(s) => std::mem::size_of::<dns::Session>() + s.memuse(),
             State::Probing | State::Done => 0,
         };
         probe + tunnel + session
@@ -285,6 +293,8 @@ impl App {
             State::Http(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Socks(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Smtp(s) => s.chunk(dir, chunk, cx, &mut base),
+            State::Irc(s) => s.chunk(dir, chunk, cx, &mut base),
+            State::Dns(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Probing | State::Done => Outcome::Continue,
         };
         self.after(outcome, cx);
@@ -343,9 +353,16 @@ impl App {
             AppProto::Http => State::Http(Box::default()),
             AppProto::Socks => State::Socks(Box::new(socks::Session::new(cx))),
             AppProto::Smtp => State::Smtp(Box::default()),
+            AppProto::Irc => State::Irc(Box::new(irc::Session::new(cx))),
+            AppProto::Dns => State::Dns(Box::default()),
         };
         cx.meta.app_proto = Some(p.name());
-        cx.stats.flow(p.name());
+        // Suricata counts DNS per transport.
+        cx.stats.flow(if p == AppProto::Dns {
+            "dns_tcp"
+        } else {
+            p.name()
+        });
         self.detected = Some(p);
     }
 
@@ -374,8 +391,9 @@ impl App {
         self.tx_base += txs;
         self.tunnel = Some(Box::new(t));
         self.probe = ProbeBuf::default();
-        // The server speaks first in what fumidai follows through tunnels
-        // (SMTP), and a client cannot have had an answer yet.
+        // The server speaks first in much of what fumidai follows through
+        // tunnels (SMTP; IRC's notices), and a client cannot have had an
+        // answer yet.
         if !tc.is_empty() {
             self.data(Direction::ToClient, &tc, cx);
         }
@@ -387,6 +405,19 @@ impl App {
     /// The tunnel this flow carries, if any.
     pub fn tunnel(&self) -> Option<&Tunnel> {
         self.tunnel.as_deref()
+    }
+}
+
+/// `fumidai.shellshock` from a scanner's hit.
+pub(crate) fn shellshock_obj(
+    h: &fumidai_proto::shellshock::Hit,
+) -> fumidai_eve::app::ShellshockObj {
+    fumidai_eve::app::ShellshockObj {
+        cve: h.finding.variant.cve().into(),
+        location: h.location.into(),
+        name: h.name.clone(),
+        payload: h.finding.payload.clone(),
+        command: h.finding.command.clone(),
     }
 }
 
