@@ -10,11 +10,15 @@
 pub mod amp;
 pub mod catalog;
 pub mod config;
+pub mod distinct;
+pub mod flood;
 pub mod limits;
 pub mod nets;
+pub mod ntp_scan;
 pub mod proxy;
 pub mod smtp;
 pub mod sweep;
+pub mod top;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -59,7 +63,9 @@ pub struct Detector {
 pub struct Shared {
     pub bots: smtp::BotCounter,
     pub victims: amp::VictimMap,
+    pub floods: flood::FloodMap,
     pub sweeps: sweep::SweepMap,
+    pub ntp_scans: ntp_scan::NtpScans,
     pub limits: limits::AlertLimits,
     pub budget: Arc<Budget>,
 }
@@ -70,7 +76,9 @@ impl Shared {
         vec![
             self.bots.report(),
             self.victims.report(),
+            self.floods.report(),
             self.sweeps.report(),
+            self.ntp_scans.report(),
             self.limits.report(),
         ]
     }
@@ -131,7 +139,17 @@ impl Detector {
                 conf.amplification.window,
                 &budget,
             ),
+            floods: flood::FloodMap::new(
+                conf.amplification.floods_memcap.as_usize() / 2,
+                conf.amplification.window,
+                &budget,
+            ),
             sweeps: sweep::SweepMap::new(&conf.sweep, &budget),
+            ntp_scans: ntp_scan::NtpScans::new(
+                conf.ntp.summary_memcap.as_usize(),
+                conf.ntp.summary_window,
+                &budget,
+            ),
             limits: limits::AlertLimits::new(conf.alert_limits.clone(), longest_threshold, &budget),
             budget,
         });

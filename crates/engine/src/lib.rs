@@ -11,6 +11,7 @@ pub mod app;
 pub mod counters;
 pub mod cx;
 pub mod flows;
+mod ntp;
 pub mod tunnel;
 mod udp;
 
@@ -74,6 +75,8 @@ pub struct EngineConfig {
     pub app_memcap: usize,
     /// Amplification pair memory.
     pub amp_memcap: usize,
+    /// This worker's sums for the victim-level view of reflection.
+    pub flood_memcap: usize,
     /// `defrag.memcap` is this worker's share.
     pub defrag: DefragConfig,
     /// How each host's stack resolves TCP overlaps, most specific first;
@@ -120,6 +123,7 @@ impl Default for EngineConfig {
             flow_memcap: 512 << 20,
             app_memcap: 256 << 20,
             amp_memcap: 64 << 20,
+            flood_memcap: 8 << 20,
             defrag: DefragConfig::default(),
             host_policy: Vec::new(),
             checksums: true,
@@ -249,7 +253,11 @@ impl Engine {
             checksums: cfg.checksums,
             counters: WorkerCounters::default(),
             app_stats: AppCounters::default(),
-            amp: AmpTracker::new(&det, meter("amp_pairs", cfg.amp_memcap)),
+            amp: AmpTracker::new(
+                &det,
+                meter("amp_pairs", cfg.amp_memcap),
+                meter("amp_flood_acc", cfg.flood_memcap),
+            ),
             out: EveBatch::with_capacity(64 << 10),
             clock: Timestamp::default(),
             stream_events: Vec::new(),
@@ -287,7 +295,7 @@ impl Engine {
     }
 
     /// This worker's memory counters, one per structure.
-    pub fn mem_reports(&self) -> [MemReport; 5] {
+    pub fn mem_reports(&self) -> [MemReport; 6] {
         let mut app = self.app_mem.report();
         app.entries = 0;
         [
@@ -296,6 +304,7 @@ impl Engine {
             self.defrag.report(),
             app,
             self.amp.report(),
+            self.amp.flood_report(),
         ]
     }
 
@@ -847,6 +856,7 @@ impl Engine {
         }
         udp::evaluate(self, false);
         self.storm_summaries(false);
+        ntp::write_summaries(&self.det, &self.cfg, self.clock, false, &mut self.out);
         self.flows.expire(self.clock, &mut self.ended);
         self.defrag.expire(self.clock);
         self.process_ended();
@@ -954,6 +964,19 @@ impl Engine {
             write_flow_record(&mut self.out, flow, reason);
         }
     }
+}
+
+/// Writes what the workers' shared windows hold once every worker is done
+/// (end of input): the alert-storm summaries (9700090) and the NTP
+/// unanswered-request summaries. Returns the number of alerts written.
+pub fn closing_summaries(
+    det: &Detector,
+    cfg: &EngineConfig,
+    now: Timestamp,
+    out: &mut EveBatch,
+) -> u64 {
+    ntp::write_summaries(det, cfg, now, true, out);
+    storm_summaries(det, cfg, now, true, out)
 }
 
 /// Writes a 9700090 summary into `out` for each signature whose alerts were

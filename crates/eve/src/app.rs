@@ -220,6 +220,41 @@ pub struct NtpObj {
     pub monlist_entries: Option<usize>,
 }
 
+/// `ntp.unanswered` (overlay): one source's mode 6/7 requests that no
+/// answer followed, within one window (the record of a scan).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NtpUnansweredObj {
+    pub requests: u64,
+    /// Distinct servers asked (estimated beyond 256).
+    pub targets: u64,
+    pub first: crate::EveTime,
+    pub last: crate::EveTime,
+    pub window_s: u64,
+    /// Per request kind, most frequent first.
+    pub kinds: Vec<NtpKindCount>,
+    /// Requests of kinds beyond the listed ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `ntp.unanswered.kinds[]`: a mode and its opcode (6) or request code (7).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NtpKindCount {
+    pub mode: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opcode: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_code: Option<u8>,
+    /// The request code by name (mode 7), e.g. `MON_GETLIST_1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Label>,
+    pub count: u64,
+}
+
 /// `fumidai` (overlay): evidence of fumidai's aggregating detectors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]

@@ -717,6 +717,19 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         64 << 10,
         u64::MAX,
     )?;
+    range(
+        "amplification.floods_memcap",
+        c.amplification.floods_memcap.0,
+        128 << 10,
+        u64::MAX,
+    )?;
+    secs("ntp.summary_window", c.ntp.summary_window)?;
+    range(
+        "ntp.summary_memcap",
+        c.ntp.summary_memcap.0,
+        64 << 10,
+        u64::MAX,
+    )?;
     for (i, svc) in c.amplification.services.iter().enumerate() {
         if !(svc.min_ratio.is_finite() && svc.min_ratio > 0.0) {
             return Err((

@@ -98,6 +98,8 @@ pub struct App {
     /// datagrams seen (NTP transaction ids).
     pub ntp_logged: [bool; 2],
     pub ntp_txs: u64,
+    /// NTP monlist bytes and mode 6/7 requests waiting for an answer.
+    pub ntp: crate::ntp::NtpFlow,
     /// Bytes charged to the app-layer memcap for this flow.
     pub charged: usize,
     /// Something was handed to it since its memory was last counted.
@@ -176,7 +178,7 @@ impl App {
             State::Smtp(s) => std::mem::size_of::<smtp::Session>() + s.memuse(),
             State::Probing | State::Done => 0,
         };
-        probe + tunnel + session
+        probe + tunnel + session + self.ntp.memuse()
     }
 
     /// The app-layer memcap left no room for this flow: parsing stops here.
@@ -223,13 +225,15 @@ impl App {
         }
     }
 
-    /// The flow ends: every direction not ended yet ends now.
+    /// The flow ends: every direction not ended yet ends now, and NTP
+    /// requests never answered go to their source's summary.
     pub fn finish(&mut self, cx: &mut Cx<'_>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
             if !self.ended[dir.index()] {
                 self.end(dir, cx);
             }
         }
+        self.ntp.finish(cx);
     }
 
     fn base(&mut self) -> (&mut State, Base<'_>) {
