@@ -3,7 +3,9 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use fumidai_eve::objects::{FlowObj, TcpObj};
-use fumidai_eve::{EveBatch, EveTime, EventType, Header, Record, Vlan, mask_flow_id, proto_name};
+use fumidai_eve::{
+    ChainLink, EveBatch, EveTime, EventType, Header, Record, Vlan, mask_flow_id, proto_name,
+};
 use fumidai_flow::table::TableEntry;
 use fumidai_flow::{Class, EndReason, TcpSession, TcpState};
 use fumidai_proto::Direction;
@@ -59,6 +61,9 @@ pub struct Meta {
     /// The encapsulation the flow's first packet arrived in (boxed: most
     /// flows have none).
     pub tunnel: Option<Box<FlowTunnel>>,
+    /// The proxy hops opened on the connection so far, outermost first
+    /// (what `tunnel_chain` says on its records).
+    pub tunnel_chain: Option<Box<Vec<ChainLink>>>,
 }
 
 /// One flow. A TCP flow's session is a few dozen bytes until data arrives
@@ -108,6 +113,7 @@ impl Flow {
                 app_proto: None,
                 app_proto_orig: None,
                 tunnel: None,
+                tunnel_chain: None,
             },
             tcp,
             app: None,
@@ -131,6 +137,11 @@ impl Flow {
                 .tunnel
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<FlowTunnel>())
+            + self.meta.tunnel_chain.as_ref().map_or(0, |c| {
+                std::mem::size_of::<Vec<ChainLink>>()
+                    + c.capacity() * std::mem::size_of::<ChainLink>()
+                    + c.iter().map(|l| l.target.capacity()).sum::<usize>()
+            })
     }
 
     /// Updates `state` from the TCP session, or from having seen both
@@ -227,6 +238,7 @@ impl Meta {
         }
         h.community_id = Some(self.community_id());
         h.app_proto = self.app_proto;
+        h.tunnel_chain = self.tunnel_chain.as_deref().map(Vec::as_slice);
         h
     }
 }

@@ -124,6 +124,20 @@ pub struct TunnelObj {
     pub pkt_src: &'static str,
 }
 
+/// One proxy hop of a flow's `tunnel_chain` (overlay): a CONNECT answered
+/// 2xx or a granted SOCKS request, after which the connection carries
+/// whatever the client sends through it. Not to be confused with `tunnel`,
+/// the packet encapsulation a flow arrived in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChainLink {
+    /// The protocol of the hop: `http` (CONNECT), `socks4`, `socks5`.
+    pub proto: crate::Label,
+    /// Where the hop leads, `host:port` (IPv6 in brackets).
+    pub target: String,
+    /// The hop's transaction in its own protocol's numbering.
+    pub tx_id: u64,
+}
+
 /// The fields every EVE record starts with. `None` fields are omitted.
 #[derive(Clone, Debug, Serialize)]
 pub struct Header<'a> {
@@ -162,6 +176,10 @@ pub struct Header<'a> {
     pub community_id: Option<fumidai_wire::community_id::CommunityId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<&'a str>,
+    /// The proxy hops (HTTP CONNECT, SOCKS) the transaction went through,
+    /// outermost first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel_chain: Option<&'a [ChainLink]>,
 }
 
 impl<'a> Header<'a> {
@@ -186,6 +204,7 @@ impl<'a> Header<'a> {
             tx_id: None,
             community_id: None,
             app_proto: None,
+            tunnel_chain: None,
         }
     }
 }

@@ -1219,6 +1219,19 @@ const METHODS: &[&[u8]] = &[
 
 /// Does `data`, the first bytes one side sent, open an HTTP exchange?
 pub fn probe(dir: Direction, data: &[u8]) -> Probe {
+    // Empty lines before a message are tolerated (RFC 9112 §2.2), and a
+    // tunnel may begin with the stray line end of the CONNECT before it.
+    let start = data
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(data.len());
+    if start > MAX_LEADING_EOL {
+        return Probe::NoMatch;
+    }
+    let data = &data[start..];
+    if data.is_empty() {
+        return Probe::NeedMore;
+    }
     match dir {
         Direction::ToServer => {
             let mut need_more = false;
@@ -1253,6 +1266,9 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
         }
     }
 }
+
+/// Line ends a probe skips before a message (libhtp skips them too).
+const MAX_LEADING_EOL: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -1641,6 +1657,11 @@ mod tests {
         assert_eq!(probe(TC, b"HTTP/1.0 200"), Probe::Match);
         assert_eq!(probe(TC, b"HTT"), Probe::NeedMore);
         assert_eq!(probe(TC, b"220 mail"), Probe::NoMatch);
+        // A tunnel's first bytes may be the stray line end of the CONNECT.
+        assert_eq!(probe(TS, b"\nGET / HTTP/1.1\r\n"), Probe::Match);
+        assert_eq!(probe(TC, b"\r\n\r\nHTTP/1.1 200"), Probe::Match);
+        assert_eq!(probe(TS, b"\r\n"), Probe::NeedMore);
+        assert_eq!(probe(TS, &[b'\n'; 40]), Probe::NoMatch);
     }
 
     const CONVERSATION: &[(Direction, &[u8])] = &[

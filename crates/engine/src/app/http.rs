@@ -48,6 +48,10 @@ impl Session {
             return;
         };
         let Some(req) = detect_request(t) else { return };
+        let req = DRequest {
+            in_tunnel: base.in_tunnel(),
+            ..req
+        };
         let sids = cx.det.http_request(cx.meta.server().addr, &req);
         if sids.is_empty() {
             return;
@@ -141,6 +145,7 @@ fn detect_request(t: &HttpTx) -> Option<DRequest<'_>> {
             Form::Asterisk => DForm::Asterisk,
         },
         target_port: r.target_port,
+        in_tunnel: false,
     })
 }
 
@@ -153,6 +158,7 @@ fn tunnel_of(t: &HttpTx, tx_id: u64) -> Option<Tunnel> {
     }
     Some(Tunnel {
         kind: "http_connect",
+        proto: "http",
         request,
         host: r.target_host.clone(),
         port: r.target_port,
