@@ -48,8 +48,6 @@ pub struct Meta {
     pub bytes: [u64; 2],
     /// The application protocol (for a tunnel, the one inside it).
     pub app_proto: Option<&'static str>,
-    /// For a tunnel, the protocol that opened it (Suricata's `app_proto_orig`).
-    pub app_proto_orig: Option<&'static str>,
     /// Which endpoint of the key is the client.
     pub client: Side,
     pub state: State,
@@ -61,9 +59,18 @@ pub struct Meta {
     /// The encapsulation the flow's first packet arrived in (boxed: most
     /// flows have none).
     pub tunnel: Option<Box<FlowTunnel>>,
-    /// The proxy hops opened on the connection so far, outermost first
-    /// (what `tunnel_chain` says on its records).
-    pub tunnel_chain: Option<Box<Vec<ChainLink>>>,
+    /// Once a proxy tunnel opened on the connection: its hops (boxed:
+    /// most flows have none).
+    pub tunnel_chain: Option<Box<HopChain>>,
+}
+
+/// The proxy hops (HTTP CONNECT, SOCKS) opened on a connection.
+#[derive(Debug)]
+pub struct HopChain {
+    /// The protocol the connection began with (Suricata's `app_proto_orig`).
+    pub orig: &'static str,
+    /// Outermost first: what `tunnel_chain` says on the records.
+    pub links: Vec<ChainLink>,
 }
 
 /// One flow. A TCP flow's session is a few dozen bytes until data arrives
@@ -111,7 +118,6 @@ impl Flow {
                 alerted: false,
                 seed,
                 app_proto: None,
-                app_proto_orig: None,
                 tunnel: None,
                 tunnel_chain: None,
             },
@@ -138,9 +144,9 @@ impl Flow {
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<FlowTunnel>())
             + self.meta.tunnel_chain.as_ref().map_or(0, |c| {
-                std::mem::size_of::<Vec<ChainLink>>()
-                    + c.capacity() * std::mem::size_of::<ChainLink>()
-                    + c.iter().map(|l| l.target.capacity()).sum::<usize>()
+                std::mem::size_of::<HopChain>()
+                    + c.links.capacity() * std::mem::size_of::<ChainLink>()
+                    + c.links.iter().map(|l| l.target.capacity()).sum::<usize>()
             })
     }
 
@@ -238,7 +244,7 @@ impl Meta {
         }
         h.community_id = Some(self.community_id());
         h.app_proto = self.app_proto;
-        h.tunnel_chain = self.tunnel_chain.as_deref().map(Vec::as_slice);
+        h.tunnel_chain = self.tunnel_chain.as_deref().map(|c| c.links.as_slice());
         h
     }
 }
@@ -257,7 +263,7 @@ struct FlowBody {
 pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
     let m = &flow.meta;
     let body = FlowBody {
-        app_proto_orig: m.app_proto_orig,
+        app_proto_orig: m.tunnel_chain.as_ref().map(|c| c.orig),
         flow: FlowObj {
             pkts_toserver: m.pkts[0],
             pkts_toclient: m.pkts[1],

@@ -14,6 +14,7 @@ use fumidai_flow::Chunk;
 use fumidai_proto::{AppProto, Detection, Direction, StreamDriver, StreamParser, detect};
 
 use crate::cx::Cx;
+use crate::flows::HopChain;
 
 /// Bytes kept per direction while the protocol is being detected.
 const PROBE_BYTES: usize = 4096;
@@ -409,14 +410,17 @@ impl App {
                 return;
             }
         };
-        // Suricata's app_proto_orig: the protocol the connection began with.
-        if cx.meta.app_proto_orig.is_none() {
-            cx.meta.app_proto_orig = Some(t.outer);
-        }
         self.tx_base = 0;
+        // The first hop's protocol is Suricata's app_proto_orig.
         cx.meta
             .tunnel_chain
-            .get_or_insert_with(Box::default)
+            .get_or_insert_with(|| {
+                Box::new(HopChain {
+                    orig: t.outer,
+                    links: Vec::new(),
+                })
+            })
+            .links
             .push(ChainLink {
                 proto: t.proto.into(),
                 target: t.target(),
