@@ -423,8 +423,11 @@ fn matrix_cell(
             problems.push(format!("alert about a tunnel endpoint: {e}"));
         }
         // Every record about an inner flow carries its tunnel (the
-        // tunnels' own flow records name outer addresses).
-        if t == "stats" || names_outer {
+        // tunnels' own flow records name outer addresses). Summaries over
+        // many flows (unanswered NTP requests per source) have no flow and
+        // no tunnel.
+        let summary = e.get("flow_id").is_none() && e["ntp"].get("unanswered").is_some();
+        if t == "stats" || names_outer || summary {
             continue;
         }
         match (depth, e.get("tunnel")) {

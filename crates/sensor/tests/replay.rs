@@ -380,7 +380,9 @@ fn drops_root_after_opening_and_hands_over_the_logs() {
 
 /// An alert raised on a transaction carries that transaction's `tx_id` and
 /// app-layer object, and the transaction's own event has the same
-/// `flow_id`, `tx_id` and `community_id`: a SIEM can join them.
+/// `flow_id`, `tx_id`, `community_id` and `tunnel_chain`: a SIEM can join
+/// them. (Inside a tunnel, transaction ids start again from 0, as
+/// Suricata's do, so the event type and the chain tell the layers apart.)
 #[test]
 fn alerts_join_their_transactions() {
     let r = replay(&[root().join("pcaps")], &["--recursive"]);
@@ -399,9 +401,12 @@ fn alerts_join_their_transactions() {
             continue;
         };
         let event = r.events.iter().find(|e| {
-            apps.contains(&e["event_type"].as_str().unwrap_or(""))
+            let kind = e["event_type"].as_str().unwrap_or("");
+            apps.contains(&kind)
+                && a.get(kind).is_some()
                 && e["flow_id"] == a["flow_id"]
                 && e["tx_id"] == tx
+                && e.get("tunnel_chain") == a.get("tunnel_chain")
         });
         let Some(event) = event else {
             panic!("no transaction event for alert {a}");
