@@ -29,7 +29,9 @@ struct Pending {
     src: IpAddr,
     dst: IpAddr,
     kind: ReqKind,
-    obj: NtpObj,
+    /// `None` once logged (an alert was raised on it: its record is
+    /// written at once so that the alert joins it).
+    obj: Option<NtpObj>,
 }
 
 #[derive(Debug, Default)]
@@ -76,14 +78,15 @@ impl NtpFlow {
                 && self.monlist_response_bytes > self.monlist_request_bytes)
     }
 
-    /// Holds a mode 6/7 request until it is answered or the flow ends.
+    /// Holds a mode 6/7 request until it is answered or the flow ends
+    /// (`obj`: `None` when its record was written already).
     pub fn hold(
         &mut self,
         ts: Timestamp,
         tx: u64,
         (src, dst): (IpAddr, IpAddr),
         kind: ReqKind,
-        obj: NtpObj,
+        obj: Option<NtpObj>,
     ) {
         if self.pending.len() < MAX_PENDING {
             self.pending.push(Pending {
@@ -104,8 +107,10 @@ impl NtpFlow {
     /// time, before the answer.
     pub fn answered(&mut self, cx: &mut Cx<'_>) {
         for p in self.pending.drain(..) {
-            cx.stats.tx("ntp");
-            cx.event_at(p.ts, EventType::Ntp, Some(p.tx), &NtpBody { ntp: &p.obj });
+            if let Some(obj) = &p.obj {
+                cx.stats.tx("ntp");
+                cx.event_at(p.ts, EventType::Ntp, Some(p.tx), &NtpBody { ntp: obj });
+            }
         }
     }
 

@@ -155,6 +155,7 @@ fn ntp_datagram(
         },
         _ => true,
     };
+    let mut alerted = false;
     if let Body::Private(pr) = &n.body
         && pr.request_code.is_monlist()
     {
@@ -170,7 +171,7 @@ fn ntp_datagram(
         };
         // Thresholds follow the packet: the requester, or the answering server.
         if let Some(sid) = sid {
-            cx.alert_tracking(
+            alerted = cx.alert_tracking(
                 sid,
                 Some(tx),
                 &NtpEvidence { ntp: obj.clone() },
@@ -181,7 +182,8 @@ fn ntp_datagram(
     }
     // Mode 6/7: a request waits for its answer (a scan's thousands of
     // unanswered requests become one summary per source); an answer
-    // releases the requests before it.
+    // releases the requests before it. A request an alert was raised on is
+    // logged at once, so that the alert joins its transaction.
     let kind = match &n.body {
         Body::Control(c) => Some((c.response, crate::ntp::kind_of(6, c.opcode.0))),
         Body::Private(pr) => Some((pr.response, crate::ntp::kind_of(7, pr.request_code.0))),
@@ -189,9 +191,12 @@ fn ntp_datagram(
     };
     let summarise = cx.det.conf.ntp.unanswered == fumidai_detect::config::Unanswered::Summary;
     match kind {
-        Some((false, kind)) if summarise => {
-            app.ntp.hold(cx.ts, tx, (p.src, p.dst), kind, obj);
+        Some((false, kind)) if summarise && !alerted => {
+            app.ntp.hold(cx.ts, tx, (p.src, p.dst), kind, Some(obj));
             return;
+        }
+        Some((false, kind)) if summarise => {
+            app.ntp.hold(cx.ts, tx, (p.src, p.dst), kind, None);
         }
         Some((true, _)) => app.ntp.answered(cx),
         _ => {}
