@@ -507,6 +507,18 @@ impl Detector {
     pub fn amp_window(&self) -> u64 {
         self.conf.amplification.window.max(1) * 1_000_000
     }
+
+    /// The step the amplification window slides by, in microseconds.
+    pub fn amp_bucket(&self) -> u64 {
+        self.conf.amplification.window.max(BUCKETS as u64) * 1_000_000 / BUCKETS as u64
+    }
+
+    /// The victim-level verdicts still due once every worker is done.
+    pub fn conclude_floods(&self) -> Vec<FloodVerdict> {
+        self.shared
+            .floods
+            .conclude(self.amp_bucket(), &self.conf.amplification.services)
+    }
 }
 
 #[cfg(test)]

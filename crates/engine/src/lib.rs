@@ -967,16 +967,22 @@ impl Engine {
 }
 
 /// Writes what the workers' shared windows hold once every worker is done
-/// (end of input): the alert-storm summaries (9700090) and the NTP
-/// unanswered-request summaries. Returns the number of alerts written.
+/// (end of input): the victim-level reflection verdicts still due
+/// (9700035), the NTP unanswered-request summaries and the alert-storm
+/// summaries (9700090, last: they count what the others held back).
+/// Returns the number of alerts written.
 pub fn closing_summaries(
     det: &Detector,
     cfg: &EngineConfig,
     now: Timestamp,
     out: &mut EveBatch,
 ) -> u64 {
+    let mut n = 0;
+    for f in det.conclude_floods() {
+        n += u64::from(udp::write_flood_alert(det, cfg, &f, out));
+    }
     ntp::write_summaries(det, cfg, now, true, out);
-    storm_summaries(det, cfg, now, true, out)
+    n + storm_summaries(det, cfg, now, true, out)
 }
 
 /// Writes a 9700090 summary into `out` for each signature whose alerts were

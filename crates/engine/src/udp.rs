@@ -257,7 +257,9 @@ pub(crate) fn evaluate(e: &mut Engine, last: bool) {
     e.amp
         .evaluate(e.clock, &e.det, &mut alerts, &mut floods, last);
     for f in floods {
-        flood_alert(e, &f);
+        if write_flood_alert(&e.det, &e.cfg, &f, &mut e.out) {
+            e.app_stats.alerts += 1;
+        }
     }
     for a in alerts {
         let Some(info) = e.det.alert(a.sid) else {
@@ -364,33 +366,31 @@ struct TopObj {
 
 /// Writes a 9700035 alert: one victim receiving unsolicited responses from
 /// many reflectors. It has no flow (the responses came in thousands); it
-/// names the victim as its destination.
-fn flood_alert(e: &mut Engine, f: &fumidai_detect::flood::FloodVerdict) {
-    let Some(info) = e.det.alert(fumidai_detect::catalog::AMP_VICTIM_FLOOD) else {
-        return;
+/// names the victim as its destination. Returns whether it was raised.
+pub(crate) fn write_flood_alert(
+    det: &fumidai_detect::Detector,
+    cfg: &crate::EngineConfig,
+    f: &fumidai_detect::flood::FloodVerdict,
+    out: &mut fumidai_eve::EveBatch,
+) -> bool {
+    let Some(info) = det.alert(fumidai_detect::catalog::AMP_VICTIM_FLOOD) else {
+        return false;
     };
-    let Some(svc) = e
-        .det
-        .conf
-        .amplification
-        .services
-        .get(usize::from(f.service))
-    else {
-        return;
+    let Some(svc) = det.conf.amplification.services.get(usize::from(f.service)) else {
+        return false;
     };
-    if !e.det.admit(&info, None, Some(f.victim), f.ts) {
-        return;
+    if !det.admit(&info, None, Some(f.victim), f.ts) {
+        return false;
     }
-    e.app_stats.alerts += 1;
-    if !e.cfg.logs(EventType::Alert) {
-        return;
+    if !cfg.logs(EventType::Alert) {
+        return true;
     }
     let mut header = Header::new(EveTime(f.ts), EventType::Alert);
     header.dest_ip = Some(f.victim);
     header.ip_v = Some(if f.victim.is_ipv4() { 4 } else { 6 });
     header.proto = Some(proto_name(17));
     header.pkt_src = Some("wire/pcap");
-    e.out.push(&Record {
+    out.push(&Record {
         header,
         body: FloodBody {
             alert: crate::cx::alert_obj(&info),
@@ -418,4 +418,5 @@ fn flood_alert(e: &mut Engine, f: &fumidai_detect::flood::FloodVerdict) {
             },
         },
     });
+    true
 }
