@@ -14,7 +14,7 @@ use fumidai_flow::Chunk;
 use fumidai_proto::{AppProto, Detection, Direction, StreamDriver, StreamParser, detect};
 
 use crate::cx::Cx;
-use crate::flows::HopChain;
+use crate::meta::HopChain;
 
 /// Bytes kept per direction while the protocol is being detected.
 const PROBE_BYTES: usize = 4096;
