@@ -22,7 +22,7 @@ fn scenarios() -> Vec<String> {
         .filter(|n| n.ends_with(".pcap"))
         .collect();
     v.sort();
-    assert_eq!(v.len(), 8, "{v:?}");
+    assert_eq!(v.len(), 9, "{v:?}");
     v
 }
 
