@@ -78,7 +78,9 @@ struct Pair<F> {
 pub struct Evidence {
     pub service: String,
     pub port: u16,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub reflector: IpAddr,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub victim: IpAddr,
     /// Response ÷ request bytes; `None` when no request was seen.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -343,6 +343,7 @@ struct FloodBody {
 struct FloodObj {
     service: String,
     port: u16,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     victim: std::net::IpAddr,
     /// Distinct reflectors (estimated beyond 256).
     reflectors: u64,
@@ -359,6 +360,7 @@ struct FloodObj {
 
 #[derive(Serialize)]
 struct TopObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     reflector: std::net::IpAddr,
     response_bytes: u64,
     response_pkts: u64,

@@ -314,3 +314,34 @@ fn a_chain_deeper_than_the_limit_stops_with_an_anomaly() {
         9
     );
 }
+
+/// The `http` objects of a tunnel are written as Suricata writes them: an
+/// IPv6 literal host keeps its brackets, the content type is the media
+/// type without its parameters, and `length` is there (0) when the response
+/// has no body.
+#[test]
+fn http_objects_in_and_around_a_tunnel_are_written_as_suricata_writes_them() {
+    let ev = run(&conversation(
+        3128,
+        &[
+            (ToServer, b"CONNECT [2001:DB8::7]:443 HTTP/1.1\r\n\r\n"),
+            (ToClient, OK_200),
+            (ToServer, b"GET / HTTP/1.1\r\nHost: [2001:db8::7]:8080\r\n\r\n"),
+            (
+                ToClient,
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Length: 2\r\n\r\nok",
+            ),
+        ],
+    ));
+    let http = of(&ev, "http");
+    assert_eq!(http.len(), 2, "{http:#?}");
+    let (connect, get) = (&http[0]["http"], &http[1]["http"]);
+    assert_eq!(connect["hostname"], json!("[2001:db8::7]"));
+    assert_eq!(connect["http_port"], json!(443));
+    assert_eq!(connect["length"], json!(0));
+    assert!(connect.get("http_content_type").is_none(), "{connect}");
+    assert_eq!(get["hostname"], json!("[2001:db8::7]"));
+    assert_eq!(get["http_port"], json!(8080));
+    assert_eq!(get["http_content_type"], json!("text/html"));
+    assert_eq!(get["length"], json!(2));
+}

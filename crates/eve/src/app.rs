@@ -42,6 +42,9 @@ pub struct HttpObj {
     pub protocol: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The status code as sent when it is not a number (`2XX`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_string: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,7 +166,10 @@ pub struct SocksObj {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SocksEndpoint {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub host: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -295,6 +301,7 @@ pub struct TunnelObj {
 /// `fumidai.proxy_check`
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProxyCheckObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub address: IpAddr,
     pub port: u16,
     /// Where it came from: `subject` or `body`.
@@ -333,7 +340,9 @@ pub struct StormObj {
     pub first: crate::EveTime,
     pub last: crate::EveTime,
     /// A sample of their sources and destinations.
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub sources: Vec<std::net::IpAddr>,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub destinations: Vec<std::net::IpAddr>,
 }
 

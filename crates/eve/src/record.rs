@@ -110,10 +110,12 @@ impl Serialize for Vlan {
 /// tunnelled packet was found in, and how deep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct TunnelObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub src_ip: IpAddr,
     /// Ports when the outer packet is UDP (VXLAN, Geneve, Teredo).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub dest_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,
@@ -149,11 +151,17 @@ pub struct Header<'a> {
     pub event_type: EventType,
     #[serde(skip_serializing_if = "Vlan::is_empty")]
     pub vlan: Vlan,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub src_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub dest_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,

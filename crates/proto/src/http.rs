@@ -114,8 +114,11 @@ pub struct Request {
 pub struct Response {
     /// `HTTP/1.0` and the like; `None` for an HTTP/0.9 response (no status line).
     pub protocol: Option<String>,
-    /// 0 for an HTTP/0.9 response.
+    /// 0 for an HTTP/0.9 response, and when the code is not a number.
     pub status: u16,
+    /// The code as sent when it is not a three-digit number (`2XX`), which
+    /// Suricata logs as `status_string`.
+    pub status_text: Option<String>,
     pub reason: String,
     pub headers: Headers,
     /// Interim (1xx) statuses seen before this one.
@@ -478,6 +481,7 @@ impl HttpParser {
                         t.response = Some(Response {
                             protocol: None,
                             status: 0,
+                            status_text: None,
                             reason: String::new(),
                             headers: Headers::default(),
                             interim: Vec::new(),
@@ -498,7 +502,18 @@ impl HttpParser {
                     return used;
                 }
                 match parse_status_line(line) {
-                    Some(s) => self.start_response(s, ev),
+                    Some(s) => {
+                        // A code that is not a number (`2XX`): the response
+                        // is followed all the same, as libhtp does, and the
+                        // oddity reported.
+                        if s.status_text.is_some() {
+                            ev.push(HttpEvent::Anomaly {
+                                tx: self.awaiting.front().copied(),
+                                kind: HttpAnomaly::InvalidStatusLine,
+                            });
+                        }
+                        self.start_response(s, ev)
+                    }
                     None if resync => {}
                     None => {
                         ev.push(HttpEvent::Anomaly {
@@ -554,6 +569,7 @@ impl HttpParser {
                     r.interim.push(r.status);
                     r.protocol = Some(s.protocol);
                     r.status = s.status;
+                    r.status_text = s.status_text;
                     r.reason = s.reason;
                     r.headers = Headers::default();
                 }
@@ -561,6 +577,7 @@ impl HttpParser {
                     t.response = Some(Response {
                         protocol: Some(s.protocol),
                         status: s.status,
+                        status_text: s.status_text,
                         reason: s.reason,
                         headers: Headers::default(),
                         interim: Vec::new(),
@@ -974,6 +991,7 @@ struct RequestLine {
 struct StatusLine {
     protocol: String,
     status: u16,
+    status_text: Option<String>,
     reason: String,
 }
 
@@ -1163,18 +1181,35 @@ fn parse_status_line(line: &[u8]) -> Option<StatusLine> {
     let (rest, _) = nom::character::complete::space1::<&[u8], nom::error::Error<&[u8]>>
         .parse(rest)
         .ok()?;
-    let (rest, code) =
+    let protocol = lossy(version).to_ascii_uppercase();
+    let numeric =
         take_while_m_n::<_, &[u8], nom::error::Error<&[u8]>>(3, 3, |c: u8| c.is_ascii_digit())
             .parse(rest)
+            .ok()
+            .filter(|(after, _)| !after.first().is_some_and(|c| c.is_ascii_digit()));
+    if let Some((after, code)) = numeric {
+        let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>
+            .parse(after)
             .ok()?;
-    if rest.first().is_some_and(|c| c.is_ascii_digit()) {
+        return Some(StatusLine {
+            protocol,
+            status: lossy(code).parse().ok()?,
+            status_text: None,
+            reason: lossy(trim(reason)),
+        });
+    }
+    // Any other code token (`2XX`, `2000`) is kept as sent: Suricata logs
+    // it as `status_string`.
+    let end = rest.iter().position(|&c| is_ws(c)).unwrap_or(rest.len());
+    let (code, after) = rest.split_at(end);
+    if code.is_empty() {
         return None;
     }
-    let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>.parse(rest).ok()?;
     Some(StatusLine {
-        protocol: lossy(version).to_ascii_uppercase(),
-        status: lossy(code).parse().ok()?,
-        reason: lossy(trim(reason)),
+        protocol,
+        status: 0,
+        status_text: Some(lossy(code)),
+        reason: lossy(trim(after)),
     })
 }
 
@@ -1376,6 +1411,41 @@ mod tests {
                 HttpEvent::TxDone { tx: 0 }
             ]
         );
+    }
+
+    #[test]
+    fn a_status_code_that_is_not_a_number_is_kept_as_sent() {
+        for step in [1, 3, usize::MAX] {
+            let (ev, txs) = run_split(
+                &[
+                    (TS, b"GET /test HTTP/1.1\r\nHost: h\r\n\r\n"),
+                    (TC, b"HTTP/1.0 2XX OK\r\nContent-Length: 4\r\n\r\nbody"),
+                    (TS, b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"),
+                    (TC, b"HTTP/1.0 204 No Content\r\n\r\n"),
+                ],
+                step,
+            );
+            assert_eq!(txs.len(), 2, "step {step}");
+            let r = resp(&txs[0]);
+            assert_eq!(
+                (
+                    r.status,
+                    r.status_text.as_deref(),
+                    r.reason.as_str(),
+                    r.body_len
+                ),
+                (0, Some("2XX"), "OK", 4)
+            );
+            // The body was framed by its headers: the next exchange is intact.
+            assert_eq!(
+                (resp(&txs[1]).status, resp(&txs[1]).status_text.as_deref()),
+                (204, None)
+            );
+            assert!(ev.contains(&HttpEvent::Anomaly {
+                tx: Some(0),
+                kind: HttpAnomaly::InvalidStatusLine
+            }));
+        }
     }
 
     #[test]

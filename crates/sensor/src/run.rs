@@ -312,6 +312,7 @@ pub fn run(
     before_capture: &mut dyn FnMut(&[PathBuf]) -> anyhow::Result<()>,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
+    fumidai_wire::ipfmt::set_ipv6_compressed(cfg.eve.ipv6 == crate::config::Ipv6Form::Compressed);
     std::fs::create_dir_all(log_dir)
         .with_context(|| format!("{}: cannot create log directory", log_dir.display()))?;
     // Open the interface before anything else: it needs the privileges

@@ -194,7 +194,13 @@ pub(crate) fn http_obj(t: &HttpTx) -> HttpObj {
     let mut o = HttpObj::default();
     if let Some(r) = &t.request {
         let (host_name, host_port) = r.headers.host.as_deref().map(host_header).unzip();
-        o.hostname = r.target_host.clone().or(host_name);
+        // Suricata prints an IPv6 literal host as the request wrote it, in
+        // brackets; the parser keeps the bare address for detection.
+        o.hostname = r
+            .target_host
+            .clone()
+            .or(host_name)
+            .map(|h| if h.contains(':') { format!("[{h}]") } else { h });
         o.http_port = match r.form {
             Form::Absolute | Form::Authority => r.target_port,
             _ => host_port.flatten(),
@@ -225,16 +231,25 @@ pub(crate) fn http_obj(t: &HttpTx) -> HttpObj {
     if let Some(s) = &t.response {
         if s.status != 0 {
             o.status = Some(s.status);
+        } else {
+            o.status_string = s.status_text.clone();
         }
         if o.protocol.is_none() {
             o.protocol = s.protocol.clone();
         }
-        o.http_content_type = s.headers.content_type.clone();
+        // The media type alone, as Suricata logs it: everything before the
+        // first `;` (its parameters, e.g. charset, are dropped).
+        o.http_content_type = s
+            .headers
+            .content_type
+            .as_deref()
+            .map(|c| c.split(';').next().unwrap_or(c).to_owned());
         o.redirect = s.headers.location.clone();
-        o.length = Some(s.body_len);
         if let Some(p) = o.proxy.as_mut() {
             p.proxy_agent = s.headers.proxy_agent.clone();
         }
     }
+    // Suricata always writes the response body length, 0 before any response.
+    o.length = Some(t.response.as_ref().map_or(0, |s| s.body_len));
     o
 }
