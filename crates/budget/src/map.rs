@@ -434,6 +434,14 @@ impl<K: Hash + Eq, V: Aging> SharedMap<K, V> {
         r
     }
 
+    /// Removes every entry for which `f` says false, shard by shard (for
+    /// detectors that hand out what a window collected once it is over).
+    pub fn retain(&self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        for s in self.shards.iter() {
+            s.lock().unwrap_or_else(|p| p.into_inner()).retain(&mut f);
+        }
+    }
+
     /// Expires idle entries in every shard (e.g. on a stats tick).
     pub fn prune(&self, now: u64) {
         for s in self.shards.iter() {

@@ -42,6 +42,7 @@ catalogue! {
     PROXY_CONNECT_SMTP = 9700002, 1, 2, ATTACK, "FUMIDAI open proxy: HTTP CONNECT to an SMTP port (spam relay attempt)";
     PROXY_CONNECT_SMTP_OPEN = 9700003, 1, 1, LEAK, "FUMIDAI open proxy: CONNECT tunnel to an SMTP port established";
     PROXY_CONNECT_PORT = 9700004, 1, 3, POLICY, "FUMIDAI proxy: HTTP CONNECT to a port outside the allowed ones";
+    PROXY_CHAIN = 9700005, 1, 1, ATTACK, "FUMIDAI proxy chain: a proxy request sent through an HTTP CONNECT or SOCKS tunnel";
     SOCKS_CONNECT_SMTP = 9700010, 1, 2, ATTACK, "FUMIDAI open SOCKS: CONNECT to an SMTP port (spam relay attempt)";
     SOCKS_CONNECT_SMTP_OPEN = 9700011, 1, 1, ATTACK, "FUMIDAI open SOCKS: CONNECT to an SMTP port granted";
     SOCKS_INBOUND = 9700012, 1, 2, LEAK, "FUMIDAI open SOCKS probe: request from outside home_net to a server inside it";
@@ -51,10 +52,11 @@ catalogue! {
     SMTP_IN_TUNNEL = 9700023, 1, 1, ATTACK, "FUMIDAI SMTP inside an HTTP CONNECT or SOCKS tunnel";
     SMTP_BOT_VOLUME = 9700024, 1, 2, BAD, "FUMIDAI spam bot: host sends more mail per hour than allowed";
     NTP_MONLIST_REQUEST = 9700030, 1, 2, DOS, "FUMIDAI NTP mode 7 monlist request";
-    NTP_MONLIST_RESPONSE = 9700031, 1, 1, DOS, "FUMIDAI NTP mode 7 monlist response: this server is an amplifier";
+    NTP_MONLIST_RESPONSE = 9700031, 2, 1, DOS, "FUMIDAI NTP mode 7 monlist response with monitor entries: this server is an amplifier";
     AMP_RATIO = 9700032, 1, 1, DOS, "FUMIDAI UDP amplification: reflector answers far more than it is asked";
     AMP_REFLECTION_DDOS = 9700033, 1, 1, DOS, "FUMIDAI reflection DDoS: one victim hit by amplified responses from many reflectors";
     AMP_UNSOLICITED = 9700034, 1, 2, DOS, "FUMIDAI unsolicited amplified responses: answers arrive with no request seen";
+    AMP_VICTIM_FLOOD = 9700035, 1, 1, DOS, "FUMIDAI reflection flood at the victim: unsolicited responses from many reflectors";
     PROXY_PORT_SWEEP = 9700040, 1, 3, SCAN, "FUMIDAI proxy port sweep: one source probes proxy ports on many hosts";
     IRC_IN_TUNNEL = 9700050, 1, 1, TROJAN, "FUMIDAI IRC inside an HTTP CONNECT or SOCKS tunnel";
     IRC_FROM_SUSPECT = 9700051, 1, 1, TROJAN, "FUMIDAI IRC client is a confirmed open proxy or open relay";

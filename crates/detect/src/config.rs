@@ -147,16 +147,35 @@ pub enum NtpLog {
     None,
 }
 
+/// How mode 6/7 requests that no answer follows are logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unanswered {
+    /// One `ntp` record per source and window (`ntp.unanswered`): a scan of
+    /// 10,000 servers is one line. Answered requests keep their records.
+    Summary,
+    /// One `ntp` record per request, as it arrives.
+    All,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NtpConf {
     pub log: NtpLog,
+    pub unanswered: Unanswered,
+    /// Seconds of packet time one unanswered-request summary covers.
+    pub summary_window: u64,
+    /// Memory for the per-source summaries.
+    pub summary_memcap: ByteSize,
 }
 
 impl Default for NtpConf {
     fn default() -> Self {
         NtpConf {
             log: NtpLog::Summary,
+            unanswered: Unanswered::Summary,
+            summary_window: 300,
+            summary_memcap: ByteSize(16 << 20),
         }
     }
 }
@@ -175,6 +194,23 @@ pub struct Service {
     pub min_ratio: f64,
     /// Response bytes in the window below which nothing fires.
     pub min_bytes: u64,
+    /// The victim-level view (9700035): distinct reflectors sending one
+    /// victim unsolicited responses within a window, from which it fires
+    /// (0: this criterion is off).
+    #[serde(default = "default_flood_reflectors")]
+    pub flood_reflectors: u64,
+    /// ... or unsolicited response bytes per second one victim receives
+    /// (the busiest sixth of a window), from which it fires (0: off).
+    #[serde(default = "default_flood_bytes_per_s")]
+    pub flood_bytes_per_s: ByteSize,
+}
+
+fn default_flood_reflectors() -> u64 {
+    100
+}
+
+fn default_flood_bytes_per_s() -> ByteSize {
+    ByteSize(1 << 20)
 }
 
 impl Service {
@@ -185,11 +221,13 @@ impl Service {
             baf,
             min_ratio,
             min_bytes,
+            flood_reflectors: default_flood_reflectors(),
+            flood_bytes_per_s: default_flood_bytes_per_s(),
         }
     }
 }
 
-/// The amplification engine (sids 9700032–9700034).
+/// The amplification engine (sids 9700032–9700035).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmpConf {
@@ -201,6 +239,9 @@ pub struct AmpConf {
     pub memcap: ByteSize,
     /// Memory for the per-victim reflector sets (9700033).
     pub victims_memcap: ByteSize,
+    /// Memory for the victim-level view (9700035): half for the shared
+    /// per-victim windows, half for the workers' per-bucket sums.
+    pub floods_memcap: ByteSize,
     pub services: Vec<Service>,
 }
 
@@ -211,6 +252,7 @@ impl Default for AmpConf {
             min_reflectors: 5,
             memcap: ByteSize(64 << 20),
             victims_memcap: ByteSize(16 << 20),
+            floods_memcap: ByteSize(16 << 20),
             services: vec![
                 Service::new("ntp", 123, 556.9, 20.0, 10_000),
                 Service::new("dns", 53, 54.6, 30.0, 30_000),

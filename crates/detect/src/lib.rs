@@ -11,13 +11,17 @@
 pub mod amp;
 pub mod catalog;
 pub mod config;
+pub mod distinct;
 pub mod dns;
+pub mod flood;
 pub mod irc;
 pub mod limits;
 pub mod nets;
+pub mod ntp_scan;
 pub mod proxy;
 pub mod smtp;
 pub mod sweep;
+pub mod top;
 pub mod wordpress;
 
 use std::collections::HashMap;
@@ -65,10 +69,12 @@ pub struct Detector {
 pub struct Shared {
     pub bots: smtp::BotCounter,
     pub victims: amp::VictimMap,
+    pub floods: flood::FloodMap,
     pub sweeps: sweep::SweepMap,
     pub irc: irc::IrcState,
     pub dns: dns::DnsHosts,
     pub wordpress: wordpress::WordPressState,
+    pub ntp_scans: ntp_scan::NtpScans,
     pub limits: limits::AlertLimits,
     pub budget: Arc<Budget>,
 }
@@ -81,12 +87,14 @@ impl Shared {
         vec![
             self.bots.report(),
             self.victims.report(),
+            self.floods.report(),
             self.sweeps.report(),
             irc_hosts,
             irc_channels,
             self.dns.report(),
             wp_pingbacks,
             wp_victims,
+            self.ntp_scans.report(),
             self.limits.report(),
         ]
     }
@@ -147,10 +155,20 @@ impl Detector {
                 conf.amplification.window,
                 &budget,
             ),
+            floods: flood::FloodMap::new(
+                conf.amplification.floods_memcap.as_usize() / 2,
+                conf.amplification.window,
+                &budget,
+            ),
             sweeps: sweep::SweepMap::new(&conf.sweep, &budget),
             irc: irc::IrcState::new(&conf.irc, &budget),
             dns: dns::DnsHosts::new(&conf.dns, &budget),
             wordpress: wordpress::WordPressState::new(&conf.wordpress, &budget),
+            ntp_scans: ntp_scan::NtpScans::new(
+                conf.ntp.summary_memcap.as_usize(),
+                conf.ntp.summary_window,
+                &budget,
+            ),
             limits: limits::AlertLimits::new(conf.alert_limits.clone(), longest_threshold, &budget),
             budget,
         });

@@ -43,6 +43,9 @@ pub struct HttpObj {
     pub protocol: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The status code as sent when it is not a number (`2XX`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_string: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,7 +167,10 @@ pub struct SocksObj {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SocksEndpoint {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub host: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -346,6 +352,41 @@ pub struct DnsQueryObj {
     pub rrtype: String,
 }
 
+/// `ntp.unanswered` (overlay): one source's mode 6/7 requests that no
+/// answer followed, within one window (the record of a scan).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NtpUnansweredObj {
+    pub requests: u64,
+    /// Distinct servers asked (estimated beyond 256).
+    pub targets: u64,
+    pub first: crate::EveTime,
+    pub last: crate::EveTime,
+    pub window_s: u64,
+    /// Per request kind, most frequent first.
+    pub kinds: Vec<NtpKindCount>,
+    /// Requests of kinds beyond the listed ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `ntp.unanswered.kinds[]`: a mode and its opcode (6) or request code (7).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NtpKindCount {
+    pub mode: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opcode: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_code: Option<u8>,
+    /// The request code by name (mode 7), e.g. `MON_GETLIST_1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Label>,
+    pub count: u64,
+}
+
 /// `fumidai` (overlay): evidence of fumidai's aggregating detectors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -523,6 +564,7 @@ pub struct TunnelObj {
 /// `fumidai.proxy_check`
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProxyCheckObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub address: IpAddr,
     pub port: u16,
     /// Where it came from: `subject` or `body`.
@@ -561,7 +603,9 @@ pub struct StormObj {
     pub first: crate::EveTime,
     pub last: crate::EveTime,
     /// A sample of their sources and destinations.
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub sources: Vec<std::net::IpAddr>,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub destinations: Vec<std::net::IpAddr>,
 }
 

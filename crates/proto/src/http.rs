@@ -131,8 +131,11 @@ pub struct Request {
 pub struct Response {
     /// `HTTP/1.0` and the like; `None` for an HTTP/0.9 response (no status line).
     pub protocol: Option<String>,
-    /// 0 for an HTTP/0.9 response.
+    /// 0 for an HTTP/0.9 response, and when the code is not a number.
     pub status: u16,
+    /// The code as sent when it is not a three-digit number (`2XX`), which
+    /// Suricata logs as `status_string`.
+    pub status_text: Option<String>,
     pub reason: String,
     pub headers: Headers,
     /// Interim (1xx) statuses seen before this one.
@@ -604,6 +607,7 @@ impl HttpParser {
                         t.response = Some(Response {
                             protocol: None,
                             status: 0,
+                            status_text: None,
                             reason: String::new(),
                             headers: Headers::default(),
                             interim: Vec::new(),
@@ -624,7 +628,18 @@ impl HttpParser {
                     return used;
                 }
                 match parse_status_line(line) {
-                    Some(s) => self.start_response(s, ev),
+                    Some(s) => {
+                        // A code that is not a number (`2XX`): the response
+                        // is followed all the same, as libhtp does, and the
+                        // oddity reported.
+                        if s.status_text.is_some() {
+                            ev.push(HttpEvent::Anomaly {
+                                tx: self.awaiting.front().copied(),
+                                kind: HttpAnomaly::InvalidStatusLine,
+                            });
+                        }
+                        self.start_response(s, ev)
+                    }
                     None if resync => {}
                     None => {
                         ev.push(HttpEvent::Anomaly {
@@ -680,6 +695,7 @@ impl HttpParser {
                     r.interim.push(r.status);
                     r.protocol = Some(s.protocol);
                     r.status = s.status;
+                    r.status_text = s.status_text;
                     r.reason = s.reason;
                     r.headers = Headers::default();
                 }
@@ -687,6 +703,7 @@ impl HttpParser {
                     t.response = Some(Response {
                         protocol: Some(s.protocol),
                         status: s.status,
+                        status_text: s.status_text,
                         reason: s.reason,
                         headers: Headers::default(),
                         interim: Vec::new(),
@@ -1153,6 +1170,7 @@ struct RequestLine {
 struct StatusLine {
     protocol: String,
     status: u16,
+    status_text: Option<String>,
     reason: String,
 }
 
@@ -1351,18 +1369,35 @@ fn parse_status_line(line: &[u8]) -> Option<StatusLine> {
     let (rest, _) = nom::character::complete::space1::<&[u8], nom::error::Error<&[u8]>>
         .parse(rest)
         .ok()?;
-    let (rest, code) =
+    let protocol = lossy(version).to_ascii_uppercase();
+    let numeric =
         take_while_m_n::<_, &[u8], nom::error::Error<&[u8]>>(3, 3, |c: u8| c.is_ascii_digit())
             .parse(rest)
+            .ok()
+            .filter(|(after, _)| !after.first().is_some_and(|c| c.is_ascii_digit()));
+    if let Some((after, code)) = numeric {
+        let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>
+            .parse(after)
             .ok()?;
-    if rest.first().is_some_and(|c| c.is_ascii_digit()) {
+        return Some(StatusLine {
+            protocol,
+            status: lossy(code).parse().ok()?,
+            status_text: None,
+            reason: lossy(trim(reason)),
+        });
+    }
+    // Any other code token (`2XX`, `2000`) is kept as sent: Suricata logs
+    // it as `status_string`.
+    let end = rest.iter().position(|&c| is_ws(c)).unwrap_or(rest.len());
+    let (code, after) = rest.split_at(end);
+    if code.is_empty() {
         return None;
     }
-    let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>.parse(rest).ok()?;
     Some(StatusLine {
-        protocol: lossy(version).to_ascii_uppercase(),
-        status: lossy(code).parse().ok()?,
-        reason: lossy(trim(reason)),
+        protocol,
+        status: 0,
+        status_text: Some(lossy(code)),
+        reason: lossy(trim(after)),
     })
 }
 
@@ -1407,6 +1442,19 @@ const METHODS: &[&[u8]] = &[
 
 /// Does `data`, the first bytes one side sent, open an HTTP exchange?
 pub fn probe(dir: Direction, data: &[u8]) -> Probe {
+    // Empty lines before a message are tolerated (RFC 9112 §2.2), and a
+    // tunnel may begin with the stray line end of the CONNECT before it.
+    let start = data
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(data.len());
+    if start > MAX_LEADING_EOL {
+        return Probe::NoMatch;
+    }
+    let data = &data[start..];
+    if data.is_empty() {
+        return Probe::NeedMore;
+    }
     match dir {
         Direction::ToServer => {
             let mut need_more = false;
@@ -1441,6 +1489,9 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
         }
     }
 }
+
+/// Line ends a probe skips before a message (libhtp skips them too).
+const MAX_LEADING_EOL: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -1548,6 +1599,41 @@ mod tests {
                 HttpEvent::TxDone { tx: 0 }
             ]
         );
+    }
+
+    #[test]
+    fn a_status_code_that_is_not_a_number_is_kept_as_sent() {
+        for step in [1, 3, usize::MAX] {
+            let (ev, txs) = run_split(
+                &[
+                    (TS, b"GET /test HTTP/1.1\r\nHost: h\r\n\r\n"),
+                    (TC, b"HTTP/1.0 2XX OK\r\nContent-Length: 4\r\n\r\nbody"),
+                    (TS, b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"),
+                    (TC, b"HTTP/1.0 204 No Content\r\n\r\n"),
+                ],
+                step,
+            );
+            assert_eq!(txs.len(), 2, "step {step}");
+            let r = resp(&txs[0]);
+            assert_eq!(
+                (
+                    r.status,
+                    r.status_text.as_deref(),
+                    r.reason.as_str(),
+                    r.body_len
+                ),
+                (0, Some("2XX"), "OK", 4)
+            );
+            // The body was framed by its headers: the next exchange is intact.
+            assert_eq!(
+                (resp(&txs[1]).status, resp(&txs[1]).status_text.as_deref()),
+                (204, None)
+            );
+            assert!(ev.contains(&HttpEvent::Anomaly {
+                tx: Some(0),
+                kind: HttpAnomaly::InvalidStatusLine
+            }));
+        }
     }
 
     #[test]
@@ -1829,6 +1915,11 @@ mod tests {
         assert_eq!(probe(TC, b"HTTP/1.0 200"), Probe::Match);
         assert_eq!(probe(TC, b"HTT"), Probe::NeedMore);
         assert_eq!(probe(TC, b"220 mail"), Probe::NoMatch);
+        // A tunnel's first bytes may be the stray line end of the CONNECT.
+        assert_eq!(probe(TS, b"\nGET / HTTP/1.1\r\n"), Probe::Match);
+        assert_eq!(probe(TC, b"\r\n\r\nHTTP/1.1 200"), Probe::Match);
+        assert_eq!(probe(TS, b"\r\n"), Probe::NeedMore);
+        assert_eq!(probe(TS, &[b'\n'; 40]), Probe::NoMatch);
     }
 
     #[test]

@@ -349,6 +349,8 @@ pub struct EveConfig {
     pub types: Vec<EventTypeName>,
     pub anomaly: AnomalyConf,
     pub community_id_seed: u16,
+    /// How IPv6 addresses are printed: Suricata's expanded form or RFC 5952's.
+    pub ipv6: Ipv6Form,
     pub outputs: Vec<OutputConf>,
     /// Memory each output may queue before it counts as slow.
     pub queue_memcap: ByteSize,
@@ -367,12 +369,23 @@ impl Default for EveConfig {
                 .collect(),
             anomaly: AnomalyConf::default(),
             community_id_seed: 0,
+            ipv6: Ipv6Form::Expanded,
             outputs: vec![OutputConf::default()],
             queue_memcap: ByteSize(16 << 20),
             flush_timeout: 5,
             spool: SpoolConf::default(),
         }
     }
+}
+
+/// `eve.ipv6`: `expanded` (`fe80:0000:…:cf38`, as Suricata writes it, so
+/// that parsers and lookups written against Suricata's output match) or
+/// `compressed` (`fe80::20c:…:cf38`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ipv6Form {
+    Expanded,
+    Compressed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -724,6 +737,19 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     range(
         "amplification.victims_memcap",
         c.amplification.victims_memcap.0,
+        64 << 10,
+        u64::MAX,
+    )?;
+    range(
+        "amplification.floods_memcap",
+        c.amplification.floods_memcap.0,
+        128 << 10,
+        u64::MAX,
+    )?;
+    secs("ntp.summary_window", c.ntp.summary_window)?;
+    range(
+        "ntp.summary_memcap",
+        c.ntp.summary_memcap.0,
         64 << 10,
         u64::MAX,
     )?;

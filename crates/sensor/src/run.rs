@@ -110,6 +110,7 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
         flow_memcap: share(cfg.flow.memcap),
         app_memcap: share(cfg.app_layer.memcap),
         amp_memcap: share(cfg.amplification.memcap),
+        flood_memcap: cfg.amplification.floods_memcap.as_usize() / 2 / workers,
         host_policy,
         checksums: cfg.capture.checksum_validation != ChecksumValidation::No,
         app_depth: vec![
@@ -316,6 +317,7 @@ pub fn run(
     before_capture: &mut dyn FnMut(&[PathBuf]) -> anyhow::Result<()>,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
+    fumidai_wire::ipfmt::set_ipv6_compressed(cfg.eve.ipv6 == crate::config::Ipv6Form::Compressed);
     std::fs::create_dir_all(log_dir)
         .with_context(|| format!("{}: cannot create log directory", log_dir.display()))?;
     // Open the interface before anything else: it needs the privileges
@@ -439,11 +441,10 @@ pub fn run(
     // Every worker is done: the alert-storm windows they shared can close.
     let mut capture_counters = capture_counters;
     let mut storms = fumidai_eve::EveBatch::default();
-    let n = fumidai_engine::storm_summaries(
+    let n = fumidai_engine::closing_summaries(
         &det,
         &ecfg,
         final_clock.as_ref().copied().unwrap_or_default(),
-        true,
         &mut storms,
     );
     capture_counters.add("detect.alert", n);

@@ -121,6 +121,10 @@ impl Session {
             return;
         };
         let Some(req) = detect_request(t) else { return };
+        let req = DRequest {
+            in_tunnel: base.in_tunnel(),
+            ..req
+        };
         let sids = cx.det.http_request(cx.meta.server().addr, &req);
         if sids.is_empty() {
             return;
@@ -320,6 +324,7 @@ fn detect_request(t: &HttpTx) -> Option<DRequest<'_>> {
             Form::Asterisk => DForm::Asterisk,
         },
         target_port: r.target_port,
+        in_tunnel: false,
     })
 }
 
@@ -332,6 +337,7 @@ fn tunnel_of(t: &HttpTx, tx_id: u64) -> Option<Tunnel> {
     }
     Some(Tunnel {
         kind: "http_connect",
+        proto: "http",
         request,
         host: r.target_host.clone(),
         port: r.target_port,
@@ -367,7 +373,13 @@ pub(crate) fn http_obj(t: &HttpTx) -> HttpObj {
     let mut o = HttpObj::default();
     if let Some(r) = &t.request {
         let (host_name, host_port) = r.headers.host.as_deref().map(host_header).unzip();
-        o.hostname = r.target_host.clone().or(host_name);
+        // Suricata prints an IPv6 literal host as the request wrote it, in
+        // brackets; the parser keeps the bare address for detection.
+        o.hostname = r
+            .target_host
+            .clone()
+            .or(host_name)
+            .map(|h| if h.contains(':') { format!("[{h}]") } else { h });
         o.http_port = match r.form {
             Form::Absolute | Form::Authority => r.target_port,
             _ => host_port.flatten(),
@@ -398,16 +410,25 @@ pub(crate) fn http_obj(t: &HttpTx) -> HttpObj {
     if let Some(s) = &t.response {
         if s.status != 0 {
             o.status = Some(s.status);
+        } else {
+            o.status_string = s.status_text.clone();
         }
         if o.protocol.is_none() {
             o.protocol = s.protocol.clone();
         }
-        o.http_content_type = s.headers.content_type.clone();
+        // The media type alone, as Suricata logs it: everything before the
+        // first `;` (its parameters, e.g. charset, are dropped).
+        o.http_content_type = s
+            .headers
+            .content_type
+            .as_deref()
+            .map(|c| c.split(';').next().unwrap_or(c).to_owned());
         o.redirect = s.headers.location.clone();
-        o.length = Some(s.body_len);
         if let Some(p) = o.proxy.as_mut() {
             p.proxy_agent = s.headers.proxy_agent.clone();
         }
     }
+    // Suricata always writes the response body length, 0 before any response.
+    o.length = Some(t.response.as_ref().map_or(0, |s| s.body_len));
     o
 }

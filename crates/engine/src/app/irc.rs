@@ -157,11 +157,11 @@ impl Session {
     /// What is judged once the protocol is known: a tunnel, an odd port.
     fn start(&mut self, cx: &mut Cx<'_>, base: &Base<'_>) {
         self.started = true;
-        let port = match base.tunnel.as_deref() {
+        let port = match base.chain.last() {
             Some(t) => t.port,
             None => Some(cx.meta.server().port),
         };
-        if let Some(t) = base.tunnel.as_deref() {
+        if let Some(t) = base.chain.last() {
             let tunnel = TunnelObj {
                 kind: t.kind.into(),
                 request: t.request.clone(),

@@ -128,7 +128,7 @@ impl Session {
         let addr = IpAddr::V4(addr);
         let (client, server) = (cx.meta.client(), cx.meta.server());
         let matches = if addr == server.addr && port == server.port {
-            if base.tunnel.is_some() {
+            if base.in_tunnel() {
                 "tunnel_server"
             } else {
                 "server"
@@ -233,7 +233,7 @@ impl Session {
         cx: &mut Cx<'_>,
         base: &mut Base<'_>,
     ) {
-        let Some(tunnel) = base.tunnel.as_deref_mut() else {
+        let Some(tunnel) = base.tunnel() else {
             return;
         };
         if tunnel.smtp_alerted {
