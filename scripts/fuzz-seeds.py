@@ -6,11 +6,14 @@
 pipeline/  each capture in pcaps/ (classic pcap, at most MAX_BYTES of it) in the
            pipeline target's format: a link-type byte, then per packet a 2-byte
            little-endian length, a 1-byte time step (10 ms units) and the frame.
-http/ smtp/ socks/
+http/ smtp/ socks/ irc/
            each TCP conversation on the protocol's ports, both directions in
            capture order, in the stream targets' format (fuzz_targets/common.rs:
            a control byte per piece: direction bit, length << 1).
 ntp/       each UDP payload to or from port 123.
+dns/       each UDP payload to or from port 53.
+xmlrpc/    the client bytes of each conversation that posts to xmlrpc.php, after
+           their first request head, behind a step byte (fuzz_targets/xmlrpc.rs).
 decap/     each frame of pcaps/encap/ with every decoder switched on.
 pcapfile/  the first MAX_BYTES of each pcap and pcapng capture in pcaps/, after a byte
            that sets the target's read size.
@@ -56,6 +59,7 @@ STREAM_PORTS = {
     "http": {80, 8080, 3128, 8000, 8081},
     "smtp": {25, 465, 587},
     "socks": {1080},
+    "irc": {6660, 6661, 6662, 6663, 6664, 6665, 6666, 6667, 6668, 6669, 6697, 7000, 5558},
 }
 
 
@@ -155,6 +159,7 @@ def main():
                 continue
             convs = {}
             ntp = []
+            dns = []
             for _, frame in pkts:
                 t = transport(l3(link, frame))
                 if not t:
@@ -162,6 +167,8 @@ def main():
                 proto, src, dst, sp, dp, payload = t
                 if proto == 17 and 123 in (sp, dp) and payload:
                     ntp.append(payload)
+                if proto == 17 and 53 in (sp, dp) and payload:
+                    dns.append(payload)
                 if proto != 6 or not payload:
                     continue
                 for target, ports in STREAM_PORTS.items():
@@ -175,6 +182,15 @@ def main():
             for i, d in enumerate(ntp[:64]):
                 write(os.path.join(outdir, "ntp"), f"{rel}-{i}", d)
                 counts["ntp"] = counts.get("ntp", 0) + 1
+            for i, d in enumerate(dns[:64]):
+                write(os.path.join(outdir, "dns"), f"{rel}-{i}", d)
+                counts["dns"] = counts.get("dns", 0) + 1
+            for i, ((target, _), pieces) in enumerate(sorted(convs.items(), key=lambda kv: kv[0][0])):
+                client = b"".join(d for to_client, d in pieces if not to_client)
+                head = client.find(b"\r\n\r\n")
+                if target == "http" and b"xmlrpc.php" in client[:head] and head > 0:
+                    write(os.path.join(outdir, "xmlrpc"), f"{rel}-{i}", bytes([61]) + client[head + 4:][:MAX_BYTES])
+                    counts["xmlrpc"] = counts.get("xmlrpc", 0) + 1
             if dirpath.endswith("encap") or "/encap/" in dirpath + "/":
                 idx = {1: 0, 113: 1, 276: 2, 101: 3, 12: 3, 228: 3, 0: 4, 108: 5, 104: 6}.get(link)
                 if idx is not None:

@@ -112,12 +112,15 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
         flow_memcap: share(cfg.flow.memcap),
         app_memcap: share(cfg.app_layer.memcap),
         amp_memcap: share(cfg.amplification.memcap),
+        flood_memcap: cfg.amplification.floods_memcap.as_usize() / 2 / workers,
         host_policy,
         checksums: cfg.capture.checksum_validation != ChecksumValidation::No,
         app_depth: vec![
             (AppProto::Http, s.app_depth.http.0),
             (AppProto::Smtp, s.app_depth.smtp.0),
             (AppProto::Socks, s.app_depth.socks.0),
+            (AppProto::Irc, s.app_depth.irc.0),
+            (AppProto::Dns, s.app_depth.dns.0),
         ],
         stream_memcap: share(s.memcap),
         defrag: DefragConfig {
@@ -148,6 +151,9 @@ pub fn detector(cfg: &Config, budget: Arc<Budget>) -> Detector {
         ntp: cfg.ntp.clone(),
         amplification: cfg.amplification.clone(),
         sweep: cfg.sweep.clone(),
+        irc: cfg.irc.clone(),
+        wordpress: cfg.wordpress.clone(),
+        dns: cfg.dns.clone(),
         alerts: cfg.alerts.clone(),
         alert_limits: cfg.alert_limits.clone(),
     };
@@ -313,6 +319,7 @@ pub fn run(
     before_capture: &mut dyn FnMut(&[PathBuf]) -> anyhow::Result<()>,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
+    fumidai_wire::ipfmt::set_ipv6_compressed(cfg.eve.ipv6 == crate::config::Ipv6Form::Compressed);
     std::fs::create_dir_all(log_dir)
         .with_context(|| format!("{}: cannot create log directory", log_dir.display()))?;
     // Open the interface before anything else: it needs the privileges
@@ -554,11 +561,10 @@ fn finish_run(
     // Every worker is done: the alert-storm windows they shared can close.
     let mut capture_counters = capture_counters;
     let mut storms = fumidai_eve::EveBatch::default();
-    let n = fumidai_engine::storm_summaries(
+    let n = fumidai_engine::closing_summaries(
         &det,
         &ecfg,
         final_clock.as_ref().copied().unwrap_or_default(),
-        true,
         &mut storms,
     );
     capture_counters.add("detect.alert", n);
