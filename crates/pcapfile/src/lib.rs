@@ -124,7 +124,7 @@ impl Reader {
         let magic: [u8; 4] = [magic[0], magic[1], magic[2], magic[3]];
         match kind_of(magic) {
             None => Err(Open::Bad(
-                "not a pcap or pcapng file (unknown magic number)".into(),
+                "unknown file format: not a pcap or pcapng file".into(),
             )),
             Some(Kind::PcapNg) => Ok((
                 Reader {

@@ -172,6 +172,8 @@ fn what_is_not_a_capture_is_named_so() {
     assert!(!is_capture(&text).unwrap());
     let e = Source::open(&text, PcapReader::Mmap).err().unwrap();
     assert_eq!(e.offset, None);
+    // libpcap's words, as before the memory map: scripts may look for them.
+    assert!(e.message.contains("unknown file format"), "{}", e.message);
     assert!(e.message.contains("not a pcap or pcapng"), "{}", e.message);
     let empty = write(dir.path(), "empty.pcap", b"");
     assert!(Source::open(&empty, PcapReader::Mmap).is_err());
