@@ -2,6 +2,8 @@
 //! into line batches, and the outputs that write them.
 
 pub mod app;
+pub mod conf;
+pub mod identity;
 pub mod objects;
 pub mod output;
 pub mod record;

@@ -70,10 +70,14 @@ fn init_logging(cli: &Cli) {
 }
 
 fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let cfg = match &cli.config {
+    let mut cfg = match &cli.config {
         Some(p) => config::load(p)?,
         None => Config::default(),
     };
+    if let Some(name) = &cli.sensor_name {
+        config::check_sensor_name(name).map_err(|e| anyhow::anyhow!("--sensor-name: {e}"))?;
+        cfg.sensor.name = name.clone();
+    }
     if cli.check_config {
         let text = serde_norway::to_string(&cfg)?;
         println!(
@@ -86,6 +90,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
+    fumidai_eve::identity::set(&cfg.sensor.effective_name(), cfg.sensor.tags.clone());
     let input = if let Some(iface) = &cli.interface {
         let bpf = if cli.bpf.is_empty() {
             cfg.capture.bpf.clone()
