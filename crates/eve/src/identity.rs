@@ -66,11 +66,17 @@ pub fn flow_id_salt() -> u64 {
     IDENTITY.get().map_or(0, |i| i.salt)
 }
 
-/// FNV-1a over the name: fixed for all time and every platform, unlike a
-/// library hasher whose output may change between versions.
+/// The salt of a name: FNV-1a of its bytes.
 pub fn salt_of(name: &str) -> u64 {
+    fnv1a(name.as_bytes())
+}
+
+/// FNV-1a, 64 bits: fixed for all time and every platform, unlike a
+/// library hasher whose output may change between versions (flow id salts,
+/// the aggregator's shards).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

@@ -6,6 +6,7 @@ pub mod conf;
 pub mod identity;
 pub mod objects;
 pub mod output;
+pub mod read;
 pub mod record;
 pub mod sink;
 pub mod spool;

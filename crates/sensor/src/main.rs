@@ -48,6 +48,7 @@ fn subcommand() -> Option<ExitCode> {
     match name.to_str()? {
         "test" => Some(fumidai_expect::main(args)),
         "report" => Some(fumidai_report::main(args)),
+        "aggregate" => Some(fumidai_aggregate::main(args)),
         _ => None,
     }
 }
