@@ -11,6 +11,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use fumidai_flow::stream::{
     Chunk, Memcap, ReassemblyStats, Receiver, Stream, StreamConfig, StreamEvent,
 };
+use fumidai_flow::tcp::{Ctx, SessionReceiver, TcpSession, TcpStats};
+use fumidai_wire::{Direction, Tcp, TcpFlags};
 
 /// Counts delivered bytes, as the cheapest possible application layer.
 struct Count(u64);
@@ -91,46 +93,107 @@ const FLOWS: usize = 1024;
 /// Bytes each of them carries per iteration.
 const PER_FLOW: usize = 256 << 10;
 
+/// A session receiver that counts delivered bytes.
+struct CountBoth(u64);
+
+impl SessionReceiver for CountBoth {
+    fn chunk(&mut self, _: Direction, c: Chunk<'_>) {
+        if let Chunk::Data(d) = c {
+            self.0 += d.len() as u64;
+        }
+    }
+    fn event(&mut self, _: Direction, _: StreamEvent) {}
+}
+
+fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Tcp<'_> {
+    Tcp {
+        sport: 40000,
+        dport: 80,
+        seq,
+        ack,
+        flags: TcpFlags(flags),
+        window: 65535,
+        wscale: None,
+        urgent: 0,
+        payload,
+    }
+}
+
+/// Whole TCP sessions, as the engine drives them: with the server's
+/// acknowledgements (two-sided) or without them (one-sided, as on an
+/// asymmetric mirror, where the server's packets are never seen).
 fn concurrent(c: &mut Criterion) {
     let data: Vec<u8> = (0..PER_FLOW).map(|i| (i * 13 + i / 7) as u8).collect();
     let mut g = c.benchmark_group("reassembly-1024-flows");
     g.throughput(Throughput::Bytes((FLOWS * PER_FLOW) as u64));
     g.sample_size(10);
-    for seg in [1448usize, 100] {
+    const A: u8 = TcpFlags::ACK;
+    for size in [1448usize, 100] {
         for sided in ["two-sided", "one-sided"] {
-            let id = BenchmarkId::new(sided, seg);
-            g.bench_function(id, |b| {
+            g.bench_function(BenchmarkId::new(sided, size), |b| {
                 let cfg = StreamConfig {
                     depth: 0,
                     ..StreamConfig::default()
                 };
                 b.iter(|| {
-                    let mut streams: Vec<Stream> = (0..FLOWS)
-                        .map(|_| {
-                            let mut s = Stream::default();
-                            s.start_at(1000);
-                            s
-                        })
-                        .collect();
+                    let mut sessions: Vec<TcpSession> =
+                        (0..FLOWS).map(|_| TcpSession::default()).collect();
                     let mut mem = Memcap::unlimited("reassembly");
-                    let mut stats = ReassemblyStats::default();
-                    let mut rx = Count(0);
-                    // Round robin: one segment of every flow in turn, as
-                    // interleaved flows arrive on a link.
-                    for off in (0..PER_FLOW).step_by(seg) {
-                        let end = (off + seg).min(PER_FLOW);
-                        for s in &mut streams {
-                            s.insert(
-                                1000u32.wrapping_add(off as u32),
-                                &data[off..end],
-                                &cfg,
-                                &mut mem,
-                                &mut stats,
+                    let mut stats = TcpStats::default();
+                    let mut rx = CountBoth(0);
+                    let two = sided == "two-sided";
+                    let mut ctx = Ctx {
+                        cfg: &cfg,
+                        mem: &mut mem,
+                        stats: &mut stats,
+                    };
+                    for s in &mut sessions {
+                        s.segment(
+                            Direction::ToServer,
+                            &seg(999, 0, TcpFlags::SYN, b""),
+                            64,
+                            &mut ctx,
+                            &mut rx,
+                        );
+                        if two {
+                            s.segment(
+                                Direction::ToClient,
+                                &seg(4999, 1000, TcpFlags::SYN | A, b""),
+                                64,
+                                &mut ctx,
                                 &mut rx,
                             );
-                            if sided == "two-sided" {
-                                let ack = s.next_seq();
-                                s.acked(ack, &cfg, &mut mem, &mut stats, &mut rx);
+                        }
+                        s.segment(
+                            Direction::ToServer,
+                            &seg(1000, 5000, A, b""),
+                            64,
+                            &mut ctx,
+                            &mut rx,
+                        );
+                    }
+                    // Round robin: one segment of every flow in turn, as
+                    // interleaved flows arrive on a link.
+                    for off in (0..PER_FLOW).step_by(size) {
+                        let end = (off + size).min(PER_FLOW);
+                        let seq = 1000u32.wrapping_add(off as u32);
+                        for s in &mut sessions {
+                            s.segment(
+                                Direction::ToServer,
+                                &seg(seq, 5000, A, &data[off..end]),
+                                64,
+                                &mut ctx,
+                                &mut rx,
+                            );
+                            if two {
+                                let ack = seq.wrapping_add((end - off) as u32);
+                                s.segment(
+                                    Direction::ToClient,
+                                    &seg(5000, ack, A, b""),
+                                    64,
+                                    &mut ctx,
+                                    &mut rx,
+                                );
                             }
                         }
                     }

@@ -145,7 +145,6 @@ pub struct Meter {
     refused: u64,
     evicted: u64,
     expired: u64,
-    warned: bool,
 }
 
 /// Largest piece of the global budget a meter takes at once.
@@ -166,7 +165,6 @@ impl Meter {
             refused: 0,
             evicted: 0,
             expired: 0,
-            warned: false,
         }
     }
 
@@ -244,16 +242,6 @@ impl Meter {
         self.expired += n;
     }
 
-    /// True the first time this meter refused memory: the moment to say so
-    /// once in the log, rather than once per refusal.
-    pub fn first_refusal(&mut self) -> bool {
-        if self.refused > 0 && !self.warned {
-            self.warned = true;
-            return true;
-        }
-        false
-    }
-
     pub fn report(&self) -> MemReport {
         MemReport {
             name: self.name,
@@ -286,8 +274,6 @@ mod tests {
         assert_eq!(m.report().refused, 1);
         m.give(6_000);
         assert!(m.try_take(10_000));
-        assert!(m.first_refusal());
-        assert!(!m.first_refusal(), "said once");
     }
 
     #[test]

@@ -150,18 +150,6 @@ impl<K: Hash + Eq, V: Aging> BoundedMap<K, V> {
         Some(r)
     }
 
-    /// Changes `k` if it is present, without making it younger.
-    pub fn update<R>(&mut self, k: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
-        let i = self.index(k)?;
-        let slot = &mut self.slots[i];
-        let r = f(&mut slot.value);
-        let heap = slot.value.heap_bytes();
-        let old = std::mem::replace(&mut slot.heap, heap);
-        self.heap = self.heap + heap - old;
-        self.settle();
-        Some(r)
-    }
-
     pub fn remove(&mut self, k: &K) -> Option<V> {
         let i = self.index(k)?;
         let v = self.remove_at(i);
@@ -373,10 +361,6 @@ impl<K: Hash + Eq, V: Aging> BoundedMap<K, V> {
         let mut r = self.meter.report();
         r.entries = self.slots.len() as u64;
         r
-    }
-
-    pub fn meter_mut(&mut self) -> &mut Meter {
-        &mut self.meter
     }
 }
 

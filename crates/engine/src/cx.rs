@@ -10,7 +10,7 @@ use fumidai_wire::Timestamp;
 use serde::Serialize;
 
 use crate::EngineConfig;
-use crate::flows::Meta;
+use crate::meta::Meta;
 
 /// Counters the application layer keeps (merged into `stats`).
 #[derive(Clone, Debug, Default)]

@@ -11,6 +11,7 @@ pub mod app;
 pub mod counters;
 pub mod cx;
 pub mod flows;
+pub mod meta;
 pub mod tunnel;
 mod udp;
 
@@ -1009,7 +1010,7 @@ fn write_stream_events(
     out: &mut EveBatch,
     counters: &mut WorkerCounters,
     cfg: &EngineConfig,
-    meta: &flows::Meta,
+    meta: &meta::Meta,
     ts: Timestamp,
     events: &[(Direction, StreamEvent)],
 ) {

@@ -5,8 +5,6 @@ use fumidai_eve::{TunnelObj, proto_name};
 use fumidai_wire::tunnel::Outer;
 use fumidai_wire::{Packet, PktSrc};
 
-use crate::flows::Meta;
-
 /// The tunnel a flow's first packet came through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowTunnel {
@@ -45,14 +43,5 @@ pub fn tunnel_obj(root: &Outer, depth: u8) -> TunnelObj {
         proto: proto_name(root.proto),
         depth,
         pkt_src: PktSrc::Wire.as_str(),
-    }
-}
-
-impl Meta {
-    /// `pkt_src` of the flow's records.
-    pub fn pkt_src(&self) -> &'static str {
-        self.tunnel
-            .as_ref()
-            .map_or(PktSrc::Wire.as_str(), |t| t.pkt_src)
     }
 }

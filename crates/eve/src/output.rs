@@ -369,7 +369,9 @@ fn first_seq() -> u64 {
 
 impl Output {
     pub fn spawn(specs: Vec<SinkSpec>, opts: OutputOptions) -> std::io::Result<Self> {
-        let (recycle_tx, recycle_rx) = bounded(64);
+        // Emptied batches kept for reuse: enough for the workers in flight,
+        // few enough that their memory (at most RECYCLE_KEEP each) stays small.
+        let (recycle_tx, recycle_rx) = bounded(16);
         let generation = Arc::new(AtomicU64::new(0));
         let seq = first_seq();
         let mut shared = Vec::new();
@@ -431,6 +433,7 @@ impl Output {
                 flush_every: opts.flush_every,
                 generation: Arc::clone(&generation),
                 recycle: recycle_tx.clone(),
+                failing: 0,
             };
             writers.push(
                 std::thread::Builder::new()
@@ -534,6 +537,10 @@ struct Writer {
     flush_every: Duration,
     generation: Arc<AtomicU64>,
     recycle: Sender<EveBatch>,
+    /// Writes that failed since the last one that worked: an outage is
+    /// said once when it starts and once when it ends, however many
+    /// attempts fail in between (a full disk fails every batch).
+    failing: u64,
 }
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -550,12 +557,20 @@ impl Writer {
         let mut last_flush = Instant::now();
         loop {
             if !connected {
+                if self.failing > 0 {
+                    // The sink took the connection and then failed to
+                    // write: back off as if it had refused it.
+                    let st = s.lock();
+                    if !past_deadline(&st) {
+                        let _ = s.work.wait_timeout(st, backoff);
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                    }
+                }
                 match self.sink.connect() {
                     Ok(()) => {
                         connected = true;
                         if ever_up {
                             s.add(&s.c.reconnects, 1);
-                            tracing::warn!("output {}: reconnected", s.describe);
                         }
                         ever_up = true;
                         backoff = BACKOFF_MIN;
@@ -598,9 +613,17 @@ impl Writer {
                     let r = if unflushed { self.sink.flush() } else { Ok(()) };
                     unflushed = false;
                     last_flush = Instant::now();
-                    if let Err(e) = r.and_then(|()| self.sink.tick()) {
-                        self.fail(&e);
-                        connected = false;
+                    match r.and_then(|()| self.sink.tick()) {
+                        // Buffered sinks report a failed write at the flush:
+                        // only a flush that worked ends an outage.
+                        Ok(()) => {
+                            self.recovered();
+                            backoff = BACKOFF_MIN;
+                        }
+                        Err(e) => {
+                            self.fail(&e);
+                            connected = false;
+                        }
                     }
                 }
                 Work::Batch(b, base) => {
@@ -658,9 +681,27 @@ impl Writer {
         s.gauges(&st);
     }
 
-    fn fail(&self, e: &std::io::Error) {
+    fn fail(&mut self, e: &std::io::Error) {
         self.s.add(&self.s.c.errors, 1);
-        tracing::error!("output {}: {e}; spooling and reconnecting", self.s.describe);
+        if self.failing == 0 {
+            tracing::error!(
+                "output {}: {e}; spooling and retrying (further errors counted in stats.output)",
+                self.s.describe
+            );
+        }
+        self.failing += 1;
+    }
+
+    /// A write worked: if an outage was said, say that it ended.
+    fn recovered(&mut self) {
+        if self.failing > 0 {
+            tracing::warn!(
+                "output {}: writing again after {} failed attempts",
+                self.s.describe,
+                self.failing
+            );
+            self.failing = 0;
+        }
     }
 
     /// Producers spool from now on; blocked ones are woken to do so.

@@ -4,6 +4,7 @@
 //! Nothing here knows about application protocols: reassembled bytes leave
 //! through the [`stream::Receiver`] / [`tcp::SessionReceiver`] traits.
 
+mod ring;
 pub mod stream;
 pub mod table;
 pub mod tcp;

@@ -20,11 +20,11 @@
 //! A stream that has carried no data owns no heap: a half-open connection
 //! costs its few inline fields and nothing more.
 
-use std::collections::VecDeque;
-
 pub use fumidai_budget::Meter as Memcap;
 pub use fumidai_wire::segments::OverlapPolicy;
 use fumidai_wire::segments::SegmentMap;
+
+use crate::ring::Ring;
 
 /// Bounds and policy for reassembly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +147,15 @@ const DEPTH_REACHED: u8 = 4;
 const STOPPED: u8 = 8;
 const HAD_GAP: u8 = 16;
 const MEMCAP_SAID: u8 = 32;
+/// The receiver's acknowledgements are not seen: keep only
+/// `UNACKED_RETAIN` delivered bytes.
+const UNACKED: u8 = 64;
+
+/// Delivered bytes kept for retransmission checks while the receiver's
+/// acknowledgements are not seen. On an asymmetric mirror they never come:
+/// keeping a whole window would copy every byte into a cold buffer for the
+/// sake of retransmissions, which are rare and come soon after the original.
+pub const UNACKED_RETAIN: usize = 4096;
 
 /// One direction of a TCP connection.
 #[derive(Debug)]
@@ -177,10 +186,8 @@ struct Buf {
     /// Segments past a hole, by offset; they never overlap each other.
     held: SegmentMap,
     /// Delivered bytes from `retained_off` to `next_off`.
-    retained: VecDeque<u8>,
+    retained: Ring,
     retained_off: u64,
-    /// Bytes of `retained`'s capacity charged to the memcap.
-    retained_charged: usize,
     fin_off: Option<u64>,
     /// Overrides `StreamConfig::depth` (the application protocol's own depth).
     depth: Option<u64>,
@@ -236,7 +243,7 @@ impl Stream {
     pub fn buffered(&self) -> usize {
         self.buf
             .as_ref()
-            .map_or(0, |b| b.held.bytes() + b.retained_charged)
+            .map_or(0, |b| b.held.bytes() + b.retained.capacity())
     }
 
     /// Heap this stream owns outside the reassembly memcap (its buffer
@@ -246,6 +253,29 @@ impl Stream {
             STREAM_BUF_BYTES
         } else {
             0
+        }
+    }
+
+    /// Whether the receiver's acknowledgements are seen: while they are
+    /// not, at most [`UNACKED_RETAIN`] delivered bytes are kept.
+    pub fn set_acks_seen(&mut self, seen: bool, mem: &mut Memcap) {
+        if seen != self.has(UNACKED) {
+            return;
+        }
+        if seen {
+            self.flags &= !UNACKED;
+            return;
+        }
+        self.set(UNACKED);
+        if let Some(b) = self.buf.as_mut()
+            && b.retained.capacity() > UNACKED_RETAIN
+        {
+            let excess = b.retained.len().saturating_sub(UNACKED_RETAIN);
+            b.retained.drop_front(excess);
+            b.retained_off += excess as u64;
+            let have = b.retained.capacity();
+            b.retained.resize(UNACKED_RETAIN);
+            mem.give(have - b.retained.capacity());
         }
     }
 
@@ -281,13 +311,6 @@ impl Stream {
     /// The stream offset of `seq`, which may lie before the stream start.
     fn offset_of(&self, seq: u32) -> i64 {
         self.offset() as i64 + i64::from(seq.wrapping_sub(self.next_seq) as i32)
-    }
-
-    /// True when `[seq, seq + len)` starts further past the next byte to
-    /// deliver than `limit` allows.
-    pub fn beyond(&self, seq: u32, limit: u64) -> bool {
-        let off = self.offset_of(seq);
-        off > 0 && off as u64 > self.offset().saturating_add(limit)
     }
 
     /// Adds the bytes of a segment starting at `seq`.
@@ -377,10 +400,11 @@ impl Stream {
         let to = end.min(b.next_off);
         if from < to {
             let new = &data[(from - start) as usize..(to - start) as usize];
-            let old = b
-                .retained
-                .range((from - b.retained_off) as usize..(to - b.retained_off) as usize);
-            if let Some(i) = new.iter().zip(old).position(|(a, b)| a != b) {
+            let (x, y) = b.retained.range(
+                (from - b.retained_off) as usize,
+                (to - b.retained_off) as usize,
+            );
+            if let Some(i) = new.iter().zip(x.iter().chain(y)).position(|(a, b)| a != b) {
                 stats.overlap_diff_data += 1;
                 rx.event(StreamEvent::OverlapDifferentData {
                     offset: from + i as u64,
@@ -426,57 +450,56 @@ impl Stream {
     }
 
     fn retain(&mut self, data: &[u8], cfg: &StreamConfig, mem: &mut Memcap) {
-        let keep_cap = cfg.retain_bytes;
+        let keep_cap = if self.has(UNACKED) {
+            UNACKED_RETAIN.min(cfg.retain_bytes)
+        } else {
+            cfg.retain_bytes
+        };
         let b = self.buf();
         if keep_cap == 0 {
+            b.retained.drop_front(usize::MAX);
             b.retained_off = b.next_off + data.len() as u64;
             return;
         }
-        // Keep at most `retain_bytes`: the oldest go first. The ring makes
-        // that O(1) whatever the window's size.
+        // Keep at most `keep_cap` bytes: the oldest go first.
         let keep_new = data.len().min(keep_cap);
-        let excess = (b.retained.len() + keep_new).saturating_sub(keep_cap);
-        if excess > 0 {
-            b.retained.drain(..excess.min(b.retained.len()));
-            b.retained_off += excess as u64;
-        }
         let need = b.retained.len() + keep_new;
-        if need > b.retained_charged {
+        if need > b.retained.capacity() && b.retained.capacity() < keep_cap {
             // Grow by doubling, never past the bound, and only as far as
             // the memcap allows; under pressure stop checking this stream's
             // overlaps rather than hold more.
-            let want = need.max((b.retained_charged * 2).min(keep_cap));
-            if mem.try_take(want - b.retained_charged) {
-                b.retained.reserve_exact(want - b.retained.len());
-                b.retained_charged = want;
+            let have = b.retained.capacity();
+            let want = need.max(have * 2).min(keep_cap);
+            if mem.try_take(want - have) {
+                b.retained.resize(want);
             } else {
-                let n = b.retained_charged;
-                b.retained = VecDeque::new();
-                b.retained_charged = 0;
+                mem.give(have);
+                b.retained = Ring::default();
                 b.retained_off = b.next_off + data.len() as u64;
-                mem.give(n);
                 return;
             }
         }
+        let excess = (b.retained.len() + keep_new).saturating_sub(b.retained.capacity());
+        b.retained.drop_front(excess);
+        b.retained_off += excess as u64;
         if b.retained.is_empty() {
             b.retained_off = b.next_off + (data.len() - keep_new) as u64;
         }
-        b.retained.extend(&data[data.len() - keep_new..]);
+        b.retained.push(&data[data.len() - keep_new..]);
     }
 
     fn trim_retained(&mut self, n: usize) {
         if let Some(b) = self.buf.as_mut() {
             let n = n.min(b.retained.len());
-            b.retained.drain(..n);
+            b.retained.drop_front(n);
             b.retained_off += n as u64;
         }
     }
 
     fn drop_retained(&mut self, mem: &mut Memcap) {
         if let Some(b) = self.buf.as_mut() {
-            mem.give(b.retained_charged);
-            b.retained = VecDeque::new();
-            b.retained_charged = 0;
+            mem.give(b.retained.capacity());
+            b.retained = Ring::default();
             b.retained_off = b.next_off;
         }
     }

@@ -367,47 +367,34 @@ impl<F: TableEntry> FlowTable<F> {
 
     /// Evicts the longest-idle flow onto `ended`; false when there is none.
     fn evict_one(&mut self, ended: &mut Vec<(F, EndReason)>) -> bool {
-        let Some(victim) = self.longest_idle() else {
-            return false;
-        };
-        match self.remove(victim) {
-            Some(f) => {
-                self.meter.note_evicted(1);
-                ended.push((f, EndReason::Forced));
-                true
-            }
-            None => false,
-        }
+        self.evict_longest(None, ended)
     }
 
     /// Evicts the longest-idle flow other than `keep` onto `ended` (to
     /// make room for memory `keep` needs); false when there is none.
     pub fn evict_other(&mut self, keep: FlowRef, ended: &mut Vec<(F, EndReason)>) -> bool {
-        // The longest-idle flow of each class list, oldest first, skipping
-        // `keep` (which is at its list's tail after a touch).
-        let mut heads: Vec<FlowRef> = self
+        self.evict_longest(Some(keep), ended)
+    }
+
+    fn evict_longest(&mut self, keep: Option<FlowRef>, ended: &mut Vec<(F, EndReason)>) -> bool {
+        // The oldest of the class lists' heads, passing over `keep`.
+        let victim = self
             .lists
             .iter()
             .filter_map(|l| {
                 let mut i = l.head;
-                while i != NIL && i == keep.0 {
+                while i != NIL && keep.is_some_and(|k| k.0 == i) {
                     i = self.slot(i).links.next;
                 }
-                (i != NIL).then_some(FlowRef(i))
+                (i != NIL).then_some(i)
             })
-            .collect();
-        heads.sort_by_key(|r| self.slot(r.0).last);
-        let Some(&victim) = heads.first() else {
+            .min_by_key(|&i| self.slot(i).last);
+        let Some(f) = victim.and_then(|v| self.remove(FlowRef(v))) else {
             return false;
         };
-        match self.remove(victim) {
-            Some(f) => {
-                self.meter.note_evicted(1);
-                ended.push((f, EndReason::Forced));
-                true
-            }
-            None => false,
-        }
+        self.meter.note_evicted(1);
+        ended.push((f, EndReason::Forced));
+        true
     }
 
     /// The flow behind `r`.
@@ -435,19 +422,11 @@ impl<F: TableEntry> FlowTable<F> {
         }
         let more = (heap - old) as usize;
         while !self.meter.try_take(more) {
-            match self.longest_idle() {
-                Some(v) if v != r => {
-                    if let Some(f) = self.remove(v) {
-                        self.meter.note_evicted(1);
-                        ended.push((f, EndReason::Forced));
-                    }
-                }
-                _ => {
-                    // Only this flow is left: it keeps what it has. Its
-                    // heap is bounded by the per-flow limits.
-                    self.slot_mut(r.0).heap = old;
-                    return;
-                }
+            if !self.evict_longest(Some(r), ended) {
+                // Only this flow is left: it keeps what it has. Its heap
+                // is bounded by the per-flow limits.
+                self.slot_mut(r.0).heap = old;
+                return;
             }
         }
     }

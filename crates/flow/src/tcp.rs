@@ -322,7 +322,9 @@ impl TcpSession {
         }
         let payload = seg.payload;
         let urg = usize::from(seg.urgent);
+        let acks_seen = self.sides[1 - i].edge.is_some();
         let stream = &mut self.streams[i];
+        stream.set_acks_seen(acks_seen, ctx.mem);
         let mut one = OneWay { dir, rx: &mut *rx };
         let (cfg, mem, stats) = (ctx.cfg, &mut *ctx.mem, &mut ctx.stats.reassembly);
         if ctx.cfg.urgent_oob && seg.flags.has(TcpFlags::URG) && urg > 0 && urg <= payload.len() {

@@ -523,3 +523,43 @@ fn unix_socket_collectors_get_every_alert_even_when_late() {
     assert_same("unix_dgram", &expected, &bag(datagrams.join().unwrap()));
     assert!(stdout.contains("unix_stream:"), "{stdout}");
 }
+
+/// A full disk (here /dev/full, where every write fails with ENOSPC) is an
+/// outage like any other: said once when it starts, counted, the alerts
+/// spooled, and capture goes on — not an error line per batch.
+#[test]
+fn a_full_disk_is_said_once_and_the_alerts_are_spooled() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = write_config(
+        d,
+        "    - filetype: regular\n      name: full\n      filename: /dev/full\n",
+    );
+    let out = bin()
+        .arg("-q")
+        .arg("-c")
+        .arg(&cfg)
+        .arg("-l")
+        .arg(d.join("log"))
+        .args(long_input(3))
+        .output()
+        .expect("run fumidai");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = err
+        .lines()
+        .filter(|l| l.contains("/dev/full") && l.contains("spooling and retrying"))
+        .count();
+    assert_eq!(said, 1, "{err}");
+    // Every alert the healthy output got is in the full one's spool.
+    let alerts = lines(&d.join("log/eve.json"))
+        .iter()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .count();
+    let spooled = std::fs::read(d.join("spool/full.spool")).unwrap_or_default();
+    assert!(alerts > 0);
+    assert!(
+        err.contains(&format!("{alerts} events not delivered")),
+        "{err}"
+    );
+    assert!(!spooled.is_empty());
+}

@@ -82,14 +82,32 @@ impl Sink for FileSink {
         Ok(())
     }
 
+    /// Writes the batch through to the file before saying it is written:
+    /// a failure (a full disk) must leave the batch to be retried or
+    /// spooled, not counted as written and then lost in a buffer. What a
+    /// failed write left of the batch is cut off again, so a retry neither
+    /// duplicates lines nor leaves a torn one.
     fn send(&mut self, lines: &[Line<'_>]) -> io::Result<u64> {
         let Some(out) = self.out.as_mut() else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "not open"));
         };
-        for l in lines {
-            out.write_all(l.bytes)?;
-            self.size += l.bytes.len() as u64;
+        let before = self.size;
+        let written = lines
+            .iter()
+            .try_for_each(|l| out.write_all(l.bytes))
+            .and_then(|()| out.flush());
+        if let Err(e) = written {
+            // Drop what is still buffered (into_parts does not flush it),
+            // and cut off what reached the file.
+            let stale = std::mem::replace(
+                out,
+                BufWriter::with_capacity(256 << 10, out.get_ref().try_clone()?),
+            );
+            let (file, _unwritten) = stale.into_parts();
+            let _ = file.set_len(before);
+            return Err(e);
         }
+        self.size += lines.iter().map(|l| l.bytes.len() as u64).sum::<u64>();
         if self.rotation.max_bytes > 0 && self.size >= self.rotation.max_bytes {
             self.rotate()?;
         }
