@@ -3,7 +3,7 @@
 //! every sensor's part by its name and tags, and the fleet's totals.
 //!
 //! Each alert has an `id` made of its signature, key and window
-//! (`9700070/192.0.2.77/ntp/5986510`): the same evidence gives the same id
+//! (`9700100/192.0.2.77/ntp/5986510`): the same evidence gives the same id
 //! after a restart, so a consumer can tell a repeat from a new alert.
 
 use std::collections::BTreeMap;
@@ -29,21 +29,21 @@ pub struct Sig {
 }
 
 pub const FLEET_AMP: Sig = Sig {
-    sid: 9_700_070,
+    sid: 9_700_100,
     rev: 1,
     msg: "FUMIDAI fleet: victim hit by amplified responses across sensors, no sensor alerted alone",
     category: "Attempted Denial of Service",
     severity: 1,
 };
 pub const FLEET_STONE: Sig = Sig {
-    sid: 9_700_071,
+    sid: 9_700_101,
     rev: 1,
     msg: "FUMIDAI fleet: stepping stone alerted on by several sensors",
     category: "Misc Attack",
     severity: 2,
 };
 pub const FLEET_PROBE: Sig = Sig {
-    sid: 9_700_072,
+    sid: 9_700_102,
     rev: 1,
     msg: "FUMIDAI fleet: one source probes proxies or relays across several sensors' networks",
     category: "Attempted Information Leak",
@@ -200,13 +200,13 @@ fn base_part<'a>(sensors: &'a Sensors, id: u16) -> PartObj<'a> {
 pub enum AmpVerdict {
     /// Not hit, or not across enough sensors.
     No,
-    /// Hit: 9700070 written.
+    /// Hit: 9700100 written.
     Alerted,
     /// Hit, but a sensor raised its own amplification alert for the victim.
     SensorAlerted,
 }
 
-/// Judges a victim's entry; writes 9700070 into `out` when it is hit.
+/// Judges a victim's entry; writes 9700100 into `out` when it is hit.
 pub fn amp(
     cfg: &Config,
     clock: &Clock,
@@ -300,7 +300,7 @@ pub fn amp(
     AmpVerdict::Alerted
 }
 
-/// Judges a stepping stone's entry; writes 9700071 when enough sensors
+/// Judges a stepping stone's entry; writes 9700101 when enough sensors
 /// alerted on it.
 pub fn stone(
     cfg: &Config,
@@ -377,7 +377,7 @@ pub fn stone(
     true
 }
 
-/// Judges a source's entry; writes 9700072 when it probed across enough
+/// Judges a source's entry; writes 9700102 when it probed across enough
 /// sensors.
 pub fn probe(
     cfg: &Config,

@@ -8,9 +8,9 @@ use clap::{ArgAction, Parser};
 /// write (a consumer group, so that it resumes after a restart and shares
 /// the work with other aggregators) or from files — and raises fleet-level
 /// alerts: a victim hit by amplified traffic across sensors that no single
-/// sensor alerted on (9700070), a stepping stone several sensors alerted on
-/// (9700071), a source probing proxies and relays across several sensors'
-/// networks (9700072). Windows are in event time.
+/// sensor alerted on (9700100), a stepping stone several sensors alerted on
+/// (9700101), a source probing proxies and relays across several sensors'
+/// networks (9700102). Windows are in event time.
 #[derive(Debug, Parser)]
 #[command(
     name = "fumidai aggregate",

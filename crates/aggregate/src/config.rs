@@ -179,7 +179,7 @@ impl Service {
     }
 }
 
-/// 9700070: a victim hit by amplified responses across sensors.
+/// 9700100: a victim hit by amplified responses across sensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmpConf {
@@ -218,7 +218,7 @@ impl Default for AmpConf {
     }
 }
 
-/// 9700071: a stepping stone alerted on by several sensors.
+/// 9700101: a stepping stone alerted on by several sensors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StonesConf {
@@ -237,7 +237,7 @@ impl Default for StonesConf {
     }
 }
 
-/// 9700072: a source probing proxies and relays across sensors' networks.
+/// 9700102: a source probing proxies and relays across sensors' networks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbesConf {

@@ -2,17 +2,17 @@
 //! host, source), one part per sensor that saw something, in a map bounded
 //! by its memcap; when a window closes, each entry is judged and removed.
 //!
-//! - [`Amp`] (9700070): UDP flows of a reflection service, per victim and
+//! - [`Amp`] (9700100): UDP flows of a reflection service, per victim and
 //!   service. A victim is hit when the responses it received across the
 //!   fleet reach the service's `min_bytes` and `min_ratio` (UDP payload, as
 //!   the sensor measures), parts of it were seen by at least `min_sensors`
 //!   sensors, and no sensor raised an amplification alert (9700032–9700034)
 //!   for that victim in the window: the fleet alert is for what no single
 //!   sensor could see.
-//! - [`Stones`] (9700071): alerts naming a stepping stone (an open proxy,
+//! - [`Stones`] (9700101): alerts naming a stepping stone (an open proxy,
 //!   SOCKS server, relay or amplifier), per host; at least `min_sensors`
 //!   sensors alerted on it.
-//! - [`Probes`] (9700072): probe alerts a source raised, and its
+//! - [`Probes`] (9700102): probe alerts a source raised, and its
 //!   connections to proxy ports, per source; seen by at least `min_sensors`
 //!   sensors, with probe alerts on that many or `min_hosts` hosts probed.
 

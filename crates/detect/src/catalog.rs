@@ -62,21 +62,21 @@ catalogue! {
 /// path), and its tests hold the two equal.
 pub const FLEET_SIGNATURES: &[Signature] = &[
     Signature {
-        sid: 9_700_070,
+        sid: 9_700_100,
         rev: 1,
         msg: "FUMIDAI fleet: victim hit by amplified responses across sensors, no sensor alerted alone",
         category: DOS,
         severity: 1,
     },
     Signature {
-        sid: 9_700_071,
+        sid: 9_700_101,
         rev: 1,
         msg: "FUMIDAI fleet: stepping stone alerted on by several sensors",
         category: ATTACK,
         severity: 2,
     },
     Signature {
-        sid: 9_700_072,
+        sid: 9_700_102,
         rev: 1,
         msg: "FUMIDAI fleet: one source probes proxies or relays across several sensors' networks",
         category: LEAK,
