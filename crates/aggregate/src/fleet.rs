@@ -62,6 +62,12 @@ pub struct Fleet {
     services: BTreeMap<u16, u16>,
     /// With shards: (this shard, shards); keys of other shards are theirs.
     owner: Option<(u32, u32)>,
+    /// Files: windows close only at the end of every file, because the
+    /// files are read one after the other and the second sensor's file
+    /// starts back at the first one's beginning.
+    hold: bool,
+    /// Holding: the newest event time read, the clock's once every file is.
+    held_newest: u64,
 }
 
 impl Fleet {
@@ -85,6 +91,8 @@ impl Fleet {
             det,
             services,
             owner: None,
+            hold: false,
+            held_newest: 0,
             cfg,
         }
     }
@@ -148,13 +156,33 @@ impl Fleet {
         if used {
             self.counts.used += 1;
         }
-        if let Some(closed_before) = self.clock.observe(t) {
+        if self.hold {
+            self.held_newest = self.held_newest.max(t);
+        } else if let Some(closed_before) = self.clock.observe(t) {
             self.close(closed_before, out);
         }
     }
 
+    /// The time entries age by: the fleet's, or none while holding windows
+    /// (one file's late records must not expire the next file's entries;
+    /// the memcaps still bound them).
+    fn age_now(&self, t: u64) -> u64 {
+        if self.hold {
+            0
+        } else {
+            self.clock.newest.max(t)
+        }
+    }
+
+    /// Keeps every window open until [`Fleet::finish`] (reading files).
+    pub fn holding_windows(mut self) -> Self {
+        self.hold = true;
+        self
+    }
+
     /// Closes every window (end of input) and writes their alerts.
     pub fn finish(&mut self, out: &mut EveBatch) {
+        self.clock.newest = self.clock.newest.max(self.held_newest);
         let all = self.clock.close_all();
         self.close(all, out);
     }
@@ -233,7 +261,7 @@ impl Fleet {
     fn amp_flow(&mut self, a: AmpFlow, sensor: SensorId, start: u64, end: u64) -> bool {
         let mut any = false;
         let share = |v: u64, s: u64| (u128::from(v) * u128::from(s) / 1_000_000) as u64;
-        let now = self.clock.newest.max(end);
+        let now = self.age_now(end);
         for (w, s) in self.clock.spread(start, end) {
             if !self.admit(w) {
                 continue;
@@ -281,7 +309,7 @@ impl Fleet {
             .det
             .probes
             .map
-            .with(key, self.clock.newest.max(t), Default::default, |e| {
+            .with(key, self.age_now(t), Default::default, |e| {
                 e.last = e.last.max(t);
                 if let Some(p) = e.part(sensor) {
                     p.first = if p.first == 0 { t } else { p.first.min(t) };
@@ -309,7 +337,7 @@ impl Fleet {
         if !self.admit(w) {
             return false;
         }
-        let now = self.clock.newest.max(t);
+        let now = self.age_now(t);
         let target = line.target();
         let mut refused = 0;
         if stone {

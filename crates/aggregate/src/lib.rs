@@ -148,12 +148,13 @@ fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
     let outcome = if args.read.is_empty() {
         from_stream(&cfg, args.shard, &me, fleet, outputs, &stop, &reopen)?
     } else {
-        from_files(&args.read, fleet, outputs, &stop)
+        from_files(&args.read, fleet.holding_windows(), outputs, &stop)
     };
     report(args, &outcome)
 }
 
-/// `-r`: every file in order, then every window closes.
+/// `-r`: every file in order, then every window closes (none before: see
+/// [`Fleet::holding_windows`]).
 fn from_files(
     files: &[PathBuf],
     mut fleet: Fleet,
