@@ -78,6 +78,10 @@ pub struct StreamInput {
     claim_idle_ms: u64,
     /// Reading this consumer's pending entries first (after a restart).
     backlog: bool,
+    /// The newest entry this process has read: pending entries are read
+    /// from after it, so that one read but not yet acknowledged (before the
+    /// next checkpoint, or across a reconnection) is never counted twice.
+    last_read: Option<String>,
     route_backlog: bool,
     checkpoint_key: String,
     /// Entries analysed since the last checkpoint.
@@ -107,6 +111,7 @@ impl StreamInput {
             block_ms: c.block_ms,
             claim_idle_ms: c.claim_idle_ms,
             backlog: true,
+            last_read: None,
             route_backlog: true,
             unacked: Vec::new(),
             redelivered: 0,
@@ -200,7 +205,11 @@ impl StreamInput {
             self.route()?;
         }
         let backlog = self.backlog;
-        let id = if backlog { "0" } else { ">" };
+        let id = match (&self.last_read, backlog) {
+            (_, false) => ">".to_owned(),
+            (Some(last), true) => last.clone(),
+            (None, true) => "0".to_owned(),
+        };
         let (group, consumer, source, count) = (
             self.group.clone(),
             self.consumer.clone(),
@@ -235,6 +244,9 @@ impl StreamInput {
             } else {
                 self.redelivered += entries.len() as u64;
             }
+        }
+        if let Some(e) = entries.last() {
+            self.last_read = Some(e.id.clone());
         }
         self.unacked.extend(entries.iter().map(|e| e.id.clone()));
         Ok(entries)
