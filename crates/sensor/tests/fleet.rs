@@ -423,21 +423,28 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_r
     );
     let pw_file = d.join("redis-password");
     std::fs::write(&pw_file, format!("{PASSWORD}\n")).expect("password file");
-    let agg_yaml = d.join("aggregate.yaml");
-    std::fs::write(
-        &agg_yaml,
-        format!(
-            "input:\n  url: {url}\n  tls_ca_file: {ca}\n  username: fleet\n  password_file: {}\n  \
-             key: fleet\n  block_ms: 100\n  checkpoint_ms: 100\n{AGG_AMP}outputs:\n  - filetype: regular\n    filename: fleet.json\n",
-            pw_file.display()
-        ),
-    )
-    .expect("aggregate.yaml");
-    let aggregator = || {
+    // The first aggregator never reaches a checkpoint (every 60 s): at its
+    // kill -9 every entry it read is pending, and the second must count
+    // each once. The second checkpoints every 100 ms.
+    let agg_yaml = |name: &str, checkpoint_ms: u32| {
+        let p = d.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "input:\n  url: {url}\n  tls_ca_file: {ca}\n  username: fleet\n  password_file: {}\n  \
+                 key: fleet\n  block_ms: 100\n  checkpoint_ms: {checkpoint_ms}\n{AGG_AMP}outputs:\n  - filetype: regular\n    filename: fleet.json\n",
+                pw_file.display()
+            ),
+        )
+        .expect("aggregate.yaml");
+        p
+    };
+    let (slow, fast) = (agg_yaml("slow.yaml", 60_000), agg_yaml("fast.yaml", 100));
+    let aggregator = |config: &Path| {
         let mut c = bin();
         c.arg("aggregate")
             .arg("-c")
-            .arg(&agg_yaml)
+            .arg(config)
             .args(["--name", "agg", "-q", "-l"])
             .arg(d)
             .stdout(Stdio::null())
@@ -452,7 +459,7 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_r
     )
     .expect("XGROUP");
 
-    let mut first = aggregator();
+    let mut first = aggregator(&slow);
     wait_for("the aggregator's consumer group", 20, || {
         group_field(d, port, "fumidai-aggregate", "pending").is_some()
     });
@@ -487,7 +494,7 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_r
         !before.keys().any(|s| (9_700_100..9_700_103).contains(s)),
         "no window should have closed yet: {before:?}"
     );
-    let second = aggregator();
+    let second = aggregator(&fast);
     // The fleet's time moves on: 15 minutes later, one link's ordinary traffic.
     run_ok(
         {
@@ -523,6 +530,12 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_r
     );
     let alerts: Vec<&Value> = out.iter().filter(|e| e["event_type"] == "alert").collect();
     check_amp_alert(&alerts);
+    let stats = out.last().expect("the final stats");
+    assert_eq!(
+        stats["stats"]["aggregate"]["redelivered"], attack_entries,
+        "what the killed aggregator read is read again, once"
+    );
+    assert_eq!(stats["stats"]["aggregate"]["records"], total, "{stats}");
 
     // Exactly once per sensor: the stream holds each sensor's records once.
     let stream = cli(d, port, &["XRANGE", "fleet", "-", "+"]).expect("XRANGE");
@@ -572,4 +585,100 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_r
         "stream: {total} entries {by_host:?}; aggregator killed -9 after {attack_entries}; fleet alerts {:?}",
         sids(&out)
     );
+}
+
+#[test]
+fn two_aggregators_share_the_fleet_by_key_and_raise_each_alert_once() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let d = d.path();
+    make_certificates(d);
+    let port = free_port();
+    let _redis = start_tls_redis(d, port);
+    let url = format!("rediss://127.0.0.1:{port}");
+    let ca = d.join("ca.crt").display().to_string();
+    let config = sensor_config(
+        d,
+        &format!(
+            "    - filetype: redis\n      url: {url}\n      tls_ca_file: {ca}\n      username: fleet\n      \
+             password_env: FLEET_REDIS_PASSWORD\n      mode: stream\n      key: fleet\n"
+        ),
+    );
+    let agg_yaml = d.join("aggregate.yaml");
+    std::fs::write(
+        &agg_yaml,
+        format!(
+            "input:\n  url: {url}\n  tls_ca_file: {ca}\n  username: fleet\n  password_env: FLEET_REDIS_PASSWORD\n  \
+             key: fleet\n  shards: 2\n  block_ms: 100\n  checkpoint_ms: 100\n{AGG_AMP}outputs:\n  - filetype: regular\n    filename: fleet.json\n"
+        ),
+    )
+    .expect("aggregate.yaml");
+    let shard = |n: u32| {
+        let out = d.join(format!("shard{n}"));
+        std::fs::create_dir_all(&out).expect("shard dir");
+        let child = bin()
+            .arg("aggregate")
+            .arg("-c")
+            .arg(&agg_yaml)
+            .args(["--name", "agg", "--shard", &n.to_string(), "-q", "-l"])
+            .arg(&out)
+            .env("FLEET_REDIS_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start fumidai aggregate");
+        (Proc(child), out.join("fleet.json"))
+    };
+    let shards = [shard(0), shard(1)];
+    let mut jobs: Vec<(String, PathBuf)> = ["a", "b", "c"]
+        .iter()
+        .map(|l| {
+            (
+                format!("link-{l}"),
+                fleet_pcap(&format!("fleet-link-{l}.pcap")),
+            )
+        })
+        .collect();
+    jobs.push(("link-a".into(), fleet_pcap("fleet-later.pcap")));
+    for (i, (name, pcap)) in jobs.into_iter().enumerate() {
+        let mut c = sensor(&config, d, &format!("run{i}"), &name, &[pcap]);
+        c.env("FLEET_REDIS_PASSWORD", PASSWORD);
+        run_ok(c, &name);
+    }
+    let all = || -> Vec<Vec<Value>> { shards.iter().map(|(_, f)| read_eve(f)).collect() };
+    wait_for("three fleet alerts across the shards", 60, || {
+        all()
+            .iter()
+            .map(|o| sids(o).values().sum::<usize>())
+            .sum::<usize>()
+            >= 3
+    });
+    let total = xlen(d, port);
+    wait_for("the routers to acknowledge everything", 30, || {
+        group_field(d, port, "fumidai-aggregate", "entries-read") == Some(total)
+            && group_field(d, port, "fumidai-aggregate", "pending") == Some(0)
+    });
+    for (p, _) in &shards {
+        let _ = Command::new("kill")
+            .args(["-TERM", &p.0.id().to_string()])
+            .status();
+    }
+    let mut union: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut alerts = Vec::new();
+    let outs = all();
+    for ((mut p, _), out) in shards.into_iter().zip(outs) {
+        let status = p.0.wait().expect("aggregator");
+        assert!(status.success(), "aggregator exit: {status}");
+        assert_valid(&out, "a shard's fleet.json");
+        for (k, v) in sids(&out) {
+            *union.entry(k).or_insert(0) += v;
+        }
+        alerts.extend(out.into_iter().filter(|e| e["event_type"] == "alert"));
+    }
+    assert_eq!(
+        union,
+        BTreeMap::from([(9_700_100, 1), (9_700_101, 1), (9_700_102, 1)]),
+        "each fleet alert once across the two shards"
+    );
+    check_amp_alert(&alerts.iter().collect::<Vec<_>>());
+    println!("two shards: {union:?} from {total} entries");
 }
