@@ -6,9 +6,11 @@
 //! threshold of 30,000 (the split-flood scenario of an ISP with several
 //! uplinks); the fleet sees 66,000 bytes from six reflectors.
 //!
-//! The stream test starts a redis-server that speaks only TLS and only to an
-//! ACL user, with a certificate made for it here, and needs redis-server,
-//! redis-cli and openssl (`scripts/deps.sh test`; CI has them).
+//! The stream tests start a redis-server that speaks only TLS and only to an
+//! ACL user, with a certificate made for it here: sensors XADD into one
+//! stream, aggregators read it in their consumer group and are killed -9,
+//! Redis is killed -9 under them, and every alert comes out once. They need
+//! redis-server, redis-cli and openssl (`scripts/deps.sh test`; CI has them).
 
 mod common;
 
@@ -337,7 +339,8 @@ fn make_certificates(dir: &Path) {
     ]);
 }
 
-/// redis-server on TLS only, the default user off, one ACL user.
+/// redis-server on TLS only, the default user off, one ACL user; what it
+/// acknowledged survives kill -9 (appendfsync always).
 fn start_tls_redis(dir: &Path, port: u16) -> Proc {
     let conf = dir.join("redis.conf");
     std::fs::write(
@@ -346,7 +349,7 @@ fn start_tls_redis(dir: &Path, port: u16) -> Proc {
             "port 0\ntls-port {port}\nbind 127.0.0.1\ntls-cert-file {d}/server.crt\n\
              tls-key-file {d}/server.key\ntls-ca-cert-file {d}/ca.crt\ntls-auth-clients no\n\
              user default off\nuser fleet on >{PASSWORD} ~* &* +@all\nsave \"\"\n\
-             appendonly no\ndir {d}\n",
+             appendonly yes\nappendfsync always\ndir {d}\n",
             d = dir.display()
         ),
     )
@@ -405,12 +408,12 @@ fn xlen(dir: &Path, port: u16) -> u64 {
 }
 
 #[test]
-fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_run() {
+fn three_sensors_over_a_tls_redis_stream_with_acl_and_kills_of_the_aggregator_and_redis() {
     let d = tempfile::tempdir().expect("tempdir");
     let d = d.path();
     make_certificates(d);
     let port = free_port();
-    let _redis = start_tls_redis(d, port);
+    let redis = start_tls_redis(d, port);
     let url = format!("rediss://127.0.0.1:{port}");
     let ca = d.join("ca.crt").display().to_string();
     // Sensors: the password from the environment; the aggregator: a file.
@@ -495,6 +498,13 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_an_aggregator_killed_mid_r
         "no window should have closed yet: {before:?}"
     );
     let second = aggregator(&fast);
+    wait_for("the second aggregator to read the backlog", 60, || {
+        group_field(d, port, "fumidai-aggregate", "pending") == Some(0)
+    });
+    // kill -9 of Redis under the running aggregator, and Redis back.
+    drop(redis);
+    std::thread::sleep(Duration::from_millis(500));
+    let _redis = start_tls_redis(d, port);
     // The fleet's time moves on: 15 minutes later, one link's ordinary traffic.
     run_ok(
         {
