@@ -14,7 +14,7 @@ what=${1:-build}
 pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
-  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
+  test) pkgs+=(tcpdump tshark rsyslog redis-server redis-tools openssl iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv
                chromium fonts-dejavu-core) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time bc python3) ;;
