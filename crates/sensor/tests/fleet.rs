@@ -339,8 +339,11 @@ fn make_certificates(dir: &Path) {
     ]);
 }
 
-/// redis-server on TLS only, the default user off, one ACL user; what it
-/// acknowledged survives kill -9 (appendfsync always).
+/// redis-server on TLS only, with an ACL user (the default user has a
+/// password no one here uses); what it acknowledged survives kill -9
+/// (appendfsync always). Not `user default off`: Redis 7.0 replays its
+/// append-only file as the default user, and refuses the scripts' MULTI/EXEC
+/// blocks then (NOPERM), so the stream would be gone after a restart.
 fn start_tls_redis(dir: &Path, port: u16) -> Proc {
     let conf = dir.join("redis.conf");
     std::fs::write(
@@ -348,8 +351,8 @@ fn start_tls_redis(dir: &Path, port: u16) -> Proc {
         format!(
             "port 0\ntls-port {port}\nbind 127.0.0.1\ntls-cert-file {d}/server.crt\n\
              tls-key-file {d}/server.key\ntls-ca-cert-file {d}/ca.crt\ntls-auth-clients no\n\
-             user default off\nuser fleet on >{PASSWORD} ~* &* +@all\nsave \"\"\n\
-             appendonly yes\nappendfsync always\ndir {d}\n",
+             user default on >{PASSWORD}-default ~* &* +@all\nuser fleet on >{PASSWORD} ~* &* +@all\nsave \"\"\n\
+             appendonly yes\nappendfsync always\ndir {d}\nlogfile {d}/redis.log\n",
             d = dir.display()
         ),
     )
@@ -505,6 +508,12 @@ fn three_sensors_over_a_tls_redis_stream_with_acl_and_kills_of_the_aggregator_an
     drop(redis);
     std::thread::sleep(Duration::from_millis(500));
     let _redis = start_tls_redis(d, port);
+    assert_eq!(
+        xlen(d, port),
+        attack_entries,
+        "the stream after Redis's restart; its log:\n{}",
+        std::fs::read_to_string(d.join("redis.log")).unwrap_or_default()
+    );
     // The fleet's time moves on: 15 minutes later, one link's ordinary traffic.
     run_ok(
         {
