@@ -1,74 +1,117 @@
 #!/usr/bin/env bash
-# End-to-end replay benchmark: fumidai with 1 and 2 workers next to the libpcap read floor
-# (`tcpdump -n -r FILE -w /dev/null`) on the same file, in the same run; best of RUNS each.
+# End-to-end replay benchmark, everything in one run on the same files: the page-cache
+# floor (`cat FILE > /dev/null`), the libpcap read floor (`tcpdump -n -r FILE -w /dev/null`),
+# and fumidai with 1 and 2 workers (and with --pcap-reader libpcap, and with no output), each
+# the best of RUNS: wall time, packets/s, Gbit/s, CPU seconds per million packets (the figure
+# to quote for scaling on a machine with few cores), peak RSS, and fumidai's per-batch
+# latency percentiles.
 #
-#   scripts/bench.sh [PCAP]
+#   scripts/bench.sh [PCAP...]
 #
-# Without PCAP it uses the team's shared benchmark capture, built with
-# ../shared/bench/make-mix.sh into target/bench/mix.pcap when that script exists, and
-# otherwise target/bench/repo-mix.pcap built from pcaps/ by scripts/make-bench-pcap.sh.
+# Without PCAP: the team's shared benchmark capture (../shared/bench/make-mix.sh, built into
+# target/bench/mix.pcap; else target/bench/repo-mix.pcap from pcaps/ by
+# scripts/make-bench-pcap.sh), and the many-flow capture when there is one
+# (target/bench/manyflow.pcap, or MANYFLOW=path; ../shared/bench/make-manyflow.sh builds it
+# from Zeek's repository: ZEEK_GIT_DIR=... scripts/bench.sh builds it once).
 # Environment: RUNS (default 3), WORKERS (default "1 2"), FUMIDAI_ARGS (extra arguments,
-# e.g. "-c sensor.yaml").
+# e.g. "-c sensor.yaml"), FUMIDAI (a binary to measure instead of building this tree's, e.g.
+# an older build for a before/after table), FLOWCOST=0 to skip the cost of one flow.
+# Live capture is measured by scripts/bench-live.sh (root, namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
 workers=${WORKERS:-"1 2"}
+target=${CARGO_TARGET_DIR:-target}
 mkdir -p target/bench
 scripts/deps.sh bench
-pcap=${1:-}
-if [ -z "$pcap" ]; then
-  if [ -x ../shared/bench/make-mix.sh ] || [ -f ../shared/bench/make-mix.sh ]; then
-    pcap=target/bench/mix.pcap
-    [ -f "$pcap" ] || bash ../shared/bench/make-mix.sh "$pcap"
+pcaps=("$@")
+if [ ${#pcaps[@]} -eq 0 ]; then
+  if [ -f ../shared/bench/make-mix.sh ]; then
+    [ -f target/bench/mix.pcap ] || bash ../shared/bench/make-mix.sh target/bench/mix.pcap
+    pcaps+=(target/bench/mix.pcap)
   else
-    pcap=target/bench/repo-mix.pcap
-    [ -f "$pcap" ] || scripts/make-bench-pcap.sh "$pcap"
+    [ -f target/bench/repo-mix.pcap ] || scripts/make-bench-pcap.sh target/bench/repo-mix.pcap
+    pcaps+=(target/bench/repo-mix.pcap)
+  fi
+  many=${MANYFLOW:-target/bench/manyflow.pcap}
+  if [ ! -f "$many" ] && [ -n "${ZEEK_GIT_DIR:-}" ] && [ -f ../shared/bench/make-manyflow.sh ]; then
+    bash ../shared/bench/make-manyflow.sh "$ZEEK_GIT_DIR" "$many"
+  fi
+  if [ -f "$many" ]; then
+    pcaps+=("$many")
+  else
+    echo "many-flow capture: not there ($many); ZEEK_GIT_DIR=<zeek git dir> builds it" >&2
   fi
 fi
-cargo build --release --locked --bin fumidai >&2
-read -r packets bytes < <(capinfos -c -d -M -T -r "$pcap" | awk -F'\t' '{print $2, $3}')
-# Warm the page cache so every tool reads from memory.
-cat "$pcap" > /dev/null
-
-# best_of CMD...: prints "seconds peak_rss_kb" of the fastest of $runs runs.
-best_of() {
-  local best="" rss="" tf
-  tf=$(mktemp)
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %M" -o "$tf" "$@" >/dev/null 2>&1
-    local t s
-    t=$(tail -1 "$tf")
-    s=${t% *}
-    if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$s; rss=${t#* }; fi
-  done
-  rm -f "$tf"
-  echo "$best $rss"
-}
-
-report() {
-  local name=$1 secs=$2 rss=$3
-  awk -v n="$name" -v s="$secs" -v r="$rss" -v p="$packets" -v b="$bytes" 'BEGIN {
-    if (s <= 0) s = 0.01
-    printf "%-26s %8.2f s %10.2f M packets/s %8.2f Gbit/s %8.1f MiB peak RSS\n", n, s, p / s / 1e6, b * 8 / s / 1e9, r / 1024 }'
-}
-
-echo "capture: $pcap ($packets packets, $bytes bytes), best of $runs, $(nproc) cores"
-read -r s r < <(best_of tcpdump -n -r "$pcap" -w /dev/null)
-report "tcpdump -r (read floor)" "$s" "$r"
+bin=${FUMIDAI:-}
+if [ -z "$bin" ]; then
+  cargo build --release --locked --bin fumidai >&2
+  bin="$target/release/fumidai"
+fi
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-for w in $workers; do
-  # shellcheck disable=SC2086
-  read -r s r < <(best_of bash -c "rm -f '$out/eve.json'; exec target/release/fumidai -q -r '$pcap' -l '$out' --workers $w ${FUMIDAI_ARGS:-}")
-  report "fumidai --workers $w" "$s" "$r"
+
+# best_of CMD...: runs CMD $runs times; prints "wall user sys peak_rss_kb" of the fastest,
+# and keeps its --summary-json (if it wrote $out/s.json) as $out/best.json.
+best_of() {
+  local best="" line tf="$out/time"
+  rm -f "$out/best.json"
+  for _ in $(seq "$runs"); do
+    rm -f "$out/s.json"
+    /usr/bin/time -f "%e %U %S %M" -o "$tf" "$@" >/dev/null 2>&1
+    line=$(tail -1 "$tf")
+    if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then
+      best=$line
+      [ -f "$out/s.json" ] && cp "$out/s.json" "$out/best.json"
+    fi
+  done
+  echo "$best"
+}
+
+report() { # name wall user sys rss
+  local lat="-"
+  if [ -f "$out/best.json" ]; then
+    lat=$(python3 -c '
+import json, sys
+l = json.load(open(sys.argv[1])).get("latency", {}).get("batch_us", {})
+print("%s/%s/%s" % (l.get("p50", "-"), l.get("p99", "-"), l.get("max", "-")) if l else "-")' "$out/best.json")
+  fi
+  awk -v n="$1" -v s="$2" -v u="$3" -v y="$4" -v r="$5" -v p="$packets" -v b="$bytes" -v l="$lat" 'BEGIN {
+    if (s <= 0) s = 0.01
+    printf "%-30s %6.2f s %7.2f M pkt/s %6.2f Gbit/s %6.3f CPU s/Mpkt %7.1f MiB  %s\n",
+      n, s, p / s / 1e6, b * 8 / s / 1e9, (u + y) / (p / 1e6), r / 1024, l }'
+}
+
+printf 'eve:\n  outputs: []\n' >"$out/no-output.yaml"
+for pcap in "${pcaps[@]}"; do
+  read -r packets bytes < <(capinfos -c -d -M -T -r "$pcap" | awk -F'\t' '{print $2, $3}')
+  # Warm the page cache so every tool reads from memory.
+  cat "$pcap" >/dev/null
+  echo
+  echo "capture: $pcap ($packets packets, $bytes bytes), best of $runs, $(nproc) cores"
+  echo "                               wall      packets/s    Gbit/s   CPU per 10^6 pkts  peak RSS  batch µs p50/p99/max"
+  read -r s u y r < <(best_of sh -c "cat '$pcap' > /dev/null")
+  report "cat > /dev/null (page cache)" "$s" "$u" "$y" "$r"
+  read -r s u y r < <(best_of tcpdump -n -r "$pcap" -w /dev/null)
+  report "tcpdump -r (libpcap floor)" "$s" "$u" "$y" "$r"
+  for w in $workers; do
+    # shellcheck disable=SC2086
+    read -r s u y r < <(best_of "$bin" -q -r "$pcap" -l "$out" --workers "$w" --summary-json "$out/s.json" ${FUMIDAI_ARGS:-})
+    report "fumidai --workers $w" "$s" "$u" "$y" "$r"
+  done
+  w=${workers##* }
+  if "$bin" --help | grep -q -- --pcap-reader; then
+    # shellcheck disable=SC2086
+    read -r s u y r < <(best_of "$bin" -q -r "$pcap" -l "$out" --workers "$w" --pcap-reader libpcap --summary-json "$out/s.json" ${FUMIDAI_ARGS:-})
+    report "  ... --pcap-reader libpcap" "$s" "$u" "$y" "$r"
+  fi
+  # The same with no output at all: what writing eve.json costs (serialisation stays, it
+  # happens in the workers).
+  read -r s u y r < <(best_of "$bin" -q -r "$pcap" -l "$out" --workers "$w" -c "$out/no-output.yaml" --summary-json "$out/s.json")
+  report "  ... no output (sink off)" "$s" "$u" "$y" "$r"
 done
-# The same with no output at all: what writing eve.json costs (serialisation
-# stays, it happens in the workers).
-printf 'eve:\n  outputs: []\n' > "$out/no-output.yaml"
-w=${workers##* }
-# shellcheck disable=SC2086
-read -r s r < <(best_of target/release/fumidai -q -r "$pcap" -l "$out" --workers "$w" -c "$out/no-output.yaml")
-report "  ... no output (sink off)" "$s" "$r"
 
 # What a flow costs when an attacker forges them (issue 12's targets).
-echo
-FUMIDAI=target/release/fumidai scripts/bench-floods.sh flow-cost
+if [ "${FLOWCOST:-1}" != 0 ]; then
+  echo
+  FUMIDAI="$bin" scripts/bench-floods.sh flow-cost
+fi

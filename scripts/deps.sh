@@ -3,7 +3,8 @@
 #   scripts/deps.sh build   what building needs (libpcap headers)
 #   scripts/deps.sh test    what the test suite needs besides: real peers for the output
 #                           tests (rsyslog, redis), the live lab (squid, dante,
-#                           postfix, nginx, ntpsec, and real clients), python3 for
+#                           postfix, nginx, ntpsec, ngircd, dnsmasq, WordPress on
+#                           apache2 with PHP and MariaDB, and real clients), python3 for
 #                           scripts/gen-encap.py (the encapsulation matrix), a Python
 #                           venv with junitparser to read `fumidai test --junit` as CI does,
 #                           and chromium with a font for the test that renders `fumidai report`
@@ -16,7 +17,8 @@ case "$what" in
   build) ;;
   test) pkgs+=(tcpdump tshark rsyslog redis-server redis-tools openssl iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv
-               chromium fonts-dejavu-core) ;;
+               chromium fonts-dejavu-core ngircd dnsmasq-base bind9-dnsutils wordpress apache2
+               libapache2-mod-php php-mysql php-xml mariadb-server zstd) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time bc python3) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac

@@ -6,12 +6,17 @@
 pipeline/  each capture in pcaps/ (classic pcap, at most MAX_BYTES of it) in the
            pipeline target's format: a link-type byte, then per packet a 2-byte
            little-endian length, a 1-byte time step (10 ms units) and the frame.
-http/ smtp/ socks/
+http/ smtp/ socks/ irc/
            each TCP conversation on the protocol's ports, both directions in
            capture order, in the stream targets' format (fuzz_targets/common.rs:
            a control byte per piece: direction bit, length << 1).
 ntp/       each UDP payload to or from port 123.
+dns/       each UDP payload to or from port 53.
+xmlrpc/    the client bytes of each conversation that posts to xmlrpc.php, after
+           their first request head, behind a step byte (fuzz_targets/xmlrpc.rs).
 decap/     each frame of pcaps/encap/ with every decoder switched on.
+pcapfile/  the first MAX_BYTES of each pcap and pcapng capture in pcaps/, after a byte
+           that sets the target's read size.
 report/    the EVE lines fumidai writes for pcaps/lab and pcaps/scenarios, when a
            built binary is given as FUMIDAI=path.
 
@@ -54,6 +59,7 @@ STREAM_PORTS = {
     "http": {80, 8080, 3128, 8000, 8081},
     "smtp": {25, 465, 587},
     "socks": {1080},
+    "irc": {6660, 6661, 6662, 6663, 6664, 6665, 6666, 6667, 6668, 6669, 6697, 7000, 5558},
 }
 
 
@@ -153,6 +159,7 @@ def main():
                 continue
             convs = {}
             ntp = []
+            dns = []
             for _, frame in pkts:
                 t = transport(l3(link, frame))
                 if not t:
@@ -160,6 +167,8 @@ def main():
                 proto, src, dst, sp, dp, payload = t
                 if proto == 17 and 123 in (sp, dp) and payload:
                     ntp.append(payload)
+                if proto == 17 and 53 in (sp, dp) and payload:
+                    dns.append(payload)
                 if proto != 6 or not payload:
                     continue
                 for target, ports in STREAM_PORTS.items():
@@ -173,12 +182,31 @@ def main():
             for i, d in enumerate(ntp[:64]):
                 write(os.path.join(outdir, "ntp"), f"{rel}-{i}", d)
                 counts["ntp"] = counts.get("ntp", 0) + 1
+            for i, d in enumerate(dns[:64]):
+                write(os.path.join(outdir, "dns"), f"{rel}-{i}", d)
+                counts["dns"] = counts.get("dns", 0) + 1
+            for i, ((target, _), pieces) in enumerate(sorted(convs.items(), key=lambda kv: kv[0][0])):
+                client = b"".join(d for to_client, d in pieces if not to_client)
+                head = client.find(b"\r\n\r\n")
+                if target == "http" and b"xmlrpc.php" in client[:head] and head > 0:
+                    write(os.path.join(outdir, "xmlrpc"), f"{rel}-{i}", bytes([61]) + client[head + 4:][:MAX_BYTES])
+                    counts["xmlrpc"] = counts.get("xmlrpc", 0) + 1
             if dirpath.endswith("encap") or "/encap/" in dirpath + "/":
                 idx = {1: 0, 113: 1, 276: 2, 101: 3, 12: 3, 228: 3, 0: 4, 108: 5, 104: 6}.get(link)
                 if idx is not None:
                     for i, (_, frame) in enumerate(pkts[:32]):
                         write(os.path.join(outdir, "decap"), f"{rel}-{i}", bytes([idx | 16, 0xFF]) + frame)
                         counts["decap"] = counts.get("decap", 0) + 1
+    for dirpath, _, files in sorted(os.walk(os.path.join(ROOT, "pcaps"))):
+        for name in sorted(files):
+            if not name.endswith((".pcap", ".pcapng")):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES)
+            rel = os.path.relpath(path, os.path.join(ROOT, "pcaps")).replace("/", "__")
+            write(os.path.join(outdir, "pcapfile"), rel, bytes([len(data) % 16]) + data)
+            counts["pcapfile"] = counts.get("pcapfile", 0) + 1
     fumidai = os.environ.get("FUMIDAI")
     if fumidai:
         import subprocess

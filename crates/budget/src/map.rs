@@ -150,6 +150,19 @@ impl<K: Hash + Eq, V: Aging> BoundedMap<K, V> {
         Some(r)
     }
 
+    /// Changes `k` if it is present, without inserting it or making it
+    /// younger (for keys that only matter once something else made them).
+    pub fn update<R>(&mut self, k: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let i = self.index(k)?;
+        let slot = &mut self.slots[i];
+        let r = f(&mut slot.value);
+        let heap = slot.value.heap_bytes();
+        let old = std::mem::replace(&mut slot.heap, heap);
+        self.heap = self.heap + heap - old;
+        self.settle();
+        Some(r)
+    }
+
     pub fn remove(&mut self, k: &K) -> Option<V> {
         let i = self.index(k)?;
         let v = self.remove_at(i);
@@ -405,6 +418,12 @@ impl<K: Hash + Eq, V: Aging> SharedMap<K, V> {
         self.shard(&k).with(k, now, make, f)
     }
 
+    /// As [`BoundedMap::update`]: changes `k` only if it is present, never
+    /// inserting (for keys that only matter once something else made them).
+    pub fn update<R>(&self, k: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        self.shard(k).update(k, f)
+    }
+
     /// Reads `k` without making it younger.
     pub fn read<R>(&self, k: &K, f: impl FnOnce(&V) -> R) -> Option<R> {
         self.shard(k).get(k).map(f)
@@ -418,6 +437,14 @@ impl<K: Hash + Eq, V: Aging> SharedMap<K, V> {
             r.merge(&g.report());
         }
         r
+    }
+
+    /// Removes every entry for which `f` says false, shard by shard (for
+    /// detectors that hand out what a window collected once it is over).
+    pub fn retain(&self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        for s in self.shards.iter() {
+            s.lock().unwrap_or_else(|p| p.into_inner()).retain(&mut f);
+        }
     }
 
     /// Expires idle entries in every shard (e.g. on a stats tick).

@@ -23,6 +23,7 @@ use fumidai_wire::Timestamp;
 
 use crate::Detector;
 use crate::catalog::*;
+use crate::flood::{FloodAcc, FloodVerdict};
 
 /// Buckets per window: the window slides in steps of window/BUCKETS.
 const BUCKETS: usize = 6;
@@ -77,7 +78,9 @@ struct Pair<F> {
 pub struct Evidence {
     pub service: String,
     pub port: u16,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub reflector: IpAddr,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub victim: IpAddr,
     /// Response ÷ request bytes; `None` when no request was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,11 +127,16 @@ pub struct AmpTracker<F> {
     /// The bucket that was open at the last evaluation: verdicts only
     /// change when a bucket closes.
     judged_upto: u64,
+    /// The victim-level view's sums of this worker's unsolicited responses.
+    floods: FloodAcc,
+    /// Its verdicts, until the next evaluation hands them out.
+    flood_verdicts: Vec<FloodVerdict>,
 }
 
 impl<F: Copy> AmpTracker<F> {
-    /// `meter`: this worker's share of `amplification.memcap`.
-    pub fn new(det: &Detector, meter: Meter) -> Self {
+    /// `meter`: this worker's share of `amplification.memcap`;
+    /// `flood_meter`: its share of the victim-level view's memory.
+    pub fn new(det: &Detector, meter: Meter, flood_meter: Meter) -> Self {
         let window = det.conf.amplification.window.max(BUCKETS as u64) * 1_000_000;
         let ports = det
             .conf
@@ -144,6 +152,8 @@ impl<F: Copy> AmpTracker<F> {
             ports,
             pairs: BoundedMap::new(meter, window),
             judged_upto: 0,
+            floods: FloodAcc::new(window / BUCKETS as u64, flood_meter),
+            flood_verdicts: Vec::new(),
         }
     }
 
@@ -174,8 +184,23 @@ impl<F: Copy> AmpTracker<F> {
         self.pairs.report()
     }
 
-    /// Counts one datagram of `bytes` UDP payload.
-    pub fn observe(&mut self, ts: Timestamp, key: PairKey, role: Role, bytes: u64, flow: F) {
+    /// The victim-level view's memory counters (this worker's sums).
+    pub fn flood_report(&self) -> MemReport {
+        self.floods.report()
+    }
+
+    /// Counts one datagram of `bytes` UDP payload. A response to a victim
+    /// that sent the reflector no request in the window also counts toward
+    /// the victim-level view (9700035).
+    pub fn observe(
+        &mut self,
+        det: &Detector,
+        ts: Timestamp,
+        key: PairKey,
+        role: Role,
+        bytes: u64,
+        flow: F,
+    ) {
         let id = ts.0 / self.bucket;
         let fresh = || Pair {
             buckets: [Bucket::default(); BUCKETS],
@@ -186,13 +211,36 @@ impl<F: Copy> AmpTracker<F> {
             first_unjudged: id,
             flow,
         };
-        self.pairs.with(key, ts.0, fresh, |p| {
-            Self::count(p, id, ts, role, bytes, flow)
-        });
+        let unsolicited = self
+            .pairs
+            .with(key, ts.0, fresh, |p| {
+                Self::count(p, id, ts, role, bytes, flow)
+            })
+            // No room to remember the pair (a flood filled the map): what
+            // cannot be matched to a request counts as unasked.
+            .unwrap_or(role == Role::Response);
+        if unsolicited
+            && let Some(svc) = det
+                .conf
+                .amplification
+                .services
+                .get(usize::from(key.service))
+        {
+            self.floods.note(
+                ts,
+                (key.victim, key.service),
+                key.reflector,
+                bytes,
+                svc,
+                &det.shared.floods,
+                &mut self.flood_verdicts,
+            );
+        }
     }
 
-    /// Adds a datagram to a pair.
-    fn count(p: &mut Pair<F>, id: u64, ts: Timestamp, role: Role, bytes: u64, flow: F) {
+    /// Adds a datagram to a pair; true for a response to a victim that sent
+    /// no request in the window.
+    fn count(p: &mut Pair<F>, id: u64, ts: Timestamp, role: Role, bytes: u64, flow: F) -> bool {
         let b = &mut p.buckets[(id % BUCKETS as u64) as usize];
         if b.id != id {
             *b = Bucket {
@@ -220,6 +268,11 @@ impl<F: Copy> AmpTracker<F> {
         } else if id < p.first_unjudged {
             p.first_unjudged = id;
         }
+        role == Role::Response
+            && p.buckets
+                .iter()
+                .filter(|b| b.id <= id && b.id + BUCKETS as u64 > id)
+                .all(|b| b.req_pkts == 0)
     }
 
     /// Judges the pairs that changed: ratio and unsolicited alerts for the
@@ -230,11 +283,15 @@ impl<F: Copy> AmpTracker<F> {
     /// batches happen to end; a pair whose new packets all lie in the bucket
     /// still open waits for the next boundary. `last` judges everything
     /// (end of input).
+    ///
+    /// The victim-level view's sums of the buckets that closed go to the
+    /// shared per-victim windows here too; its verdicts come out in `floods`.
     pub fn evaluate(
         &mut self,
         now: Timestamp,
         det: &Detector,
         out: &mut Vec<AmpAlert<F>>,
+        floods: &mut Vec<FloodVerdict>,
         last: bool,
     ) {
         let services = &det.conf.amplification.services;
@@ -246,9 +303,20 @@ impl<F: Copy> AmpTracker<F> {
             // No bucket closed since the last evaluation, so no verdict can
             // change: skipping keeps a flood of new pairs from being walked
             // once per batch.
+            floods.append(&mut self.flood_verdicts);
             return;
         }
         self.judged_upto = open;
+        self.floods.flush(
+            open,
+            last,
+            services,
+            &det.shared.floods,
+            &mut self.flood_verdicts,
+        );
+        self.flood_verdicts
+            .sort_by_key(|a| (a.ts, a.victim, a.service));
+        floods.append(&mut self.flood_verdicts);
         // One pass over the (bounded) map judges the pairs with new packets
         // and forgets those idle for a whole window.
         self.pairs.retain(|key, p| {
@@ -441,6 +509,18 @@ impl Detector {
     pub fn amp_window(&self) -> u64 {
         self.conf.amplification.window.max(1) * 1_000_000
     }
+
+    /// The step the amplification window slides by, in microseconds.
+    pub fn amp_bucket(&self) -> u64 {
+        self.conf.amplification.window.max(BUCKETS as u64) * 1_000_000 / BUCKETS as u64
+    }
+
+    /// The victim-level verdicts still due once every worker is done.
+    pub fn conclude_floods(&self) -> Vec<FloodVerdict> {
+        self.shared
+            .floods
+            .conclude(self.amp_bucket(), &self.conf.amplification.services)
+    }
 }
 
 #[cfg(test)]
@@ -467,7 +547,11 @@ mod tests {
     #[test]
     fn monlist_reflection_ratio() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
+        let mut a = AmpTracker::<u64>::new(
+            &d,
+            Meter::unlimited("amp_pairs"),
+            Meter::unlimited("amp_flood_acc"),
+        );
         let (svc, role) = a.classify(40000, 123).unwrap();
         assert_eq!(role, Some(Role::Request));
         let key = PairKey {
@@ -476,9 +560,10 @@ mod tests {
             service: svc,
         };
         // ntpd 4.2.6 with a full list: 192 bytes in, 100 × 440 bytes out.
-        a.observe(t(100.0), key, Role::Request, 192, 1);
+        a.observe(&d, t(100.0), key, Role::Request, 192, 1);
         for i in 0..100 {
             a.observe(
+                &d,
                 t(100.001 + f64::from(i) * 0.001),
                 key,
                 Role::Response,
@@ -487,7 +572,7 @@ mod tests {
             );
         }
         let mut out = Vec::new();
-        a.evaluate(t(100.2), &d, &mut out, true);
+        a.evaluate(t(100.2), &d, &mut out, &mut Vec::new(), true);
         assert_eq!(out.len(), 1);
         let e = &out[0].evidence;
         assert_eq!(out[0].sid, AMP_RATIO);
@@ -497,29 +582,33 @@ mod tests {
         );
         assert_eq!(e.ratio, Some(229.2));
         // Nothing new: nothing more. More responses within the window: rate-limited.
-        a.evaluate(t(100.3), &d, &mut out, true);
-        a.observe(t(110.0), key, Role::Response, 440, 1);
-        a.evaluate(t(110.0), &d, &mut out, true);
+        a.evaluate(t(100.3), &d, &mut out, &mut Vec::new(), true);
+        a.observe(&d, t(110.0), key, Role::Response, 440, 1);
+        a.evaluate(t(110.0), &d, &mut out, &mut Vec::new(), true);
         assert_eq!(out.len(), 1);
     }
 
     #[test]
     fn verdicts_wait_for_the_open_bucket_to_close() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
+        let mut a = AmpTracker::<u64>::new(
+            &d,
+            Meter::unlimited("amp_pairs"),
+            Meter::unlimited("amp_flood_acc"),
+        );
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("203.0.113.7"),
             service: a.classify(123, 40000).unwrap().0,
         };
         let mut out = Vec::new();
-        a.observe(t(101.0), key, Role::Request, 192, 1);
-        a.observe(t(101.5), key, Role::Response, 20_000, 1);
-        a.evaluate(t(105.0), &d, &mut out, false);
+        a.observe(&d, t(101.0), key, Role::Request, 192, 1);
+        a.observe(&d, t(101.5), key, Role::Response, 20_000, 1);
+        a.evaluate(t(105.0), &d, &mut out, &mut Vec::new(), false);
         assert!(out.is_empty(), "the 100-110 s bucket is still open");
         // Whenever the evaluation runs after the boundary, the verdict is the same.
-        a.observe(t(111.0), key, Role::Response, 20_000, 1);
-        a.evaluate(t(112.0), &d, &mut out, false);
+        a.observe(&d, t(111.0), key, Role::Response, 20_000, 1);
+        a.evaluate(t(112.0), &d, &mut out, &mut Vec::new(), false);
         assert_eq!(out.len(), 1);
         assert_eq!(
             (out[0].evidence.response_bytes, out[0].ts),
@@ -530,25 +619,33 @@ mod tests {
     #[test]
     fn ordinary_sync_is_quiet() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
+        let mut a = AmpTracker::<u64>::new(
+            &d,
+            Meter::unlimited("amp_pairs"),
+            Meter::unlimited("amp_flood_acc"),
+        );
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("10.0.0.9"),
             service: a.classify(123, 123).unwrap().0,
         };
         for i in 0..1000 {
-            a.observe(t(f64::from(i)), key, Role::Request, 48, 1);
-            a.observe(t(f64::from(i) + 0.01), key, Role::Response, 48, 1);
+            a.observe(&d, t(f64::from(i)), key, Role::Request, 48, 1);
+            a.observe(&d, t(f64::from(i) + 0.01), key, Role::Response, 48, 1);
         }
         let mut out = Vec::new();
-        a.evaluate(t(1000.0), &d, &mut out, true);
+        a.evaluate(t(1000.0), &d, &mut out, &mut Vec::new(), true);
         assert!(out.is_empty());
     }
 
     #[test]
     fn unsolicited_and_many_reflectors() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
+        let mut a = AmpTracker::<u64>::new(
+            &d,
+            Meter::unlimited("amp_pairs"),
+            Meter::unlimited("amp_flood_acc"),
+        );
         let svc = a.classify(123, 5555).unwrap().0;
         let mut out = Vec::new();
         for r in 0..6 {
@@ -559,6 +656,7 @@ mod tests {
             };
             for i in 0..30 {
                 a.observe(
+                    &d,
                     t(50.0 + f64::from(i) * 0.01),
                     key,
                     Role::Response,
@@ -567,7 +665,7 @@ mod tests {
                 );
             }
         }
-        a.evaluate(t(51.0), &d, &mut out, true);
+        a.evaluate(t(51.0), &d, &mut out, &mut Vec::new(), true);
         let sids: Vec<u32> = out.iter().map(|a| a.sid).collect();
         assert_eq!(sids.iter().filter(|&&s| s == AMP_UNSOLICITED).count(), 6);
         assert_eq!(
@@ -582,7 +680,11 @@ mod tests {
     #[test]
     fn window_slides() {
         let d = det();
-        let mut a = AmpTracker::<u64>::new(&d, Meter::unlimited("amp_pairs"));
+        let mut a = AmpTracker::<u64>::new(
+            &d,
+            Meter::unlimited("amp_pairs"),
+            Meter::unlimited("amp_flood_acc"),
+        );
         let key = PairKey {
             reflector: ip("10.0.0.5"),
             victim: ip("203.0.113.7"),
@@ -591,15 +693,15 @@ mod tests {
         // 6 KB every 70 s: never 10 KB within one 60 s window...
         let mut out = Vec::new();
         for k in 0..10 {
-            a.observe(t(f64::from(k) * 70.0), key, Role::Request, 100, 1);
-            a.observe(t(f64::from(k) * 70.0), key, Role::Response, 6_000, 1);
-            a.evaluate(t(f64::from(k) * 70.0), &d, &mut out, true);
+            a.observe(&d, t(f64::from(k) * 70.0), key, Role::Request, 100, 1);
+            a.observe(&d, t(f64::from(k) * 70.0), key, Role::Response, 6_000, 1);
+            a.evaluate(t(f64::from(k) * 70.0), &d, &mut out, &mut Vec::new(), true);
         }
         assert!(out.is_empty(), "{out:?}");
         // ...but one 40 s after the last shares its window.
-        a.observe(t(670.0), key, Role::Request, 100, 1);
-        a.observe(t(670.0), key, Role::Response, 6_000, 1);
-        a.evaluate(t(670.0), &d, &mut out, true);
+        a.observe(&d, t(670.0), key, Role::Request, 100, 1);
+        a.observe(&d, t(670.0), key, Role::Response, 6_000, 1);
+        a.evaluate(t(670.0), &d, &mut out, &mut Vec::new(), true);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].evidence.response_bytes, 12_000);
     }
@@ -627,8 +729,11 @@ mod tests {
     #[test]
     fn a_real_reflection_survives_a_flood_of_forged_pairs() {
         let d = det();
-        let mut a =
-            AmpTracker::<u64>::new(&d, Meter::new("amp_pairs", 1 << 20, Budget::unlimited()));
+        let mut a = AmpTracker::<u64>::new(
+            &d,
+            Meter::new("amp_pairs", 1 << 20, Budget::unlimited()),
+            Meter::new("amp_flood_acc", 1 << 20, Budget::unlimited()),
+        );
         let svc = a.classify(123, 40000).unwrap().0;
         let real = PairKey {
             reflector: ip("10.0.0.5"),
@@ -643,16 +748,16 @@ mod tests {
                 victim: IpAddr::from((0x0100_0000 + i).to_be_bytes()),
                 service: svc,
             };
-            a.observe(ts, forged, Role::Response, 468, 0);
+            a.observe(&d, ts, forged, Role::Response, 468, 0);
             if i % 5000 == 0 {
-                a.observe(ts, real, Role::Request, 192, 1);
+                a.observe(&d, ts, real, Role::Request, 192, 1);
                 for _ in 0..100 {
-                    a.observe(ts, real, Role::Response, 440, 1);
+                    a.observe(&d, ts, real, Role::Response, 440, 1);
                 }
             }
             assert!(a.report().memuse <= 1 << 20);
         }
-        a.evaluate(t(200.0), &d, &mut out, true);
+        a.evaluate(t(200.0), &d, &mut out, &mut Vec::new(), true);
         assert!(
             out.iter()
                 .any(|x| x.sid == AMP_RATIO && x.evidence.victim == real.victim),

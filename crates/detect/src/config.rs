@@ -1,5 +1,5 @@
 //! The detectors' part of sensor.yaml: `proxy`, `socks`, `smtp`, `ntp`,
-//! `amplification`, `sweep` and `alerts`. Defaults here equal the shipped
+//! `amplification`, `sweep`, `irc`, `wordpress`, `dns` and `alerts`. Defaults here equal the shipped
 //! sensor.yaml (the sensor's tests hold them to it).
 
 use std::collections::BTreeMap;
@@ -119,16 +119,35 @@ pub enum NtpLog {
     None,
 }
 
+/// How mode 6/7 requests that no answer follows are logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unanswered {
+    /// One `ntp` record per source and window (`ntp.unanswered`): a scan of
+    /// 10,000 servers is one line. Answered requests keep their records.
+    Summary,
+    /// One `ntp` record per request, as it arrives.
+    All,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NtpConf {
     pub log: NtpLog,
+    pub unanswered: Unanswered,
+    /// Seconds of packet time one unanswered-request summary covers.
+    pub summary_window: u64,
+    /// Memory for the per-source summaries.
+    pub summary_memcap: ByteSize,
 }
 
 impl Default for NtpConf {
     fn default() -> Self {
         NtpConf {
             log: NtpLog::Summary,
+            unanswered: Unanswered::Summary,
+            summary_window: 300,
+            summary_memcap: ByteSize(16 << 20),
         }
     }
 }
@@ -147,6 +166,23 @@ pub struct Service {
     pub min_ratio: f64,
     /// Response bytes in the window below which nothing fires.
     pub min_bytes: u64,
+    /// The victim-level view (9700035): distinct reflectors sending one
+    /// victim unsolicited responses within a window, from which it fires
+    /// (0: this criterion is off).
+    #[serde(default = "default_flood_reflectors")]
+    pub flood_reflectors: u64,
+    /// ... or unsolicited response bytes per second one victim receives
+    /// (the busiest sixth of a window), from which it fires (0: off).
+    #[serde(default = "default_flood_bytes_per_s")]
+    pub flood_bytes_per_s: ByteSize,
+}
+
+fn default_flood_reflectors() -> u64 {
+    100
+}
+
+fn default_flood_bytes_per_s() -> ByteSize {
+    ByteSize(1 << 20)
 }
 
 impl Service {
@@ -157,11 +193,13 @@ impl Service {
             baf,
             min_ratio,
             min_bytes,
+            flood_reflectors: default_flood_reflectors(),
+            flood_bytes_per_s: default_flood_bytes_per_s(),
         }
     }
 }
 
-/// The amplification engine (sids 9700032–9700034).
+/// The amplification engine (sids 9700032–9700035).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmpConf {
@@ -173,6 +211,9 @@ pub struct AmpConf {
     pub memcap: ByteSize,
     /// Memory for the per-victim reflector sets (9700033).
     pub victims_memcap: ByteSize,
+    /// Memory for the victim-level view (9700035): half for the shared
+    /// per-victim windows, half for the workers' per-bucket sums.
+    pub floods_memcap: ByteSize,
     pub services: Vec<Service>,
 }
 
@@ -183,6 +224,7 @@ impl Default for AmpConf {
             min_reflectors: 5,
             memcap: ByteSize(64 << 20),
             victims_memcap: ByteSize(16 << 20),
+            floods_memcap: ByteSize(16 << 20),
             services: vec![
                 Service::new("ntp", 123, 556.9, 20.0, 10_000),
                 Service::new("dns", 53, 54.6, 30.0, 30_000),
@@ -222,6 +264,119 @@ impl Default for SweepConf {
             ports: vec![1080, 3128, 8080],
             min_hosts: 10,
             window: 300,
+            memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// IRC decoding and bot detection (sids 9700050–9700054).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IrcConf {
+    /// Server ports where IRC is expected; a session on any other raises 9700052.
+    pub standard_ports: Vec<u16>,
+    /// Log message texts (PRIVMSG, NOTICE, topics) as `irc` events.
+    /// Never by default: they are people's conversations.
+    pub log_messages: bool,
+    /// Seconds after a command within which the client must act on it for
+    /// the session to count as a bot's (9700053).
+    pub bot_reaction_seconds: u64,
+    /// New outbound connections to this many distinct hosts within those
+    /// seconds count as acting on the command (a scan).
+    pub bot_reaction_hosts: usize,
+    /// ... and this many new connections to SMTP ports (a spam run).
+    pub bot_reaction_smtp: u32,
+    /// Hosts of home_net joining one channel of one server within
+    /// `botnet_window` seconds that make a botnet assembling (9700054).
+    pub botnet_min_hosts: usize,
+    pub botnet_window: u64,
+    /// Seconds a host stays a proxy/relay suspect after an alert that
+    /// confirmed it (for 9700051).
+    pub suspect_seconds: u64,
+    /// Memory for per-host IRC state (suspects, pending bot commands).
+    pub hosts_memcap: ByteSize,
+    /// Memory for the hosts seen per channel (9700054).
+    pub channels_memcap: ByteSize,
+}
+
+impl Default for IrcConf {
+    fn default() -> Self {
+        IrcConf {
+            standard_ports: (6660..=6669).chain([6697, 7000]).collect(),
+            log_messages: false,
+            bot_reaction_seconds: 30,
+            bot_reaction_hosts: 10,
+            bot_reaction_smtp: 3,
+            botnet_min_hosts: 10,
+            botnet_window: 600,
+            suspect_seconds: 86_400,
+            hosts_memcap: ByteSize(16 << 20),
+            channels_memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// WordPress XML-RPC abuse (sids 9700060–9700062).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WordPressConf {
+    /// `pingback.ping` calls naming a source elsewhere, received by one
+    /// server in home_net within the window, that make it a reflector in
+    /// use (9700060).
+    pub pingback_rate: Rate,
+    /// `system.multicall` batches of more calls than this raise 9700061.
+    pub multicall_max_calls: u64,
+    /// WordPress servers verifying pingbacks by fetching the same URL of
+    /// one web server within `victim_window` seconds: a reflected flood
+    /// (9700062).
+    pub victim_min_sources: usize,
+    pub victim_window: u64,
+    /// Memory for the per-server pingback counts and per-URL fetchers.
+    pub memcap: ByteSize,
+}
+
+impl Default for WordPressConf {
+    fn default() -> Self {
+        WordPressConf {
+            pingback_rate: Rate {
+                count: 10,
+                seconds: 60,
+            },
+            multicall_max_calls: 20,
+            victim_min_sources: 10,
+            victim_window: 60,
+            memcap: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// DNS decoding and bot query volume (sids 9700080–9700081).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConf {
+    /// Write a `dns` event (Suricata's layout, version 3) for every query and
+    /// response. Off by default: counting needs no log.
+    pub log: bool,
+    /// Our resolvers: they ask on behalf of many clients, so their queries
+    /// are not counted.
+    pub resolvers: Vec<Net>,
+    /// Queries per hour of packet time from one host above which it is
+    /// reported as a bot (9700080).
+    pub bot_queries_per_hour: u32,
+    /// Distinct names looked up as MX per hour above which a host that is
+    /// neither a resolver nor a mail server is reported (9700081).
+    pub mx_lookups_per_hour: usize,
+    /// Memory for the per-host counters.
+    pub memcap: ByteSize,
+}
+
+impl Default for DnsConf {
+    fn default() -> Self {
+        DnsConf {
+            log: false,
+            resolvers: Vec::new(),
+            bot_queries_per_hour: 10_000,
+            mx_lookups_per_hour: 50,
             memcap: ByteSize(16 << 20),
         }
     }
@@ -364,6 +519,9 @@ pub struct DetectConf {
     pub ntp: NtpConf,
     pub amplification: AmpConf,
     pub sweep: SweepConf,
+    pub irc: IrcConf,
+    pub wordpress: WordPressConf,
+    pub dns: DnsConf,
     /// Per-signature overrides, by signature id.
     pub alerts: BTreeMap<Sid, SidConf>,
     pub alert_limits: AlertLimitsConf,

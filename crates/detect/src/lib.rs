@@ -1,6 +1,7 @@
 //! fumidai's detectors: open HTTP/SOCKS proxies, open SMTP relays,
 //! proxy-check mail, spam bots, NTP monlist and UDP amplification, proxy
-//! port sweeps.
+//! port sweeps, IRC bots and botnets, WordPress pingback reflection and
+//! multicall brute force, Shellshock probes, bot DNS volume.
 //!
 //! Detectors know nothing about packets: they are asked about transactions
 //! and endpoints (and, for amplification, byte counts), and answer with the
@@ -10,11 +11,18 @@
 pub mod amp;
 pub mod catalog;
 pub mod config;
+pub mod distinct;
+pub mod dns;
+pub mod flood;
+pub mod irc;
 pub mod limits;
 pub mod nets;
+pub mod ntp_scan;
 pub mod proxy;
 pub mod smtp;
 pub mod sweep;
+pub mod top;
+pub mod wordpress;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -49,6 +57,8 @@ pub struct Detector {
     pub relay_networks: NetSet,
     pub known_proxies: NetSet,
     pub mail_servers: NetSet,
+    /// `dns.resolvers`.
+    pub resolvers: NetSet,
     pub local_domains: Vec<String>,
     sids: HashMap<u32, AlertInfo>,
     pub shared: Arc<Shared>,
@@ -59,7 +69,12 @@ pub struct Detector {
 pub struct Shared {
     pub bots: smtp::BotCounter,
     pub victims: amp::VictimMap,
+    pub floods: flood::FloodMap,
     pub sweeps: sweep::SweepMap,
+    pub irc: irc::IrcState,
+    pub dns: dns::DnsHosts,
+    pub wordpress: wordpress::WordPressState,
+    pub ntp_scans: ntp_scan::NtpScans,
     pub limits: limits::AlertLimits,
     pub budget: Arc<Budget>,
 }
@@ -67,10 +82,19 @@ pub struct Shared {
 impl Shared {
     /// The memory counters of every shared map.
     pub fn reports(&self) -> Vec<MemReport> {
+        let [irc_hosts, irc_channels] = self.irc.reports();
+        let [wp_pingbacks, wp_victims] = self.wordpress.reports();
         vec![
             self.bots.report(),
             self.victims.report(),
+            self.floods.report(),
             self.sweeps.report(),
+            irc_hosts,
+            irc_channels,
+            self.dns.report(),
+            wp_pingbacks,
+            wp_victims,
+            self.ntp_scans.report(),
             self.limits.report(),
         ]
     }
@@ -131,13 +155,27 @@ impl Detector {
                 conf.amplification.window,
                 &budget,
             ),
+            floods: flood::FloodMap::new(
+                conf.amplification.floods_memcap.as_usize() / 2,
+                conf.amplification.window,
+                &budget,
+            ),
             sweeps: sweep::SweepMap::new(&conf.sweep, &budget),
+            irc: irc::IrcState::new(&conf.irc, &budget),
+            dns: dns::DnsHosts::new(&conf.dns, &budget),
+            wordpress: wordpress::WordPressState::new(&conf.wordpress, &budget),
+            ntp_scans: ntp_scan::NtpScans::new(
+                conf.ntp.summary_memcap.as_usize(),
+                conf.ntp.summary_window,
+                &budget,
+            ),
             limits: limits::AlertLimits::new(conf.alert_limits.clone(), longest_threshold, &budget),
             budget,
         });
         Detector {
             known_proxies: set(&conf.proxy.known_proxies),
             mail_servers: set(&conf.smtp.mail_servers),
+            resolvers: set(&conf.dns.resolvers),
             local_domains: conf
                 .smtp
                 .local_domains

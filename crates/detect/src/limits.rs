@@ -72,7 +72,9 @@ pub struct StormSummary {
     pub first: Timestamp,
     #[serde(skip)]
     pub last: Timestamp,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub sources: Vec<IpAddr>,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub destinations: Vec<IpAddr>,
 }
 

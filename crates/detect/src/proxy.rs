@@ -26,6 +26,9 @@ pub struct HttpRequest<'a> {
     pub form: Form,
     /// The port the request asks the proxy to reach (CONNECT or absolute form).
     pub target_port: Option<u16>,
+    /// Sent through a tunnel (a CONNECT answered 2xx, a granted SOCKS
+    /// request) that the connection opened before.
+    pub in_tunnel: bool,
 }
 
 impl HttpRequest<'_> {
@@ -42,6 +45,8 @@ pub const SOCKS_CONNECT: u8 = 1;
 pub struct SocksRequest {
     pub command: u8,
     pub port: u16,
+    /// Sent through a tunnel the connection opened before.
+    pub in_tunnel: bool,
 }
 
 impl Detector {
@@ -49,9 +54,14 @@ impl Detector {
         self.conf.proxy.smtp_ports.contains(&port)
     }
 
-    /// Signatures an HTTP request raises on reaching `server`.
+    /// Signatures an HTTP request raises on reaching `server`. A request
+    /// to a proxy (absolute form, CONNECT) that travels inside a tunnel
+    /// chains one proxy to another (9700005).
     pub fn http_request(&self, server: IpAddr, r: &HttpRequest<'_>) -> Vec<u32> {
         let mut sids = Vec::new();
+        if r.in_tunnel && matches!(r.form, Form::Absolute | Form::Authority) {
+            sids.push(PROXY_CHAIN);
+        }
         let known = self.known_proxies.contains(server);
         if r.form == Form::Absolute && !known {
             sids.push(PROXY_ABSOLUTE_FORM);
@@ -79,9 +89,13 @@ impl Detector {
         }
     }
 
-    /// Signatures a SOCKS request from `client` to `server` raises.
+    /// Signatures a SOCKS request from `client` to `server` raises; inside
+    /// a tunnel, it chains proxies (9700005).
     pub fn socks_request(&self, client: IpAddr, server: IpAddr, r: &SocksRequest) -> Vec<u32> {
         let mut sids = Vec::new();
+        if r.in_tunnel {
+            sids.push(PROXY_CHAIN);
+        }
         if r.command == SOCKS_CONNECT && self.smtp_port(r.port) {
             sids.push(SOCKS_CONNECT_SMTP);
         }
@@ -122,6 +136,7 @@ mod tests {
 
     fn req(method: &str, form: Form, port: Option<u16>) -> HttpRequest<'_> {
         HttpRequest {
+            in_tunnel: false,
             method,
             form,
             target_port: port,
@@ -179,6 +194,7 @@ mod tests {
     fn socks_rules() {
         let d = det(&[]);
         let r = SocksRequest {
+            in_tunnel: false,
             command: SOCKS_CONNECT,
             port: 25,
         };
@@ -193,6 +209,7 @@ mod tests {
         assert_eq!(d.socks_reply(&r, true), [SOCKS_CONNECT_SMTP_OPEN]);
         assert!(d.socks_reply(&r, false).is_empty());
         let web = SocksRequest {
+            in_tunnel: false,
             command: SOCKS_CONNECT,
             port: 80,
         };

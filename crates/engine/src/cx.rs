@@ -81,6 +81,23 @@ impl Cx<'_> {
         self.out.push(&Record { header, body });
     }
 
+    /// As [`event`](Self::event), for something that happened at `ts`
+    /// (a request held until its answer came).
+    pub fn event_at<B: Serialize>(
+        &mut self,
+        ts: Timestamp,
+        t: EventType,
+        tx_id: Option<u64>,
+        body: &B,
+    ) {
+        if !self.logs(t) {
+            return;
+        }
+        let mut header = self.meta.header(ts, t);
+        header.tx_id = tx_id;
+        self.out.push(&Record { header, body });
+    }
+
     /// Raises `sid` with `evidence` (the transaction's objects), unless the
     /// signature is switched off or held back by its threshold or ceiling,
     /// which track the flow's client and server. Returns whether it fired.
@@ -107,6 +124,10 @@ impl Cx<'_> {
         }
         self.stats.alerts += 1;
         self.meta.alerted = true;
+        // An alert that confirms an open proxy or relay makes its server a
+        // stepping stone, for IRC sessions it opens (9700051).
+        self.det
+            .note_stepping_stone(sid, self.meta.server().addr, self.ts);
         if !self.logs(EventType::Alert) {
             return true;
         }

@@ -1,7 +1,7 @@
 //! A flow as the engine keeps it, and its `flow` EVE record.
 
 use fumidai_eve::objects::{FlowObj, TcpObj};
-use fumidai_eve::{EveBatch, EveTime, EventType, Record};
+use fumidai_eve::{ChainLink, EveBatch, EveTime, EventType, Record};
 use fumidai_flow::table::TableEntry;
 use fumidai_flow::{EndReason, TcpSession, TcpState};
 use fumidai_proto::Direction;
@@ -9,7 +9,7 @@ use fumidai_wire::{FlowKey, Side, Timestamp};
 use serde::Serialize;
 
 use crate::app::App;
-pub use crate::meta::{Meta, State};
+pub use crate::meta::{HopChain, Meta, State};
 use crate::tunnel::FlowTunnel;
 
 /// One flow. A TCP flow's session is a few dozen bytes until data arrives
@@ -53,8 +53,8 @@ impl Flow {
                 alerted: false,
                 seed,
                 app_proto: None,
-                app_proto_orig: None,
                 tunnel: None,
+                tunnel_chain: None,
             },
             tcp,
             app: None,
@@ -78,6 +78,11 @@ impl Flow {
                 .tunnel
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<FlowTunnel>())
+            + self.meta.tunnel_chain.as_ref().map_or(0, |c| {
+                std::mem::size_of::<HopChain>()
+                    + c.links.capacity() * std::mem::size_of::<ChainLink>()
+                    + c.links.iter().map(|l| l.target.capacity()).sum::<usize>()
+            })
     }
 
     /// Updates `state` from the TCP session, or from having seen both
@@ -109,7 +114,7 @@ struct FlowBody {
 pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
     let m = &flow.meta;
     let body = FlowBody {
-        app_proto_orig: m.app_proto_orig,
+        app_proto_orig: m.tunnel_chain.as_ref().map(|c| c.orig),
         flow: FlowObj {
             pkts_toserver: m.pkts[0],
             pkts_toclient: m.pkts[1],

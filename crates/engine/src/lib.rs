@@ -12,6 +12,7 @@ pub mod counters;
 pub mod cx;
 pub mod flows;
 pub mod meta;
+mod ntp;
 pub mod tunnel;
 mod udp;
 
@@ -75,6 +76,8 @@ pub struct EngineConfig {
     pub app_memcap: usize,
     /// Amplification pair memory.
     pub amp_memcap: usize,
+    /// This worker's sums for the victim-level view of reflection.
+    pub flood_memcap: usize,
     /// `defrag.memcap` is this worker's share.
     pub defrag: DefragConfig,
     /// How each host's stack resolves TCP overlaps, most specific first;
@@ -121,6 +124,7 @@ impl Default for EngineConfig {
             flow_memcap: 512 << 20,
             app_memcap: 256 << 20,
             amp_memcap: 64 << 20,
+            flood_memcap: 8 << 20,
             defrag: DefragConfig::default(),
             host_policy: Vec::new(),
             checksums: true,
@@ -250,7 +254,11 @@ impl Engine {
             checksums: cfg.checksums,
             counters: WorkerCounters::default(),
             app_stats: AppCounters::default(),
-            amp: AmpTracker::new(&det, meter("amp_pairs", cfg.amp_memcap)),
+            amp: AmpTracker::new(
+                &det,
+                meter("amp_pairs", cfg.amp_memcap),
+                meter("amp_flood_acc", cfg.flood_memcap),
+            ),
             out: EveBatch::with_capacity(64 << 10),
             clock: Timestamp::default(),
             stream_events: Vec::new(),
@@ -288,7 +296,7 @@ impl Engine {
     }
 
     /// This worker's memory counters, one per structure.
-    pub fn mem_reports(&self) -> [MemReport; 5] {
+    pub fn mem_reports(&self) -> [MemReport; 6] {
         let mut app = self.app_mem.report();
         app.entries = 0;
         [
@@ -297,6 +305,7 @@ impl Engine {
             self.defrag.report(),
             app,
             self.amp.report(),
+            self.amp.flood_report(),
         ]
     }
 
@@ -660,8 +669,15 @@ impl Engine {
                         }
                     }
                 }
-                if t.flags.syn() && !t.flags.ack() && self.det.is_sweep_port(t.dport) {
-                    sweep(&mut cx, p, t.dport);
+                if t.flags.syn() && !t.flags.ack() {
+                    if self.det.is_sweep_port(t.dport) {
+                        sweep(&mut cx, p, t.dport);
+                    }
+                    // While an IRC bot's command waits for its reaction,
+                    // new connections are what it may do (9700053).
+                    if self.det.irc_watching(ts) {
+                        self.det.irc_connection(p.src, p.dst, t.dport, ts);
+                    }
                 }
             }
             (L4::Udp(u), _) if !carrier => {
@@ -848,6 +864,7 @@ impl Engine {
         }
         udp::evaluate(self, false);
         self.storm_summaries(false);
+        ntp::write_summaries(&self.det, &self.cfg, self.clock, false, &mut self.out);
         self.flows.expire(self.clock, &mut self.ended);
         self.defrag.expire(self.clock);
         self.process_ended();
@@ -955,6 +972,25 @@ impl Engine {
             write_flow_record(&mut self.out, flow, reason);
         }
     }
+}
+
+/// Writes what the workers' shared windows hold once every worker is done
+/// (end of input): the victim-level reflection verdicts still due
+/// (9700035), the NTP unanswered-request summaries and the alert-storm
+/// summaries (9700090, last: they count what the others held back).
+/// Returns the number of alerts written.
+pub fn closing_summaries(
+    det: &Detector,
+    cfg: &EngineConfig,
+    now: Timestamp,
+    out: &mut EveBatch,
+) -> u64 {
+    let mut n = 0;
+    for f in det.conclude_floods() {
+        n += u64::from(udp::write_flood_alert(det, cfg, &f, out));
+    }
+    ntp::write_summaries(det, cfg, now, true, out);
+    n + storm_summaries(det, cfg, now, true, out)
 }
 
 /// Writes a 9700090 summary into `out` for each signature whose alerts were

@@ -4,7 +4,7 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use fumidai_eve::{EveTime, EventType, Header, Vlan, mask_flow_id, proto_name};
+use fumidai_eve::{ChainLink, EveTime, EventType, Header, Vlan, mask_flow_id, proto_name};
 use fumidai_flow::Class;
 use fumidai_proto::Direction;
 use fumidai_wire::PktSrc;
@@ -45,8 +45,6 @@ pub struct Meta {
     pub bytes: [u64; 2],
     /// The application protocol (for a tunnel, the one inside it).
     pub app_proto: Option<&'static str>,
-    /// For a tunnel, the protocol that opened it (Suricata's `app_proto_orig`).
-    pub app_proto_orig: Option<&'static str>,
     /// Which endpoint of the key is the client.
     pub client: Side,
     pub state: State,
@@ -58,6 +56,18 @@ pub struct Meta {
     /// The encapsulation the flow's first packet arrived in (boxed: most
     /// flows have none).
     pub tunnel: Option<Box<FlowTunnel>>,
+    /// Once a proxy tunnel opened on the connection: its hops (boxed:
+    /// most flows have none).
+    pub tunnel_chain: Option<Box<HopChain>>,
+}
+
+/// The proxy hops (HTTP CONNECT, SOCKS) opened on a connection.
+#[derive(Debug)]
+pub struct HopChain {
+    /// The protocol the connection began with (Suricata's `app_proto_orig`).
+    pub orig: &'static str,
+    /// Outermost first: what `tunnel_chain` says on the records.
+    pub links: Vec<ChainLink>,
 }
 
 /// The seed for flow ids: fixed so that the same capture gives the same ids
@@ -145,6 +155,7 @@ impl Meta {
         }
         h.community_id = Some(self.community_id());
         h.app_proto = self.app_proto;
+        h.tunnel_chain = self.tunnel_chain.as_deref().map(|c| c.links.as_slice());
         h
     }
 

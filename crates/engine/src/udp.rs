@@ -1,5 +1,6 @@
-//! UDP: NTP events and monlist alerts per datagram, and the amplification
-//! engine's measurements (per datagram) and verdicts (per batch).
+//! UDP: NTP events and monlist alerts per datagram, DNS queries counted
+//! (and logged, if asked), and the amplification engine's measurements (per
+//! datagram) and verdicts (per batch).
 
 use fumidai_detect::amp::Evidence;
 use fumidai_detect::amp::{PairKey, Role};
@@ -72,7 +73,16 @@ pub(crate) fn datagram(
         None
     };
     if let Some(n) = &parsed {
-        ntp_datagram(cx, app.get_or_insert_with(Box::default), dir, p, n);
+        let bytes = u64::from(u.len);
+        ntp_datagram(cx, app.get_or_insert_with(Box::default), dir, p, n, bytes);
+    } else if crate::app::dns::udp_port(u.sport, u.dport) {
+        crate::app::dns::datagram(
+            cx,
+            app.get_or_insert_with(Box::default),
+            p.src,
+            u.dport,
+            u.payload,
+        );
     }
     let Some((service, role)) = amp.classify(u.sport, u.dport) else {
         return;
@@ -112,7 +122,7 @@ pub(crate) fn datagram(
         victim: victim.addr,
         service,
     };
-    amp.observe(cx.ts, key, role, u64::from(u.len), hint);
+    amp.observe(cx.det, cx.ts, key, role, u64::from(u.len), hint);
 }
 
 fn brief(n: &NtpPacket<'_>) -> NtpBrief {
@@ -129,7 +139,14 @@ fn brief(n: &NtpPacket<'_>) -> NtpBrief {
     }
 }
 
-fn ntp_datagram(cx: &mut Cx<'_>, app: &mut App, dir: Direction, p: &Packet<'_>, n: &NtpPacket<'_>) {
+fn ntp_datagram(
+    cx: &mut Cx<'_>,
+    app: &mut App,
+    dir: Direction,
+    p: &Packet<'_>,
+    n: &NtpPacket<'_>,
+    bytes: u64,
+) {
     if cx.meta.app_proto.is_none() {
         cx.meta.app_proto = Some("ntp");
         cx.stats.flow("ntp");
@@ -147,22 +164,51 @@ fn ntp_datagram(cx: &mut Cx<'_>, app: &mut App, dir: Direction, p: &Packet<'_>, 
         },
         _ => true,
     };
+    let mut alerted = false;
     if let Body::Private(pr) = &n.body
         && pr.request_code.is_monlist()
     {
         let sid = if pr.response {
-            fumidai_detect::catalog::NTP_MONLIST_RESPONSE
+            // Only a server that returned its monitor list is an amplifier;
+            // an error or an empty answer is a refusal.
+            app.ntp
+                .monlist_served(pr, bytes)
+                .then_some(fumidai_detect::catalog::NTP_MONLIST_RESPONSE)
         } else {
-            fumidai_detect::catalog::NTP_MONLIST_REQUEST
+            app.ntp.monlist_request(bytes);
+            Some(fumidai_detect::catalog::NTP_MONLIST_REQUEST)
         };
         // Thresholds follow the packet: the requester, or the answering server.
-        cx.alert_tracking(
-            sid,
-            Some(tx),
-            &NtpEvidence { ntp: obj.clone() },
-            p.src,
-            p.dst,
-        );
+        if let Some(sid) = sid {
+            alerted = cx.alert_tracking(
+                sid,
+                Some(tx),
+                &NtpEvidence { ntp: obj.clone() },
+                p.src,
+                p.dst,
+            );
+        }
+    }
+    // Mode 6/7: a request waits for its answer (a scan's thousands of
+    // unanswered requests become one summary per source); an answer
+    // releases the requests before it. A request an alert was raised on is
+    // logged at once, so that the alert joins its transaction.
+    let kind = match &n.body {
+        Body::Control(c) => Some((c.response, crate::ntp::kind_of(6, c.opcode.0))),
+        Body::Private(pr) => Some((pr.response, crate::ntp::kind_of(7, pr.request_code.0))),
+        Body::Standard(_) => None,
+    };
+    let summarise = cx.det.conf.ntp.unanswered == fumidai_detect::config::Unanswered::Summary;
+    match kind {
+        Some((false, kind)) if summarise && !alerted => {
+            app.ntp.hold(cx.ts, tx, (p.src, p.dst), kind, Some(obj));
+            return;
+        }
+        Some((false, kind)) if summarise => {
+            app.ntp.hold(cx.ts, tx, (p.src, p.dst), kind, None);
+        }
+        Some((true, _)) => app.ntp.answered(cx),
+        _ => {}
     }
     if log {
         cx.stats.tx("ntp");
@@ -216,7 +262,14 @@ fn ntp_obj(n: &NtpPacket<'_>) -> NtpObj {
 /// `last`: the end of the input, when the open bucket is judged too.
 pub(crate) fn evaluate(e: &mut Engine, last: bool) {
     let mut alerts = Vec::new();
-    e.amp.evaluate(e.clock, &e.det, &mut alerts, last);
+    let mut floods = Vec::new();
+    e.amp
+        .evaluate(e.clock, &e.det, &mut alerts, &mut floods, last);
+    for f in floods {
+        if write_flood_alert(&e.det, &e.cfg, &f, &mut e.out) {
+            e.app_stats.alerts += 1;
+        }
+    }
     for a in alerts {
         let Some(info) = e.det.alert(a.sid) else {
             continue;
@@ -286,4 +339,95 @@ struct AlertBody<'a> {
     alert: fumidai_eve::objects::AlertObj,
     #[serde(flatten)]
     evidence: AmpEvidence<'a>,
+}
+
+#[derive(Serialize)]
+struct FloodBody {
+    alert: fumidai_eve::objects::AlertObj,
+    amplification: FloodObj,
+}
+
+/// The `amplification` object of a victim-level verdict (9700035).
+#[derive(Serialize)]
+struct FloodObj {
+    service: String,
+    port: u16,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
+    victim: std::net::IpAddr,
+    /// Distinct reflectors (estimated beyond 256).
+    reflectors: u64,
+    request_bytes: u64,
+    response_bytes: u64,
+    request_pkts: u64,
+    response_pkts: u64,
+    /// The busiest sixth of the window, in bytes per second.
+    bytes_per_s: u64,
+    window_s: u64,
+    baf: f64,
+    top_reflectors: Vec<TopObj>,
+}
+
+#[derive(Serialize)]
+struct TopObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
+    reflector: std::net::IpAddr,
+    response_bytes: u64,
+    response_pkts: u64,
+}
+
+/// Writes a 9700035 alert: one victim receiving unsolicited responses from
+/// many reflectors. It has no flow (the responses came in thousands); it
+/// names the victim as its destination. Returns whether it was raised.
+pub(crate) fn write_flood_alert(
+    det: &fumidai_detect::Detector,
+    cfg: &crate::EngineConfig,
+    f: &fumidai_detect::flood::FloodVerdict,
+    out: &mut fumidai_eve::EveBatch,
+) -> bool {
+    let Some(info) = det.alert(fumidai_detect::catalog::AMP_VICTIM_FLOOD) else {
+        return false;
+    };
+    let Some(svc) = det.conf.amplification.services.get(usize::from(f.service)) else {
+        return false;
+    };
+    if !det.admit(&info, None, Some(f.victim), f.ts) {
+        return false;
+    }
+    if !cfg.logs(EventType::Alert) {
+        return true;
+    }
+    let mut header = Header::new(EveTime(f.ts), EventType::Alert);
+    header.dest_ip = Some(f.victim);
+    header.ip_v = Some(if f.victim.is_ipv4() { 4 } else { 6 });
+    header.proto = Some(proto_name(17));
+    header.pkt_src = Some("wire/pcap");
+    out.push(&Record {
+        header,
+        body: FloodBody {
+            alert: crate::cx::alert_obj(&info),
+            amplification: FloodObj {
+                service: svc.name.clone(),
+                port: svc.port,
+                victim: f.victim,
+                reflectors: f.reflectors,
+                request_bytes: 0,
+                response_bytes: f.bytes,
+                request_pkts: 0,
+                response_pkts: f.pkts,
+                bytes_per_s: f.peak_bytes_per_s,
+                window_s: f.window_s,
+                baf: svc.baf,
+                top_reflectors: f
+                    .top
+                    .iter()
+                    .map(|t| TopObj {
+                        reflector: t.addr,
+                        response_bytes: t.bytes,
+                        response_pkts: t.pkts,
+                    })
+                    .collect(),
+            },
+        },
+    });
+    true
 }

@@ -1,7 +1,8 @@
-//! Application-layer objects of EVE records. `http`, `smtp`, `email` and
-//! `ntp` have Suricata's field names and types; the fields Suricata lacks,
-//! and the `socks` and `fumidai` objects, are declared in the overlay
-//! schema (schema/overlay.json) and described in docs/eve.md. (The
+//! Application-layer objects of EVE records. `http`, `smtp`, `email`,
+//! `ntp` and `dns` have Suricata's field names and types; the fields
+//! Suricata lacks, and the `socks`, `irc` and `fumidai` objects, are
+//! declared in the overlay schema (schema/overlay.json) and described in
+//! docs/eve.md. (The
 //! `amplification` object is the detector's own evidence,
 //! `fumidai_detect::amp::Evidence`.)
 //!
@@ -42,6 +43,9 @@ pub struct HttpObj {
     pub protocol: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The status code as sent when it is not a number (`2XX`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_string: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,7 +167,10 @@ pub struct SocksObj {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SocksEndpoint {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub host: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -220,6 +227,166 @@ pub struct NtpObj {
     pub monlist_entries: Option<usize>,
 }
 
+/// `irc` (overlay): one command of a session (Zeek's irc.log: `command`,
+/// `value`, `addl`, `nick`, `user`), or the session's summary at its end
+/// (no `command`; `channels`, `messages`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IrcObj {
+    /// `NICK`, `USER`, `JOIN`, `DCC`; with `irc.log_messages` also
+    /// `PRIVMSG`, `NOTICE`, `TOPIC`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Label>,
+    /// What the command names: the nick, the user, the channel, the target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// USER's mode, unused field and real name, as Zeek's `addl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addl: Option<String>,
+    /// The client's nick (before a NICK command changes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nick: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realname: Option<String>,
+    /// The server's name (from its welcome).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// A JOIN with a channel key (the key itself is never logged).
+    #[serde(skip_serializing_if = "is_false")]
+    pub key: bool,
+    /// Messages: who sent it (`nick!user@host`) and its text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dcc: Option<IrcDccObj>,
+    /// Summary: the server welcomed the client (001).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<IrcChannelObj>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<IrcCountsObj>,
+}
+
+/// `irc.dcc`: a CTCP DCC offer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IrcDccObj {
+    /// `SEND`, `CHAT`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The file name (SEND) or protocol (CHAT).
+    pub argument: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// `irc.channels[]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IrcChannelObj {
+    pub name: String,
+    /// Joined with a key.
+    #[serde(skip_serializing_if = "is_false")]
+    pub key: bool,
+    /// The server confirmed the join.
+    pub joined: bool,
+}
+
+/// `irc.messages`: counted, never logged unless asked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IrcCountsObj {
+    pub privmsg_sent: u64,
+    pub privmsg_received: u64,
+    pub notice_sent: u64,
+    pub notice_received: u64,
+    pub dcc: u64,
+    pub joins: u64,
+    pub nick_in_use: u32,
+}
+
+/// `dns`, Suricata's version 3 layout, header and questions only.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsObj {
+    pub version: u8,
+    /// `request` or `response`.
+    #[serde(rename = "type")]
+    pub kind: Label,
+    pub tx_id: u64,
+    pub id: u16,
+    /// The flags word in hex, as Suricata writes it.
+    pub flags: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub qr: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub aa: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tc: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub rd: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub ra: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub z: bool,
+    pub opcode: u8,
+    pub rcode: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<DnsQueryObj>,
+}
+
+/// `dns.queries[]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsQueryObj {
+    pub rrname: String,
+    pub rrtype: String,
+}
+
+/// `ntp.unanswered` (overlay): one source's mode 6/7 requests that no
+/// answer followed, within one window (the record of a scan).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NtpUnansweredObj {
+    pub requests: u64,
+    /// Distinct servers asked (estimated beyond 256).
+    pub targets: u64,
+    pub first: crate::EveTime,
+    pub last: crate::EveTime,
+    pub window_s: u64,
+    /// Per request kind, most frequent first.
+    pub kinds: Vec<NtpKindCount>,
+    /// Requests of kinds beyond the listed ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `ntp.unanswered.kinds[]`: a mode and its opcode (6) or request code (7).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NtpKindCount {
+    pub mode: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opcode: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_code: Option<u8>,
+    /// The request code by name (mode 7), e.g. `MON_GETLIST_1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Label>,
+    pub count: u64,
+}
+
 /// `fumidai` (overlay): evidence of fumidai's aggregating detectors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -239,6 +406,143 @@ pub struct FumidaiObj {
     /// Alerts of one signature held back by its rate ceiling (9700090).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storm: Option<StormObj>,
+    /// A Shellshock probe (9700070, 9700071).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shellshock: Option<ShellshockObj>,
+    /// The XML-RPC call of a request (9700060, 9700061).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xmlrpc: Option<XmlRpcObj>,
+    /// Pingbacks counted at a reflector (9700060).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pingback: Option<PingbackObj>,
+    /// Pingback verifications counted at a victim (9700062).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pingback_flood: Option<PingbackFloodObj>,
+    /// The alert that made an IRC client a stepping stone (9700051).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stepping_stone: Option<SteppingStoneObj>,
+    /// What made an IRC session a bot's (9700053).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub irc_bot: Option<IrcBotObj>,
+    /// Hosts joining one channel (9700054).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub botnet: Option<BotnetObj>,
+    /// Queries counted for a DNS bot alert (9700080, 9700081).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_volume: Option<DnsVolumeObj>,
+}
+
+/// `fumidai.shellshock`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShellshockObj {
+    /// The CVE the probe's form belongs to (`CVE-2014-6271`, ...).
+    pub cve: Label,
+    /// `uri`, `header`, `body` (HTTP); `command`, `header` (SMTP, mail).
+    pub location: Label,
+    /// The header's name or the SMTP command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The function definition and what follows (up to 512 bytes).
+    pub payload: String,
+    /// The command bash would run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// `fumidai.xmlrpc`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct XmlRpcObj {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// `pingback.ping`'s source URL (the page to be fetched: the victim).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `pingback.ping`'s target URL (a post of this site).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `system.multicall`: calls in the batch, pingbacks among them, and the
+    /// methods of its first calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pingbacks: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+}
+
+/// `fumidai.pingback`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PingbackObj {
+    pub pingbacks: u32,
+    pub window_s: u64,
+    /// The host most named as the source.
+    pub victim: String,
+    pub victim_pingbacks: u32,
+    /// Distinct source hosts named.
+    pub victims: usize,
+}
+
+/// `fumidai.pingback_flood`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PingbackFloodObj {
+    /// WordPress servers that fetched the URL within the window.
+    pub reflectors: usize,
+    pub window_s: u64,
+}
+
+/// `fumidai.stepping_stone`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SteppingStoneObj {
+    /// The alert that confirmed the host as an open proxy or relay.
+    pub signature_id: u32,
+    pub since: crate::EveTime,
+}
+
+/// `fumidai.irc_bot`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IrcBotObj {
+    /// Why the nick looks machine-made: `digits`, `os_tag`, `country_tag`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nick_pattern: Option<Label>,
+    /// A channel was joined with a key.
+    pub channel_key: bool,
+    /// Where the command was: the channel (or the client's nick).
+    pub channel: String,
+    /// `topic`, `privmsg`, `notice`.
+    pub via: Label,
+    /// Who gave it (`nick!user@host`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commander: Option<String>,
+    pub command: String,
+    /// `reply` (the client reported on it), `scan`, `smtp`.
+    pub reaction: Label,
+    /// The reply, or the hosts or SMTP connections counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u32>,
+    /// Seconds from the command to the reaction.
+    pub reaction_s: f64,
+}
+
+/// `fumidai.botnet`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BotnetObj {
+    pub channel: String,
+    /// Hosts of home_net that joined it on this server within the window.
+    pub hosts: usize,
+    pub window_s: u64,
+}
+
+/// `fumidai.dns_volume`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DnsVolumeObj {
+    pub queries: u32,
+    /// Distinct names looked up as MX (counted up to just past the limit).
+    pub mx_names: usize,
+    pub limit: u64,
+    pub window_s: u64,
 }
 
 /// `fumidai.tunnel`
@@ -260,6 +564,7 @@ pub struct TunnelObj {
 /// `fumidai.proxy_check`
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProxyCheckObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub address: IpAddr,
     pub port: u16,
     /// Where it came from: `subject` or `body`.
@@ -298,7 +603,9 @@ pub struct StormObj {
     pub first: crate::EveTime,
     pub last: crate::EveTime,
     /// A sample of their sources and destinations.
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub sources: Vec<std::net::IpAddr>,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser_vec")]
     pub destinations: Vec<std::net::IpAddr>,
 }
 

@@ -13,7 +13,7 @@ pub mod spool;
 pub mod stats;
 pub mod time;
 
-pub use record::{EveBatch, EventType, Header, Record, TunnelObj, Vlan, proto_name};
+pub use record::{ChainLink, EveBatch, EventType, Header, Record, TunnelObj, Vlan, proto_name};
 pub use stats::Counters;
 pub use time::EveTime;
 

@@ -16,6 +16,7 @@ pub enum EventType {
     Dns,
     Flow,
     Http,
+    Irc,
     Ntp,
     Smtp,
     Socks,
@@ -23,12 +24,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::Alert,
         EventType::Anomaly,
         EventType::Dns,
         EventType::Flow,
         EventType::Http,
+        EventType::Irc,
         EventType::Ntp,
         EventType::Smtp,
         EventType::Socks,
@@ -42,6 +44,7 @@ impl EventType {
             EventType::Dns => "dns",
             EventType::Flow => "flow",
             EventType::Http => "http",
+            EventType::Irc => "irc",
             EventType::Ntp => "ntp",
             EventType::Smtp => "smtp",
             EventType::Socks => "socks",
@@ -111,10 +114,12 @@ impl Serialize for Vlan {
 /// tunnelled packet was found in, and how deep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct TunnelObj {
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub src_ip: IpAddr,
     /// Ports when the outer packet is UDP (VXLAN, Geneve, Teredo).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
+    #[serde(serialize_with = "fumidai_wire::ipfmt::ser")]
     pub dest_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,
@@ -123,6 +128,20 @@ pub struct TunnelObj {
     pub depth: u8,
     /// Where the outer packet came from (always the capture).
     pub pkt_src: &'static str,
+}
+
+/// One proxy hop of a flow's `tunnel_chain` (overlay): a CONNECT answered
+/// 2xx or a granted SOCKS request, after which the connection carries
+/// whatever the client sends through it. Not to be confused with `tunnel`,
+/// the packet encapsulation a flow arrived in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChainLink {
+    /// The protocol of the hop: `http` (CONNECT), `socks4`, `socks5`.
+    pub proto: crate::Label,
+    /// Where the hop leads, `host:port` (IPv6 in brackets).
+    pub target: String,
+    /// The hop's transaction in its own protocol's numbering.
+    pub tx_id: u64,
 }
 
 /// The fields every EVE record starts with. `None` fields are omitted.
@@ -136,11 +155,17 @@ pub struct Header<'a> {
     pub event_type: EventType,
     #[serde(skip_serializing_if = "Vlan::is_empty")]
     pub vlan: Vlan,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub src_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "fumidai_wire::ipfmt::ser_opt"
+    )]
     pub dest_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,
@@ -169,6 +194,10 @@ pub struct Header<'a> {
     /// The sensor's tags (overlay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sensor: Option<&'a SensorObj>,
+    /// The proxy hops (HTTP CONNECT, SOCKS) the transaction went through,
+    /// outermost first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel_chain: Option<&'a [ChainLink]>,
 }
 
 impl<'a> Header<'a> {
@@ -197,6 +226,7 @@ impl<'a> Header<'a> {
             app_proto: None,
             host: id.map(|i| i.name.as_str()),
             sensor: id.map(|i| &i.sensor).filter(|s| !s.is_empty()),
+            tunnel_chain: None,
         }
     }
 }

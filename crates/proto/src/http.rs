@@ -11,6 +11,11 @@
 //! A `CONNECT` makes the client side wait for the answer: a 2xx answer
 //! opens a tunnel ([`HttpEvent::Tunnel`]) and the parser stops, leaving the
 //! rest of both streams, unconsumed, to the tunnelled protocol.
+//!
+//! Request bodies are looked into as they pass, still without being kept:
+//! every request's URI, headers and body go through the Shellshock scanner,
+//! and the body of a `POST` to an `xmlrpc.php` through the XML-RPC reader
+//! ([`HttpEvent::RequestBody`] when either found something).
 
 use std::collections::VecDeque;
 
@@ -20,6 +25,8 @@ use nom::character::complete::{digit1, space0};
 use nom::combinator::opt;
 use nom::{IResult, Parser};
 
+use crate::shellshock::{self, Hit};
+use crate::xmlrpc;
 use crate::{Direction, Probe, StreamParser};
 
 /// Limits.
@@ -33,6 +40,10 @@ pub struct HttpConfig {
     pub max_value: usize,
     /// Transactions alive at once (pipelining depth).
     pub max_txs: usize,
+    /// Look for Shellshock probes in request URIs, headers and bodies.
+    pub shellshock: bool,
+    /// Read the XML-RPC calls posted to `xmlrpc.php` (None: do not).
+    pub xmlrpc: Option<xmlrpc::Limits>,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +53,8 @@ impl Default for HttpConfig {
             max_headers: 128,
             max_value: 1024,
             max_txs: 64,
+            shellshock: true,
+            xmlrpc: Some(xmlrpc::Limits::default()),
         }
     }
 }
@@ -107,6 +120,10 @@ pub struct Request {
     pub protocol: Option<String>,
     pub headers: Headers,
     pub body_len: u64,
+    /// The first Shellshock probe in the URI, a header or the body.
+    pub shellshock: Option<Box<Hit>>,
+    /// The XML-RPC call in the body of a POST to `xmlrpc.php`.
+    pub xmlrpc: Option<Box<xmlrpc::Call>>,
 }
 
 /// A status line and its headers.
@@ -114,8 +131,11 @@ pub struct Request {
 pub struct Response {
     /// `HTTP/1.0` and the like; `None` for an HTTP/0.9 response (no status line).
     pub protocol: Option<String>,
-    /// 0 for an HTTP/0.9 response.
+    /// 0 for an HTTP/0.9 response, and when the code is not a number.
     pub status: u16,
+    /// The code as sent when it is not a three-digit number (`2XX`), which
+    /// Suricata logs as `status_string`.
+    pub status_text: Option<String>,
     pub reason: String,
     pub headers: Headers,
     /// Interim (1xx) statuses seen before this one.
@@ -139,7 +159,7 @@ pub struct HttpTx {
 
 crate::heap_size_of_fields!(Headers: host, user_agent, content_type, transfer_encoding, connection,
     proxy_connection, via, proxy_agent, referer, x_forwarded_for, location, server, all);
-crate::heap_size_of_fields!(Request: method, uri, target_host, protocol, headers);
+crate::heap_size_of_fields!(Request: method, uri, target_host, protocol, headers, shellshock, xmlrpc);
 crate::heap_size_of_fields!(Response: protocol, reason, headers, interim);
 crate::heap_size_of_fields!(HttpTx: request, response);
 
@@ -201,6 +221,11 @@ pub enum HttpEvent {
     Tunnel {
         tx: u64,
     },
+    /// The request's body was read, and held an XML-RPC call or a
+    /// Shellshock probe (see `Request::xmlrpc`, `Request::shellshock`).
+    RequestBody {
+        tx: u64,
+    },
     Anomaly {
         tx: Option<u64>,
         kind: HttpAnomaly,
@@ -242,6 +267,20 @@ enum Side {
     Stopped,
 }
 
+/// What looks into the request body being read.
+#[derive(Debug)]
+struct BodyInspect {
+    tx: u64,
+    xmlrpc: Option<xmlrpc::Scanner>,
+    shellshock: Option<shellshock::Scanner>,
+}
+
+impl crate::heap::HeapSize for BodyInspect {
+    fn heap_size(&self) -> usize {
+        self.xmlrpc.heap_size() + self.shellshock.heap_size()
+    }
+}
+
 /// An HTTP/1.x connection.
 #[derive(Debug)]
 pub struct HttpParser {
@@ -253,6 +292,11 @@ pub struct HttpParser {
     /// Transactions whose request is sent and whose final response is due, in order.
     awaiting: VecDeque<u64>,
     ended: [bool; 2],
+    inspect: Option<Box<BodyInspect>>,
+    /// The name of the request's latest header line (its first 128 bytes),
+    /// which a folded line continues: past `max_headers` it is not kept in
+    /// the headers, yet a probe there is still reported under its name.
+    last_req_header: Vec<u8>,
 }
 
 impl HttpParser {
@@ -265,6 +309,8 @@ impl HttpParser {
             next_id: 0,
             awaiting: VecDeque::new(),
             ended: [false; 2],
+            inspect: None,
+            last_req_header: Vec::new(),
         }
     }
 
@@ -287,7 +333,10 @@ impl HttpParser {
     /// Heap bytes held (transactions and their strings).
     pub fn memuse(&self) -> usize {
         use crate::heap::HeapSize;
-        self.txs.heap_size() + self.awaiting.heap_size()
+        self.txs.heap_size()
+            + self.awaiting.heap_size()
+            + self.inspect.heap_size()
+            + self.last_req_header.capacity()
     }
 
     /// True once a tunnel or upgrade stopped the parser.
@@ -397,12 +446,19 @@ impl HttpParser {
 
     fn start_request(&mut self, r: RequestLine, ev: &mut Vec<HttpEvent>) {
         let id = self.new_tx(ev);
+        self.last_req_header.clear();
         if r.uri.is_empty() {
             ev.push(HttpEvent::Anomaly {
                 tx: Some(id),
                 kind: HttpAnomaly::MissingUri,
             });
         }
+        let shellshock = if self.cfg.shellshock {
+            shellshock::scan(r.uri.as_bytes(), shellshock::Encoding::Url)
+                .map(|f| Box::new(Hit::new("uri", None, f)))
+        } else {
+            None
+        };
         let req = Request {
             method: r.method,
             uri: r.uri,
@@ -412,6 +468,8 @@ impl HttpParser {
             protocol: r.protocol,
             headers: Headers::default(),
             body_len: 0,
+            shellshock,
+            xmlrpc: None,
         };
         if let Some(t) = self.tx_mut(id) {
             t.request = Some(req);
@@ -435,6 +493,9 @@ impl HttpParser {
                 .filter(|&n| n > 0)
                 .map(Body::Length)
         };
+        if body.is_some() {
+            self.inspect = self.body_inspect(tx);
+        }
         self.req = match body {
             Some(body) => Side::Body { tx, body },
             None => {
@@ -446,6 +507,74 @@ impl HttpParser {
                 }
             }
         };
+    }
+
+    /// What the body of request `tx` is to be read for.
+    fn body_inspect(&self, tx: u64) -> Option<Box<BodyInspect>> {
+        let r = self.tx(tx)?.request.as_ref()?;
+        let xmlrpc = self
+            .cfg
+            .xmlrpc
+            .clone()
+            .filter(|_| r.method.eq_ignore_ascii_case("POST") && is_xmlrpc_path(&r.uri))
+            .map(xmlrpc::Scanner::new);
+        let form = r
+            .headers
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("x-www-form-urlencoded"));
+        let encoding = if form {
+            shellshock::Encoding::Url
+        } else {
+            shellshock::Encoding::Raw
+        };
+        let shellshock = (self.cfg.shellshock && r.shellshock.is_none())
+            .then(|| shellshock::Scanner::new(encoding));
+        if xmlrpc.is_none() && shellshock.is_none() {
+            return None;
+        }
+        Some(Box::new(BodyInspect {
+            tx,
+            xmlrpc,
+            shellshock,
+        }))
+    }
+
+    /// Request body bytes of `tx` pass by.
+    fn inspect_body(&mut self, tx: u64, data: &[u8]) {
+        if let Some(i) = self.inspect.as_mut().filter(|i| i.tx == tx) {
+            if let Some(x) = i.xmlrpc.as_mut() {
+                x.feed(data);
+            }
+            if let Some(s) = i.shellshock.as_mut() {
+                s.feed(data);
+            }
+        }
+    }
+
+    /// The request body of `tx` ended (or was cut short): what was found
+    /// goes into the request.
+    fn body_inspected(&mut self, tx: u64, ev: &mut Vec<HttpEvent>) {
+        let Some(i) = self.inspect.take_if(|i| i.tx == tx) else {
+            return;
+        };
+        let BodyInspect {
+            xmlrpc, shellshock, ..
+        } = *i;
+        let call = xmlrpc.map(|x| Box::new(x.finish()));
+        let hit = shellshock
+            .and_then(|mut s| s.take())
+            .map(|f| Box::new(Hit::new("body", None, f)));
+        if call.is_none() && hit.is_none() {
+            return;
+        }
+        if let Some(r) = self.tx_mut(tx).and_then(|t| t.request.as_mut()) {
+            r.xmlrpc = call;
+            if r.shellshock.is_none() {
+                r.shellshock = hit;
+            }
+        }
+        ev.push(HttpEvent::RequestBody { tx });
     }
 
     fn request_complete(&mut self, tx: u64, ev: &mut Vec<HttpEvent>) {
@@ -478,6 +607,7 @@ impl HttpParser {
                         t.response = Some(Response {
                             protocol: None,
                             status: 0,
+                            status_text: None,
                             reason: String::new(),
                             headers: Headers::default(),
                             interim: Vec::new(),
@@ -498,7 +628,18 @@ impl HttpParser {
                     return used;
                 }
                 match parse_status_line(line) {
-                    Some(s) => self.start_response(s, ev),
+                    Some(s) => {
+                        // A code that is not a number (`2XX`): the response
+                        // is followed all the same, as libhtp does, and the
+                        // oddity reported.
+                        if s.status_text.is_some() {
+                            ev.push(HttpEvent::Anomaly {
+                                tx: self.awaiting.front().copied(),
+                                kind: HttpAnomaly::InvalidStatusLine,
+                            });
+                        }
+                        self.start_response(s, ev)
+                    }
                     None if resync => {}
                     None => {
                         ev.push(HttpEvent::Anomaly {
@@ -554,6 +695,7 @@ impl HttpParser {
                     r.interim.push(r.status);
                     r.protocol = Some(s.protocol);
                     r.status = s.status;
+                    r.status_text = s.status_text;
                     r.reason = s.reason;
                     r.headers = Headers::default();
                 }
@@ -561,6 +703,7 @@ impl HttpParser {
                     t.response = Some(Response {
                         protocol: Some(s.protocol),
                         status: s.status,
+                        status_text: s.status_text,
                         reason: s.reason,
                         headers: Headers::default(),
                         interim: Vec::new(),
@@ -666,6 +809,9 @@ impl HttpParser {
     }
 
     fn header_line(&mut self, dir: Direction, tx: u64, line: &[u8], ev: &mut Vec<HttpEvent>) {
+        if dir == Direction::ToServer && self.cfg.shellshock {
+            self.shellshock_header(tx, line);
+        }
         let cfg = self.cfg.clone();
         let Some(h) = self.headers_mut(dir, tx) else {
             return;
@@ -743,6 +889,33 @@ impl HttpParser {
         }
     }
 
+    /// A request header line through the Shellshock scanner: the value as
+    /// sent, whole (kept values are cut at `max_value`), every line, also
+    /// those past `max_headers` (an attacker can pad a request with
+    /// harmless headers first).
+    fn shellshock_header(&mut self, tx: u64, line: &[u8]) {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        let colon = memchr(b':', line).filter(|_| !folded);
+        if let Some(c) = colon {
+            let name = trim(&line[..c]);
+            self.last_req_header.clear();
+            self.last_req_header
+                .extend_from_slice(&name[..name.len().min(128)]);
+        }
+        let value = colon.map_or(line, |c| &line[c + 1..]);
+        let name = &self.last_req_header;
+        let Some(t) = self.txs.iter_mut().find(|t| t.id == tx) else {
+            return;
+        };
+        let Some(r) = t.request.as_mut().filter(|r| r.shellshock.is_none()) else {
+            return;
+        };
+        if let Some(f) = shellshock::scan(value, shellshock::Encoding::Raw) {
+            let name = (!name.is_empty()).then_some(&name[..]);
+            r.shellshock = Some(Box::new(Hit::new("header", name, f)));
+        }
+    }
+
     fn headers_mut(&mut self, dir: Direction, tx: u64) -> Option<&mut Headers> {
         let t = self.tx_mut(tx)?;
         match dir {
@@ -778,6 +951,7 @@ impl HttpParser {
     fn body_complete(&mut self, dir: Direction, tx: u64, ev: &mut Vec<HttpEvent>) {
         match dir {
             Direction::ToServer => {
+                self.body_inspected(tx, ev);
                 self.req = Side::Start;
                 self.request_complete(tx, ev);
             }
@@ -802,6 +976,9 @@ impl HttpParser {
             Body::Length(left) => {
                 let n = (input.len() as u64).min(left);
                 self.add_body(dir, tx, n);
+                if dir == Direction::ToServer {
+                    self.inspect_body(tx, &input[..n as usize]);
+                }
                 if n == left {
                     self.body_complete(dir, tx, ev);
                 } else {
@@ -818,6 +995,9 @@ impl HttpParser {
             Body::ChunkData(left) => {
                 let n = (input.len() as u64).min(left);
                 self.add_body(dir, tx, n);
+                if dir == Direction::ToServer {
+                    self.inspect_body(tx, &input[..n as usize]);
+                }
                 let next = if n == left {
                     Body::ChunkEnd
                 } else {
@@ -874,13 +1054,19 @@ impl StreamParser for HttpParser {
             Direction::ToServer => self.req,
             Direction::ToClient => self.resp,
         };
-        // A hole inside a body of known length loses nothing that matters.
+        // A hole inside a body of known length loses nothing that matters
+        // (an XML-RPC call cut by it is no longer read).
         if let Side::Body {
             tx,
             body: Body::Length(left),
         } = side
             && len < left
         {
+            if dir == Direction::ToServer
+                && let Some(i) = self.inspect.as_mut().filter(|i| i.tx == tx)
+            {
+                i.xmlrpc = None;
+            }
             self.add_body(dir, tx, len);
             self.set_side(
                 dir,
@@ -919,6 +1105,10 @@ impl StreamParser for HttpParser {
                         if !self.awaiting.contains(&tx) {
                             self.awaiting.push_back(tx);
                         }
+                        if let Some(i) = self.inspect.as_mut() {
+                            i.xmlrpc = None;
+                        }
+                        self.body_inspected(tx, events);
                         self.request_complete(tx, events);
                     }
                     Direction::ToClient => {
@@ -936,6 +1126,12 @@ impl StreamParser for HttpParser {
 
     fn end(&mut self, dir: Direction, events: &mut Vec<HttpEvent>) {
         self.ended[dir.index()] = true;
+        if dir == Direction::ToServer
+            && let Side::Body { tx, .. } = self.req
+        {
+            // The body was cut short: what was read of it still counts.
+            self.body_inspected(tx, events);
+        }
         if dir == Direction::ToClient
             && let Side::Body {
                 tx,
@@ -974,6 +1170,7 @@ struct RequestLine {
 struct StatusLine {
     protocol: String,
     status: u16,
+    status_text: Option<String>,
     reason: String,
 }
 
@@ -999,6 +1196,15 @@ fn trim(b: &[u8]) -> &[u8] {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// A target whose path ends in `xmlrpc.php` (WordPress's XML-RPC endpoint),
+/// in any form and case, whatever its query.
+fn is_xmlrpc_path(uri: &str) -> bool {
+    let path = uri.split(['?', '#']).next().unwrap_or("");
+    let path = path.trim_end_matches('/');
+    let b = path.as_bytes();
+    b.len() >= 10 && b[b.len() - 10..].eq_ignore_ascii_case(b"xmlrpc.php")
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -1163,18 +1369,35 @@ fn parse_status_line(line: &[u8]) -> Option<StatusLine> {
     let (rest, _) = nom::character::complete::space1::<&[u8], nom::error::Error<&[u8]>>
         .parse(rest)
         .ok()?;
-    let (rest, code) =
+    let protocol = lossy(version).to_ascii_uppercase();
+    let numeric =
         take_while_m_n::<_, &[u8], nom::error::Error<&[u8]>>(3, 3, |c: u8| c.is_ascii_digit())
             .parse(rest)
+            .ok()
+            .filter(|(after, _)| !after.first().is_some_and(|c| c.is_ascii_digit()));
+    if let Some((after, code)) = numeric {
+        let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>
+            .parse(after)
             .ok()?;
-    if rest.first().is_some_and(|c| c.is_ascii_digit()) {
+        return Some(StatusLine {
+            protocol,
+            status: lossy(code).parse().ok()?,
+            status_text: None,
+            reason: lossy(trim(reason)),
+        });
+    }
+    // Any other code token (`2XX`, `2000`) is kept as sent: Suricata logs
+    // it as `status_string`.
+    let end = rest.iter().position(|&c| is_ws(c)).unwrap_or(rest.len());
+    let (code, after) = rest.split_at(end);
+    if code.is_empty() {
         return None;
     }
-    let (reason, _) = space0::<&[u8], nom::error::Error<&[u8]>>.parse(rest).ok()?;
     Some(StatusLine {
-        protocol: lossy(version).to_ascii_uppercase(),
-        status: lossy(code).parse().ok()?,
-        reason: lossy(trim(reason)),
+        protocol,
+        status: 0,
+        status_text: Some(lossy(code)),
+        reason: lossy(trim(after)),
     })
 }
 
@@ -1219,15 +1442,29 @@ const METHODS: &[&[u8]] = &[
 
 /// Does `data`, the first bytes one side sent, open an HTTP exchange?
 pub fn probe(dir: Direction, data: &[u8]) -> Probe {
+    // Empty lines before a message are tolerated (RFC 9112 §2.2), and a
+    // tunnel may begin with the stray line end of the CONNECT before it.
+    let start = data
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(data.len());
+    if start > MAX_LEADING_EOL {
+        return Probe::NoMatch;
+    }
+    let data = &data[start..];
+    if data.is_empty() {
+        return Probe::NeedMore;
+    }
     match dir {
         Direction::ToServer => {
             let mut need_more = false;
             for m in METHODS {
+                // `data` starts like "METHOD " (compared without building it:
+                // this runs on every first chunk of every stream).
                 let want = m.len() + 1;
                 let n = data.len().min(want);
-                let mut full = m.to_vec();
-                full.push(b' ');
-                if data[..n] == full[..n] {
+                let k = n.min(m.len());
+                if data[..k] == m[..k] && (n <= m.len() || data[m.len()] == b' ') {
                     if n == want {
                         return Probe::Match;
                     }
@@ -1253,6 +1490,9 @@ pub fn probe(dir: Direction, data: &[u8]) -> Probe {
         }
     }
 }
+
+/// Line ends a probe skips before a message (libhtp skips them too).
+const MAX_LEADING_EOL: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -1360,6 +1600,41 @@ mod tests {
                 HttpEvent::TxDone { tx: 0 }
             ]
         );
+    }
+
+    #[test]
+    fn a_status_code_that_is_not_a_number_is_kept_as_sent() {
+        for step in [1, 3, usize::MAX] {
+            let (ev, txs) = run_split(
+                &[
+                    (TS, b"GET /test HTTP/1.1\r\nHost: h\r\n\r\n"),
+                    (TC, b"HTTP/1.0 2XX OK\r\nContent-Length: 4\r\n\r\nbody"),
+                    (TS, b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"),
+                    (TC, b"HTTP/1.0 204 No Content\r\n\r\n"),
+                ],
+                step,
+            );
+            assert_eq!(txs.len(), 2, "step {step}");
+            let r = resp(&txs[0]);
+            assert_eq!(
+                (
+                    r.status,
+                    r.status_text.as_deref(),
+                    r.reason.as_str(),
+                    r.body_len
+                ),
+                (0, Some("2XX"), "OK", 4)
+            );
+            // The body was framed by its headers: the next exchange is intact.
+            assert_eq!(
+                (resp(&txs[1]).status, resp(&txs[1]).status_text.as_deref()),
+                (204, None)
+            );
+            assert!(ev.contains(&HttpEvent::Anomaly {
+                tx: Some(0),
+                kind: HttpAnomaly::InvalidStatusLine
+            }));
+        }
     }
 
     #[test]
@@ -1641,6 +1916,140 @@ mod tests {
         assert_eq!(probe(TC, b"HTTP/1.0 200"), Probe::Match);
         assert_eq!(probe(TC, b"HTT"), Probe::NeedMore);
         assert_eq!(probe(TC, b"220 mail"), Probe::NoMatch);
+        // A tunnel's first bytes may be the stray line end of the CONNECT.
+        assert_eq!(probe(TS, b"\nGET / HTTP/1.1\r\n"), Probe::Match);
+        assert_eq!(probe(TC, b"\r\n\r\nHTTP/1.1 200"), Probe::Match);
+        assert_eq!(probe(TS, b"\r\n"), Probe::NeedMore);
+        assert_eq!(probe(TS, &[b'\n'; 40]), Probe::NoMatch);
+    }
+
+    #[test]
+    fn shellshock_in_uri_headers_and_body() {
+        let (ev, txs) = run(&[(
+            TS,
+            b"GET /cgi-bin/a.cgi?q=%28%29%20%7B%20%3A%3B%20%7D%3B%20id HTTP/1.1\r\nHost: h\r\n\r\n\
+GET / HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nReferer: () { :; }; /bin/cat /etc/passwd\r\n\r\n\
+POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 31\r\n\r\nuser=a&pass=()+{+:;};+uname+-a\n\
+GET /plain HTTP/1.1\r\nCookie: pref=(x)\r\n\r\n",
+        )]);
+        let hits: Vec<(&str, Option<&str>, Option<&str>)> = txs
+            .iter()
+            .map(|t| {
+                let h = req(t).shellshock.as_deref();
+                (
+                    h.map_or("-", |h| h.location),
+                    h.and_then(|h| h.name.as_deref()),
+                    h.and_then(|h| h.finding.command.as_deref()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            [
+                ("uri", None, Some("id")),
+                ("header", Some("Referer"), Some("/bin/cat /etc/passwd")),
+                ("body", None, Some("uname -a")),
+                ("-", None, None),
+            ]
+        );
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, HttpEvent::RequestBody { .. }))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn shellshock_past_max_headers_is_still_found() {
+        // Padding headers first push the probe past what is kept.
+        let mut bytes = b"GET /cgi-bin/status HTTP/1.1\r\nHost: h\r\n".to_vec();
+        for i in 0..HttpConfig::default().max_headers + 10 {
+            bytes.extend_from_slice(format!("X-Pad-{i}: {i}\r\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"X-Late: () { :; }; /bin/id\r\n\r\n");
+        bytes.extend_from_slice(b"GET /b HTTP/1.1\r\nHost: h\r\n");
+        for i in 0..HttpConfig::default().max_headers + 10 {
+            bytes.extend_from_slice(format!("X-Pad-{i}: {i}\r\n").as_bytes());
+        }
+        // A folded continuation of a header that is not kept either.
+        bytes.extend_from_slice(b"X-Folded: a\r\n () { :; }; /bin/uname -a\r\n\r\n");
+        let (ev, txs) = run(&[(TS, &bytes)]);
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            HttpEvent::Anomaly {
+                kind: HttpAnomaly::TooManyHeaders,
+                ..
+            }
+        )));
+        let hits: Vec<(Option<&str>, Option<&str>)> = txs
+            .iter()
+            .map(|t| {
+                let h = req(t).shellshock.as_deref().expect("found");
+                assert_eq!(h.location, "header");
+                assert_eq!(req(t).headers.all.len(), HttpConfig::default().max_headers);
+                (h.name.as_deref(), h.finding.command.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            [
+                (Some("X-Late"), Some("/bin/id")),
+                (Some("X-Folded"), Some("/bin/uname -a")),
+            ]
+        );
+    }
+
+    const PINGBACK_POST: &[u8] = b"POST /xmlrpc.php HTTP/1.1\r\nHost: blog.example.net\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n\
+20\r\n<?xml version=\"1.0\"?><methodCall\r\n\
+ca\r\n><methodName>pingback.ping</methodName><params><param><value><string>http://victim.example/?1</string></value></param><param><value><string>http://blog.example.net/?p=1</string></value></param></params>\r\n\
+0d\r\n</methodCall>\r\n0\r\n\r\n";
+
+    #[test]
+    fn xmlrpc_posts_are_read_and_other_bodies_are_not() {
+        let (ev, txs) = run(&[
+            (TS, PINGBACK_POST),
+            (TC, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            (
+                TS,
+                b"POST /other.php HTTP/1.1\r\nContent-Length: 27\r\n\r\n<methodCall></methodCall>\r\n",
+            ),
+        ]);
+        assert!(ev.contains(&HttpEvent::RequestBody { tx: 0 }));
+        let call = req(&txs[0]).xmlrpc.as_deref().expect("call");
+        assert_eq!(call.method.as_deref(), Some("pingback.ping"));
+        assert_eq!(call.pingbacks()[0].0, "http://victim.example/?1");
+        assert!(!call.incomplete);
+        assert!(req(&txs[1]).xmlrpc.is_none());
+        assert!(is_xmlrpc_path("http://h/wp/XMLRPC.PHP?rsd"));
+        assert!(!is_xmlrpc_path("/xmlrpc.php.bak"));
+        assert!(!is_xmlrpc_path("/é"));
+        for step in 1..40 {
+            assert_eq!(
+                run_split(&[(TS, PINGBACK_POST)], step).1,
+                run(&[(TS, PINGBACK_POST)]).1,
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_cut_short_is_still_reported() {
+        let mut d = StreamDriver::new(HttpParser::new(HttpConfig::default()), 1 << 16);
+        let mut ev = Vec::new();
+        d.feed(
+            TS,
+            b"POST /xmlrpc.php HTTP/1.0\r\nContent-Length: 999\r\n\r\n<methodCall><methodName>system.multicall",
+            &mut ev,
+        );
+        d.end(TS, &mut ev);
+        assert!(ev.contains(&HttpEvent::RequestBody { tx: 0 }));
+        let call = d
+            .parser()
+            .tx(0)
+            .and_then(|t| req(t).xmlrpc.clone())
+            .unwrap();
+        assert!(call.incomplete);
     }
 
     const CONVERSATION: &[(Direction, &[u8])] = &[

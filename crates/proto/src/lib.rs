@@ -27,13 +27,19 @@
 //!   they start; events name them by that number. The caller reads them with
 //!   the parser's accessors and removes them once logged.
 
+#![forbid(unsafe_code)]
+
+pub mod dns;
 pub mod driver;
 pub mod heap;
 pub mod http;
+pub mod irc;
 pub mod ntp;
 pub mod probe;
+pub mod shellshock;
 pub mod smtp;
 pub mod socks;
+pub mod xmlrpc;
 
 pub use driver::StreamDriver;
 pub use probe::{AppProto, Detection, detect};

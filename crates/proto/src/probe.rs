@@ -1,9 +1,11 @@
 //! Protocol detection by content: which parser a new connection (or a
 //! freshly opened tunnel) gets. Every protocol's probe looks at the first
 //! bytes of each direction; the server port only breaks ties, so HTTP on
-//! port 25, SOCKS on 8080 or SMTP through a tunnel are all recognised.
+//! port 25, SOCKS on 8080, SMTP through a tunnel or IRC on a bot's odd port
+//! are all recognised. DNS over TCP is the exception: its binary framing
+//! says too little on its own, so it is taken only on port 53.
 
-use crate::{Direction, Probe, http, smtp, socks};
+use crate::{Direction, Probe, dns, http, irc, smtp, socks};
 
 /// The TCP application protocols fumidai decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -11,6 +13,8 @@ pub enum AppProto {
     Http,
     Smtp,
     Socks,
+    Irc,
+    Dns,
 }
 
 impl AppProto {
@@ -20,6 +24,8 @@ impl AppProto {
             AppProto::Http => "http",
             AppProto::Smtp => "smtp",
             AppProto::Socks => "socks",
+            AppProto::Irc => "irc",
+            AppProto::Dns => "dns",
         }
     }
 
@@ -29,6 +35,7 @@ impl AppProto {
             80 | 81 | 3128 | 8000 | 8008 | 8080 | 8081 | 8118 | 8123 | 8888 => Some(AppProto::Http),
             25 | 465 | 587 | 2525 => Some(AppProto::Smtp),
             1080 | 1081 | 9050 => Some(AppProto::Socks),
+            6660..=6669 | 6697 | 7000 => Some(AppProto::Irc),
             _ => None,
         }
     }
@@ -51,6 +58,8 @@ fn either(a: Probe, b: Probe) -> Probe {
         _ => Probe::NoMatch,
     }
 }
+
+const DNS_PORT: u16 = 53;
 
 /// Detects the protocol from the first bytes each side sent (`ts`: client
 /// to server, `tc`: server to client; either may be empty so far).
@@ -77,10 +86,21 @@ pub fn detect(ts: &[u8], tc: &[u8], server_port: u16) -> Detection {
             };
         }
     }
+    let irc = either(
+        irc::probe(Direction::ToServer, ts),
+        irc::probe(Direction::ToClient, tc),
+    );
+    let dns = if server_port == DNS_PORT {
+        dns::probe_tcp(ts)
+    } else {
+        Probe::NoMatch
+    };
     let all = [
         (AppProto::Http, http),
         (AppProto::Smtp, smtp),
         (AppProto::Socks, socks),
+        (AppProto::Irc, irc),
+        (AppProto::Dns, dns),
     ];
     let found: Vec<AppProto> = all
         .iter()
@@ -94,6 +114,14 @@ pub fn detect(ts: &[u8], tc: &[u8], server_port: u16) -> Detection {
             let preferred = AppProto::by_port(server_port).filter(|p| many.contains(p));
             return Detection::Found(preferred.unwrap_or(many[0]));
         }
+    }
+    // On IRC's own ports, any IRC message will do, from either side: a
+    // session picked up midway, or a client that opens oddly.
+    if AppProto::by_port(server_port) == Some(AppProto::Irc)
+        && http::probe(Direction::ToServer, ts) != Probe::NeedMore
+        && (irc::looks_like_message(ts) || irc::looks_like_message(tc))
+    {
+        return Detection::Found(AppProto::Irc);
     }
     if all.iter().any(|(_, p)| *p == Probe::NeedMore) {
         Detection::NeedMore
@@ -127,6 +155,27 @@ mod tests {
             Detection::Found(Smtp)
         );
         assert_eq!(detect(b"EHLO x\r\n", b"", 2500), Detection::Found(Smtp));
+        assert_eq!(detect(b"NICK bot\r\n", b"", 5558), Detection::Found(Irc));
+        assert_eq!(
+            detect(b"", b":irc.example NOTICE AUTH :*** hi\r\n", 443),
+            Detection::Found(Irc)
+        );
+        // A tunnel's first bytes: the IRC server's notice came first.
+        assert_eq!(
+            detect(b"NICK x\r\n", b":s NOTICE * :hello\r\n", 25),
+            Detection::Found(Irc)
+        );
+        let q = b"\x00\x1d\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+        assert_eq!(detect(q, b"", 53), Detection::Found(Dns));
+        assert_eq!(detect(q, b"\x00\x1d", 5353), Detection::Unknown);
+        // On IRC's ports, any IRC line.
+        assert_eq!(detect(b"USER foo\n", b"", 6667), Detection::Found(Irc));
+        assert_eq!(detect(b"353 \n", b"", 6666), Detection::Found(Irc));
+        assert_eq!(detect(b"USER foo\n", b"+OK\r\n", 110), Detection::Unknown);
+        assert_eq!(
+            detect(b"GET / HTTP/1.1\r\n", b"", 6667),
+            Detection::Found(Http)
+        );
     }
 
     #[test]

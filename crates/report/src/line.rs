@@ -45,6 +45,8 @@ pub struct Line<'a> {
     #[serde(default, borrow)]
     pub fumidai: Option<&'a RawValue>,
     #[serde(default, borrow)]
+    pub tunnel_chain: Option<&'a RawValue>,
+    #[serde(default, borrow)]
     pub stats: Option<&'a RawValue>,
 }
 
@@ -107,6 +109,29 @@ pub struct Amplification {
     /// 9700033: reflectors seen hitting the victim.
     #[serde(default)]
     pub reflectors: Option<u64>,
+}
+
+/// The `amplification` object of a victim-level verdict (9700035): many
+/// reflectors, the busiest named.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Flood {
+    pub service: String,
+    pub victim: IpAddr,
+    #[serde(default)]
+    pub reflectors: u64,
+    #[serde(default)]
+    pub response_bytes: u64,
+    #[serde(default)]
+    pub window_s: u64,
+    #[serde(default)]
+    pub top_reflectors: Vec<TopReflector>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TopReflector {
+    pub reflector: IpAddr,
+    #[serde(default)]
+    pub response_bytes: u64,
 }
 
 #[cfg(test)]

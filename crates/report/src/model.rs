@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
-use fumidai_eve::Counters;
 use fumidai_eve::app::{FumidaiObj, HttpObj, SmtpObj, SocksObj};
 use fumidai_eve::objects::AlertObj;
+use fumidai_eve::{ChainLink, Counters};
 
 use crate::hist::{Hist, Peak};
 use crate::input::{FileRead, Position};
-use crate::line::{Amplification, Line, object};
+use crate::line::{Amplification, Flood, Line, object};
 use crate::nets::HomeNet;
 use crate::tally::{Bounded, Seen, Tally};
 
@@ -141,6 +141,9 @@ pub enum Target {
     Listed,
     /// Proxy port swept (9700040).
     SweptPort,
+    /// A proxy request relayed through the host's tunnel (9700005): the
+    /// next proxy of the chain.
+    Chained,
 }
 
 impl Target {
@@ -156,6 +159,7 @@ impl Target {
             Target::RcptAccepted => "relay accepted for recipient domain",
             Target::Listed => "named as",
             Target::SweptPort => "port swept",
+            Target::Chained => "chained to the next proxy",
         }
     }
 }
@@ -726,6 +730,32 @@ impl Model {
                     self.probe(&cx, detail, None);
                 }
             }
+            9_700_005 => {
+                // The first hop of the chain is this flow's server.
+                let Some(server) = dest else { return Ok(()) };
+                let chain: Vec<ChainLink> =
+                    object(line.tunnel_chain, "tunnel_chain")?.unwrap_or_default();
+                let kind = match chain.first().map(|l| l.proto.as_ref()) {
+                    Some("socks4" | "socks5") => Kind::SocksProxy,
+                    _ => Kind::HttpProxy,
+                };
+                with_client(self, (server, kind));
+                self.peer(server, kind, src, t);
+                if let Some(k) = self.kind_mut(server, kind) {
+                    k.count("chains", 1);
+                }
+                let next = match object::<HttpObj>(line.http, "http")? {
+                    Some(h) => http_target(&h),
+                    None => socks_target(&object(line.socks, "socks")?.unwrap_or_default()),
+                };
+                let hops: Vec<&str> = chain.iter().map(|l| l.target.as_str()).collect();
+                self.target(server, Target::Chained, clip(&hops.join(" → ")), t);
+                self.probe(
+                    &cx,
+                    clip(&format!("chain via {} to {next}", hops.join(" → "))),
+                    None,
+                );
+            }
             9_700_010..=9_700_012 => {
                 let Some(server) = dest else { return Ok(()) };
                 let socks: SocksObj = object(line.socks, "socks")?.unwrap_or_default();
@@ -900,6 +930,38 @@ impl Model {
                 {
                     s.bytes.add(t, ev.response_bytes);
                     s.ratio.add(t, Peak(ev.ratio));
+                    s.window_s = s.window_s.max(ev.window_s);
+                }
+            }
+            9_700_035 => {
+                let Some(ev) = object::<Flood>(line.amplification, "amplification")? else {
+                    return Ok(());
+                };
+                let mut roles = vec![(ev.victim, Kind::Victim)];
+                roles.extend(
+                    ev.top_reflectors
+                        .iter()
+                        .map(|r| (r.reflector, Kind::Amplifier)),
+                );
+                self.roles(&cx, &roles);
+                if let Some(k) = self.kind_mut(ev.victim, Kind::Victim) {
+                    k.max("reflectors", ev.reflectors);
+                    k.max("flood_bytes", ev.response_bytes);
+                }
+                for r in &ev.top_reflectors {
+                    if let Some(p) = self.pairs.entry((r.reflector, ev.victim)) {
+                        p.seen.add(t, 1);
+                        *p.sids.entry(cx.sid).or_insert(0) += 1;
+                        if p.service.is_empty() {
+                            p.service = clip(&ev.service);
+                        }
+                        p.response_bytes = p.response_bytes.saturating_add(r.response_bytes);
+                    }
+                }
+                if let Some(t) = t
+                    && let Some(s) = self.series.entry(ev.victim)
+                {
+                    s.bytes.add(t, ev.response_bytes);
                     s.window_s = s.window_s.max(ev.window_s);
                 }
             }

@@ -141,7 +141,16 @@ fn one(m: &Model, ix: &PairIndex<'_>, ip: IpAddr, h: &Host, kind: Kind, k: &Kind
                 data.push(("tunnel-servers", servers.0.to_string()));
                 data.push(("tunnels", tunnels.to_string()));
             }
-            confirmed = sessions > 0 || tunnels > 0;
+            // A proxy request relayed through it: the tunnel was open.
+            let chains = k.get("chains");
+            if chains > 0 {
+                parts.push(format!(
+                    "relayed {} to further proxies",
+                    count(chains, "proxy request")
+                ));
+                data.push(("chains", chains.to_string()));
+            }
+            confirmed = sessions > 0 || tunnels > 0 || chains > 0;
             if confirmed {
                 what = format!("open {proto} proxy");
             } else {
@@ -240,13 +249,19 @@ fn one(m: &Model, ix: &PairIndex<'_>, ip: IpAddr, h: &Host, kind: Kind, k: &Kind
                 .map(|(_, p)| p.service.to_uppercase())
                 .collect();
             confirmed = true;
-            what = if k.sids.contains_key(&9_700_033) {
+            what = if k.sids.contains_key(&9_700_033) || k.sids.contains_key(&9_700_035) {
                 "target of a reflection DDoS".into()
             } else {
                 "receives amplified UDP responses".into()
             };
             let reflectors = (pairs.len() as u64).max(k.get("reflectors"));
-            let bytes: u64 = pairs.iter().map(|(_, p)| p.response_bytes).sum();
+            // 9700035 names only the busiest reflectors: its total is the
+            // victim's bytes when larger.
+            let bytes: u64 = pairs
+                .iter()
+                .map(|(_, p)| p.response_bytes)
+                .sum::<u64>()
+                .max(k.get("flood_bytes"));
             let svc = services.into_iter().collect::<Vec<_>>().join("/");
             parts.push(format!(
                 "{}{} from {}",

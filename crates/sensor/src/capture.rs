@@ -3,10 +3,11 @@
 //! It also keeps the packet-time clock that drives flow timeouts and stats.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use fumidai_engine::Part;
 use fumidai_eve::Counters;
 use fumidai_flow::EndReason;
@@ -14,9 +15,11 @@ use fumidai_wire::checksum::OffloadSampler;
 use fumidai_wire::key::shard_hash;
 use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 
+use crate::afpacket::Ring;
 use crate::batch::{Batch, ToWorker};
-use crate::config::ChecksumValidation;
+use crate::config::{CaptureMethod, ChecksumValidation};
 use crate::progress::Progress;
+use crate::reader::{PcapReader, Source, Window};
 use crate::stats::StatsPart;
 
 /// Bytes of packet data per batch before it is sent.
@@ -25,6 +28,8 @@ pub const BATCH_BYTES: usize = 256 << 10;
 pub const BATCH_PKTS: usize = 512;
 /// Packet time between ticks to idle workers, in microseconds.
 const TICK_MICROS: u64 = 1_000_000;
+/// How long a live stats request waits for a worker that is behind.
+const STATS_WAIT: Duration = Duration::from_millis(500);
 /// A capture file whose first packet is this much older than the clock
 /// starts a new timeline: the previous file's flows are ended.
 const BACKWARDS_MICROS: u64 = 1_000_000;
@@ -46,6 +51,16 @@ pub struct Shards {
     pub counters: Counters,
     /// How checksums are judged (per file when replaying).
     pub checksums: ChecksumValidation,
+    /// Live capture: a worker whose queue is full loses the batch (counted
+    /// in `worker_drops`) rather than holding up every other worker. A
+    /// replay waits instead, and loses nothing.
+    lossy: bool,
+    /// Packets each worker lost that way.
+    worker_drops: Vec<u64>,
+    /// The mapped window packets last came from (its address, for identity
+    /// only): when the reader moves on, batches still pointing into older
+    /// windows are sent, so that no quiet worker keeps one mapped.
+    window_at: usize,
 }
 
 /// When the next stats event is due, in packet time.
@@ -69,10 +84,9 @@ impl Shards {
     ) -> Self {
         let pending = txs
             .iter()
-            .map(|_| Batch::with_capacity(BATCH_BYTES, BATCH_PKTS))
+            .map(|_| Batch::with_capacity(BATCH_PKTS))
             .collect();
         Shards {
-            txs,
             pending,
             pool,
             hasher: foldhash::fast::RandomState::default(),
@@ -88,7 +102,27 @@ impl Shards {
             stats_tx,
             counters: Counters::default(),
             checksums: ChecksumValidation::Auto,
+            worker_drops: vec![0; txs.len()],
+            window_at: 0,
+            lossy: false,
+            txs,
         }
+    }
+
+    /// Live capture: never wait for a worker (see `lossy`).
+    pub fn set_lossy(&mut self) {
+        self.lossy = true;
+    }
+
+    /// The capture's counters, with each worker's drops.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        if self.lossy {
+            for (w, n) in self.worker_drops.iter().enumerate() {
+                c.add(&format!("capture.worker_drops.{w}"), *n);
+            }
+        }
+        c
     }
 
     /// Tells every worker whether to validate checksums from now on.
@@ -105,16 +139,28 @@ impl Shards {
         Ok(())
     }
 
-    /// Queues one packet for its worker.
+    /// Queues one packet for its worker: its bytes are copied into the
+    /// batch, or, when they lie in a mapped `window`, pointed to.
     pub fn push(
         &mut self,
         link: LinkType,
         ts: Timestamp,
         wire_len: u32,
         frame: &[u8],
+        window: Option<&Arc<Window>>,
     ) -> Result<(), WorkerGone> {
         if ts > self.clock {
             self.clock = ts;
+        }
+        if let Some(win) = window
+            && Arc::as_ptr(win) as usize != self.window_at
+        {
+            self.window_at = Arc::as_ptr(win) as usize;
+            for w in 0..self.txs.len() {
+                if !self.pending[w].accepts(Some(win)) {
+                    self.send(w)?;
+                }
+            }
         }
         let n = self.txs.len() as u64;
         let (w, part, carriers) = if n == 1 {
@@ -129,9 +175,9 @@ impl Shards {
                 _ => (w, Part::All, None),
             }
         };
-        self.queue(w, frame, wire_len, ts, link, part)?;
+        self.queue(w, frame, window, wire_len, ts, link, part)?;
         if let Some(cw) = carriers {
-            self.queue(cw, frame, wire_len, ts, link, Part::Carriers)?;
+            self.queue(cw, frame, window, wire_len, ts, link, Part::Carriers)?;
         }
         if self.clock.micros_since(self.last_tick) >= TICK_MICROS {
             self.tick()?;
@@ -140,22 +186,27 @@ impl Shards {
     }
 
     /// Adds a packet to worker `w`'s batch, sending the batch first if full.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn queue(
         &mut self,
         w: usize,
         frame: &[u8],
+        window: Option<&Arc<Window>>,
         wire_len: u32,
         ts: Timestamp,
         link: LinkType,
         part: Part,
     ) -> Result<(), WorkerGone> {
         let b = &mut self.pending[w];
-        if !b.is_empty() && (b.data.len() + frame.len() > BATCH_BYTES || b.pkts.len() >= BATCH_PKTS)
+        if !b.is_empty()
+            && (b.bytes + frame.len() > BATCH_BYTES
+                || b.pkts.len() >= BATCH_PKTS
+                || !b.accepts(window))
         {
             self.send(w)?;
         }
-        self.pending[w].push(frame, wire_len, ts, link, part);
+        self.pending[w].push(frame, window, wire_len, ts, link, part);
         Ok(())
     }
 
@@ -163,15 +214,48 @@ impl Shards {
     fn send(&mut self, w: usize) -> Result<(), WorkerGone> {
         // Worker queues are bounded, so the batches in flight are too: the
         // pool only stops being empty once that number has been allocated.
+        if self.lossy && self.txs[w].is_full() {
+            // The worker is behind: its packets go, nobody else's. The
+            // batch is emptied and kept for its next packets.
+            let b = &mut self.pending[w];
+            self.worker_drops[w] += b.pkts.len() as u64;
+            b.clear();
+            return Ok(());
+        }
         let fresh = self
             .pool
             .try_recv()
-            .unwrap_or_else(|_| Batch::with_capacity(BATCH_BYTES, BATCH_PKTS));
+            .unwrap_or_else(|_| Batch::with_capacity(BATCH_PKTS));
         let mut b = std::mem::replace(&mut self.pending[w], fresh);
         b.clock = self.clock;
-        self.txs[w]
-            .send(ToWorker::Packets(b))
-            .map_err(|_| WorkerGone)
+        if !self.lossy {
+            return self.txs[w]
+                .send(ToWorker::Packets(b))
+                .map_err(|_| WorkerGone);
+        }
+        match self.txs[w].try_send(ToWorker::Packets(b)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(ToWorker::Packets(mut b))) => {
+                self.worker_drops[w] += b.pkts.len() as u64;
+                b.clear();
+                self.pending[w] = b;
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(WorkerGone),
+        }
+    }
+
+    /// Sends a control message. Live, a tick to a worker that is behind is
+    /// skipped (its next batch carries the clock).
+    fn control(&self, w: usize, msg: ToWorker) -> Result<(), WorkerGone> {
+        if !self.lossy {
+            return self.txs[w].send(msg).map_err(|_| WorkerGone);
+        }
+        match self.txs[w].try_send(msg) {
+            Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
+            Err(TrySendError::Disconnected(_)) => Err(WorkerGone),
+        }
     }
 
     /// Hands every partial batch over; workers with nothing queued get a
@@ -180,9 +264,7 @@ impl Shards {
         self.last_tick = self.clock;
         for w in 0..self.txs.len() {
             if self.pending[w].is_empty() {
-                self.txs[w]
-                    .send(ToWorker::Tick(self.clock))
-                    .map_err(|_| WorkerGone)?;
+                self.control(w, ToWorker::Tick(self.clock))?;
             } else {
                 self.send(w)?;
             }
@@ -215,14 +297,37 @@ impl Shards {
     }
 
     fn request_stats(&mut self, seq: u64, ts: Timestamp) -> Result<(), WorkerGone> {
+        let mut late = 0;
         for tx in &self.txs {
-            tx.send(ToWorker::Stats { seq, ts })
-                .map_err(|_| WorkerGone)?;
+            let msg = ToWorker::Stats { seq, ts };
+            if !self.lossy {
+                tx.send(msg).map_err(|_| WorkerGone)?;
+                continue;
+            }
+            // Live: wait for a worker that is behind, but not for ever.
+            match tx.send_timeout(msg, STATS_WAIT) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(_)) => {
+                    // The event goes out without that worker's counters.
+                    late += 1;
+                    let _ = self.stats_tx.send(StatsPart {
+                        seq,
+                        ts,
+                        counters: Counters::default(),
+                        latency: None,
+                    });
+                }
+                Err(SendTimeoutError::Disconnected(_)) => return Err(WorkerGone),
+            }
+        }
+        if self.lossy {
+            self.counters.add("capture.stats_late", late);
         }
         let _ = self.stats_tx.send(StatsPart {
             seq,
             ts,
-            counters: self.counters.clone(),
+            counters: self.counters(),
+            latency: None,
         });
         Ok(())
     }
@@ -279,7 +384,7 @@ pub struct Inputs {
 
 /// Expands `-r` arguments: files as given, directories to their captures in
 /// name order. In a directory, only regular files that start like a pcap or
-/// pcapng file are taken: a FIFO or a device would block the replay, so it
+/// pcapng file (or decompress to one) are taken: a FIFO or a device would block the replay, so it
 /// is never opened, and everything passed over is named with its reason.
 pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Inputs> {
     let mut out = Inputs::default();
@@ -348,7 +453,7 @@ fn collect_dir(
                 .push((path, format!("not a regular file ({})", file_kind(&meta))));
             continue;
         }
-        match capture_magic(&path) {
+        match crate::reader::is_capture(&path) {
             Ok(true) => out.push(path),
             Ok(false) => inputs
                 .not_captures
@@ -375,23 +480,10 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-/// True for a file that starts like a pcap or pcapng file.
-fn capture_magic(path: &Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let mut f = std::fs::File::open(path)?;
-    if f.read(&mut magic)? < 4 {
-        return Ok(false);
-    }
-    Ok(matches!(
-        u32::from_le_bytes(magic),
-        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-    ))
-}
-
 /// Replays capture files into the shards.
 pub fn replay(
     files: &[PathBuf],
+    how: PcapReader,
     shards: &mut Shards,
     stop: &AtomicBool,
     progress: &mut Progress,
@@ -405,7 +497,7 @@ pub fn replay(
             path: path.clone(),
             ..Default::default()
         };
-        replay_file(path, i > 0, shards, stop, progress, &mut report)?;
+        replay_file(path, how, i > 0, shards, stop, progress, &mut report)?;
         progress.file_done(path);
         reports.push(report);
     }
@@ -414,28 +506,39 @@ pub fn replay(
 
 fn replay_file(
     path: &Path,
+    how: PcapReader,
     check_timeline: bool,
     shards: &mut Shards,
     stop: &AtomicBool,
     progress: &mut Progress,
     report: &mut FileReport,
 ) -> Result<(), WorkerGone> {
-    let mut cap = match pcap::Capture::from_file(path) {
-        Ok(c) => c,
+    let mut src = match Source::open(path, how) {
+        Ok(s) => s,
         Err(e) => {
-            report.error = Some(format!("cannot read as a capture: {e}"));
+            report.error = Some(if e.message.starts_with("cannot read as a capture") {
+                e.message
+            } else {
+                format!("cannot read as a capture: {}", e.message)
+            });
             report.unreadable = true;
             return Ok(());
         }
     };
-    let dlt = cap.get_datalink().0;
-    let Some(link) = LinkType::from_dlt(dlt) else {
-        report.error = Some(format!("unsupported link type {dlt}"));
+    // A file of a link type nothing here decodes is named as such, even
+    // when it holds no packet.
+    let unsupported = |src: &Source| {
+        src.link()
+            .filter(|l| LinkType::from_dlt(*l).is_none())
+            .map(|l| format!("unsupported link type {l}"))
+    };
+    if let Some(e) = unsupported(&src) {
+        report.error = Some(e);
         report.unreadable = true;
         return Ok(());
-    };
+    }
     if shards.checksums == ChecksumValidation::Auto {
-        let sample = sample_checksums(path, link);
+        let sample = sample_checksums(path, how);
         let (checked, bad) = (sample.checked, sample.bad);
         let offload = sample.offload();
         if offload {
@@ -447,117 +550,93 @@ fn replay_file(
         }
         shards.set_checksums(!offload)?;
     }
-    let pcapng = is_pcapng(path);
-    // Offset of the next record in a classic pcap file: header, then
-    // 16-byte record headers each followed by the captured bytes.
-    let mut offset: u64 = 24;
     let mut first = true;
+    // The last link type seen, and its decoder's view of it.
+    let mut link_of: Option<(i32, LinkType)> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        match cap.next_packet() {
-            Ok(p) => {
-                let ts = Timestamp::from_sec_usec(
-                    p.header.ts.tv_sec.max(0) as u64,
-                    p.header.ts.tv_usec.max(0) as u64,
-                );
+        let stopped = match src.next() {
+            Ok(Some(f)) => {
+                let link = match link_of {
+                    Some((dlt, l)) if dlt == f.link => l,
+                    _ => match LinkType::from_dlt(f.link) {
+                        Some(l) => {
+                            link_of = Some((f.link, l));
+                            l
+                        }
+                        None => {
+                            report.unreadable = report.packets == 0;
+                            report.error = Some(format!("unsupported link type {}", f.link));
+                            return Ok(());
+                        }
+                    },
+                };
                 if first && check_timeline {
-                    shards.new_timeline_if_backwards(ts)?;
+                    shards.new_timeline_if_backwards(f.ts)?;
                 }
                 first = false;
-                offset += 16 + p.data.len() as u64;
                 report.packets += 1;
-                report.bytes += u64::from(p.header.len);
-                shards.push(link, ts, p.header.len, p.data)?;
-                progress.packet(offset, p.header.len);
+                report.bytes += u64::from(f.wire_len);
+                let wire_len = f.wire_len;
+                shards.push(link, f.ts, wire_len, f.data, f.window)?;
+                progress.packet(src.offset(), wire_len);
+                continue;
             }
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => {
-                let at = if pcapng {
-                    pcapng_offset_after(path, report.packets)
-                } else {
-                    Some(offset)
-                };
-                let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                report.unreadable = report.packets == 0;
-                report.error = Some(match at {
-                    Some(at) => format!(
-                        "stopped after {} packets at byte offset {at} of {size}: {e}",
-                        report.packets
-                    ),
-                    None => format!("stopped after {} packets: {e}", report.packets),
-                });
+            Ok(None) => {
+                if report.packets == 0
+                    && let Some(e) = unsupported(&src)
+                {
+                    report.error = Some(e);
+                    report.unreadable = true;
+                }
                 break;
             }
-        }
+            Err(e) => e,
+        };
+        report.unreadable = report.packets == 0;
+        report.error = Some(match stopped.offset {
+            Some(at) => format!(
+                "stopped after {} packets at byte offset {at} of {}: {}",
+                report.packets,
+                src.of_what(path),
+                stopped.message
+            ),
+            None => format!(
+                "stopped after {} packets: {}",
+                report.packets, stopped.message
+            ),
+        });
+        break;
     }
     Ok(())
 }
 
 /// Samples the checksums of a file's first packets.
-fn sample_checksums(path: &Path, link: LinkType) -> OffloadSampler {
+fn sample_checksums(path: &Path, how: PcapReader) -> OffloadSampler {
     use fumidai_wire::{Decoded, decode};
     let mut sampler = OffloadSampler::default();
-    let Ok(mut cap) = pcap::Capture::from_file(path) else {
+    let Ok(mut src) = Source::open(path, how) else {
         return sampler;
     };
     for _ in 0..OffloadSampler::SAMPLE {
-        let Ok(p) = cap.next_packet() else { break };
-        if let Decoded::Ip(ip) = decode(link, p.data) {
+        let Ok(Some(f)) = src.next() else { break };
+        let Some(link) = LinkType::from_dlt(f.link) else {
+            break;
+        };
+        if let Decoded::Ip(ip) = decode(link, f.data) {
             sampler.add(&ip);
         }
     }
     sampler
 }
 
-fn is_pcapng(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|_| magic == [0x0a, 0x0d, 0x0d, 0x0a])
-}
-
-/// The byte offset just past the `n`-th packet block of a pcapng file:
-/// where libpcap was when it gave up. Walks block headers only.
-fn pcapng_offset_after(path: &Path, n: u64) -> Option<u64> {
-    let data = std::fs::read(path).ok()?;
-    let mut at = 0usize;
-    let mut seen = 0u64;
-    let mut big_endian = false;
-    while at + 12 <= data.len() {
-        let raw_type: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-        if raw_type == [0x0a, 0x0d, 0x0d, 0x0a] {
-            // Section header: its byte-order magic decides the section's endianness.
-            big_endian = data.get(at + 8..at + 12)? == [0x1a, 0x2b, 0x3c, 0x4d];
-        }
-        let rd = |b: &[u8]| -> Option<u32> {
-            let a: [u8; 4] = b.try_into().ok()?;
-            Some(if big_endian {
-                u32::from_be_bytes(a)
-            } else {
-                u32::from_le_bytes(a)
-            })
-        };
-        let btype = rd(&raw_type)?;
-        let len = rd(data.get(at + 4..at + 8)?)? as usize;
-        if len < 12 || at + len > data.len() {
-            return Some(at as u64);
-        }
-        if matches!(btype, 2 | 3 | 6) {
-            seen += 1;
-            if seen == n {
-                return Some((at + len) as u64);
-            }
-        }
-        at += len;
-    }
-    Some(at as u64)
-}
-
 /// Live capture settings, from sensor.yaml and the command line.
 pub struct LiveOptions {
+    pub method: CaptureMethod,
+    /// af-packet: the fanout group (0: one of this process's own).
+    pub fanout_group: u16,
     pub interface: String,
     pub promiscuous: bool,
     pub snaplen: u32,
@@ -574,7 +653,127 @@ pub struct LiveCapture {
     flush: Duration,
 }
 
-/// Opens the interface (this is what needs privileges).
+/// An opened interface: libpcap's capture, or one AF_PACKET ring per worker.
+pub enum Opened {
+    Pcap(LiveCapture),
+    Rings(Vec<Ring>),
+}
+
+/// The smallest ring block that holds a frame of `snaplen` bytes (with the
+/// ring's own headers), a power of two of at least 128 KiB.
+fn block_size(snaplen: u32) -> u32 {
+    (snaplen.saturating_add(256))
+        .next_power_of_two()
+        .max(128 << 10)
+}
+
+/// Opens the interface for `workers` workers (this is what needs
+/// privileges).
+pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
+    if o.method == CaptureMethod::Pcap {
+        return open_live(o).map(Opened::Pcap);
+    }
+    let link = crate::afpacket::link_of(&o.interface)?;
+    let bpf = if o.bpf.is_empty() {
+        None
+    } else {
+        Some(crate::afpacket::compile_bpf(&o.bpf, link)?)
+    };
+    // The buffer is shared out: each ring gets its part, in whole blocks.
+    let block = block_size(o.snaplen);
+    let per_ring = o.buffer_size / workers.max(1) as u64;
+    let blocks = u32::try_from(per_ring / u64::from(block))
+        .unwrap_or(u32::MAX)
+        .max(4);
+    let group = match o.fanout_group {
+        // Ids are per network namespace: the pid's low bits rarely collide,
+        // and a collision is an error that says what to set.
+        0 => (std::process::id() % 0xfffe + 1) as u16,
+        g => g,
+    };
+    let ring = |_| {
+        crate::afpacket::Ring::open(&crate::afpacket::RingOptions {
+            interface: o.interface.clone(),
+            promiscuous: o.promiscuous,
+            block_size: block,
+            block_count: blocks,
+            block_timeout_ms: u32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100),
+            fanout_group: Some(group),
+            bpf: bpf.clone(),
+        })
+    };
+    let rings = (0..workers.max(1))
+        .map(ring)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    tracing::info!(
+        "{}: af-packet, {} rings of {blocks} blocks of {block} bytes, fanout group {group}",
+        o.interface,
+        rings.len()
+    );
+    Ok(Opened::Rings(rings))
+}
+
+/// af-packet: there is no capture thread, the workers read their rings.
+/// This asks them for stats on time (packet time is wall time live) and
+/// waits for a signal; closing their channels then ends them. Returns the
+/// capture's counters and the final clock.
+pub fn coordinate(
+    txs: Vec<Sender<ToWorker>>,
+    workers: &[std::thread::JoinHandle<()>],
+    stats_tx: &Sender<StatsPart>,
+    interval: Option<u64>,
+    stop: &AtomicBool,
+) -> Result<(Counters, Timestamp), WorkerGone> {
+    let mut counters = Counters::default();
+    let interval = interval.filter(|&s| s > 0).map(Duration::from_secs);
+    let mut next = interval.map(|i| Instant::now() + i);
+    let mut seq = 0;
+    let mut gone = false;
+    while !stop.load(Ordering::Relaxed) && !gone {
+        std::thread::sleep(Duration::from_millis(50));
+        // A worker that ended before being told to died: the run fails.
+        gone = workers.iter().any(|h| h.is_finished());
+        let (Some(due), Some(every)) = (next, interval) else {
+            continue;
+        };
+        if Instant::now() < due {
+            continue;
+        }
+        next = Some(Instant::now() + every);
+        let ts = wall_clock();
+        let mut late = 0;
+        for tx in &txs {
+            match tx.send_timeout(ToWorker::Stats { seq, ts }, STATS_WAIT) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(_)) => {
+                    late += 1;
+                    let _ = stats_tx.send(StatsPart {
+                        seq,
+                        ts,
+                        counters: Counters::default(),
+                        latency: None,
+                    });
+                }
+                Err(SendTimeoutError::Disconnected(_)) => gone = true,
+            }
+        }
+        counters.add("capture.stats_late", late);
+        let _ = stats_tx.send(StatsPart {
+            seq,
+            ts,
+            counters: counters.clone(),
+            latency: None,
+        });
+        seq += 1;
+    }
+    drop(txs);
+    if gone {
+        return Err(WorkerGone);
+    }
+    Ok((counters, wall_clock()))
+}
+
+/// Opens the interface with libpcap (this is what needs privileges).
 pub fn open_live(o: &LiveOptions) -> anyhow::Result<LiveCapture> {
     let timeout = i32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100);
     let mut cap = pcap::Capture::from_device(o.interface.as_str())
@@ -635,7 +834,7 @@ pub fn live(
                     p.header.ts.tv_usec.max(0) as u64,
                 );
                 packets += 1;
-                shards.push(lc.link, ts, p.header.len, p.data)?;
+                shards.push(lc.link, ts, p.header.len, p.data, None)?;
                 progress.packet(0, p.header.len);
             }
             Err(pcap::Error::TimeoutExpired) => {
@@ -708,30 +907,119 @@ fn wall_clock() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_channel::{bounded, unbounded};
 
+    /// An IPv4/UDP packet from 10.0.0.`a` to 10.1.0.`b` (raw IP link).
+    fn udp(a: u8, b: u8) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 29, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, a, 10, 1, 0, b,
+        ];
+        p.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 9, 0, 0, b'x']);
+        p
+    }
+
+    /// Live, a worker that never takes its batches loses its own packets,
+    /// counted; the other worker gets every one of its packets, and the
+    /// capture never waits.
     #[test]
-    fn pcapng_walk_finds_block_ends() {
-        // A section header block (28 bytes) then two 32-byte enhanced packet blocks.
-        let mut f = Vec::new();
-        let mut block = |t: u32, len: u32| {
-            f.extend_from_slice(&t.to_le_bytes());
-            f.extend_from_slice(&len.to_le_bytes());
-            if t == 0x0a0d_0d0a {
-                f.extend_from_slice(&[0x4d, 0x3c, 0x2b, 0x1a]);
-                f.extend(std::iter::repeat_n(0u8, len as usize - 16));
-            } else {
-                f.extend(std::iter::repeat_n(0u8, len as usize - 12));
+    fn a_stalled_worker_costs_only_its_own_packets() {
+        let (tx0, _stalled) = bounded::<ToWorker>(4);
+        let (tx1, rx1) = bounded::<ToWorker>(4);
+        // To let worker 1 keep up (it would lose packets too if it did not).
+        let probe = tx1.clone();
+        let (_pool_tx, pool_rx) = bounded::<Batch>(16);
+        let (stats_tx, _stats_rx) = unbounded();
+        let mut shards = Shards::new(
+            vec![tx0, tx1],
+            pool_rx,
+            None,
+            stats_tx,
+            DecoderConfig::default(),
+        );
+        shards.set_lossy();
+        let busy = std::thread::spawn(move || {
+            let mut got = 0u64;
+            for m in rx1.iter() {
+                if let ToWorker::Packets(b) = m {
+                    got += b.pkts.len() as u64;
+                }
             }
-            f.extend_from_slice(&len.to_le_bytes());
-        };
-        block(0x0a0d_0d0a, 28);
-        block(6, 32);
-        block(6, 32);
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.pcapng");
-        std::fs::write(&p, &f).unwrap();
-        assert_eq!(pcapng_offset_after(&p, 1), Some(60));
-        assert_eq!(pcapng_offset_after(&p, 2), Some(92));
-        assert_eq!(pcapng_offset_after(&p, 3), Some(92));
+            got
+        });
+        let mut want = [0u64; 2];
+        for i in 0..200_000u32 {
+            let f = udp((i % 251) as u8, (i / 251 % 251) as u8);
+            let shard = shard_hash(
+                &shards.hasher,
+                &shards.decoder,
+                LinkType::Raw,
+                &f,
+                &mut shards.decap,
+            );
+            want[(shard.inner % 2) as usize] += 1;
+            let ts = Timestamp(1_000_000 + u64::from(i));
+            shards
+                .push(LinkType::Raw, ts, f.len() as u32, &f, None)
+                .unwrap();
+            while !probe.is_empty() {
+                std::thread::yield_now();
+            }
+        }
+        drop(probe);
+        let c = shards.counters();
+        let drops = [
+            c.get("capture.worker_drops.0"),
+            c.get("capture.worker_drops.1"),
+        ];
+        shards.finish().unwrap();
+        let got = busy.join().unwrap();
+        assert!(want[0] > 10_000 && want[1] > 10_000, "{want:?}");
+        // All but what fits in its queue (and the batch still pending).
+        assert!(
+            drops[0] >= want[0] - 5 * BATCH_PKTS as u64,
+            "{drops:?} {want:?}"
+        );
+        assert_eq!(drops[1], 0);
+        assert_eq!(got, want[1]);
+    }
+
+    /// A replay waits for the worker instead: nothing is lost.
+    #[test]
+    fn a_replay_waits_and_loses_nothing() {
+        let (tx, rx) = bounded::<ToWorker>(1);
+        let (_pool_tx, pool_rx) = bounded::<Batch>(4);
+        let (stats_tx, _stats_rx) = unbounded();
+        let mut shards = Shards::new(vec![tx], pool_rx, None, stats_tx, DecoderConfig::default());
+        let slow = std::thread::spawn(move || {
+            let mut got = 0u64;
+            for m in rx.iter() {
+                std::thread::sleep(Duration::from_micros(200));
+                if let ToWorker::Packets(b) = m {
+                    got += b.pkts.len() as u64;
+                }
+            }
+            got
+        });
+        for i in 0..20_000u32 {
+            let f = udp((i % 7) as u8, 1);
+            shards
+                .push(
+                    LinkType::Raw,
+                    Timestamp(u64::from(i)),
+                    f.len() as u32,
+                    &f,
+                    None,
+                )
+                .unwrap();
+        }
+        assert!(
+            shards
+                .counters()
+                .0
+                .keys()
+                .all(|k| !k.contains("worker_drops"))
+        );
+        shards.finish().unwrap();
+        assert_eq!(slow.join().unwrap(), 20_000);
     }
 }

@@ -28,6 +28,12 @@ pub struct Cli {
     #[arg(short = 'r', value_name = "FILE|DIR", action = ArgAction::Append, conflicts_with = "interface")]
     pub read: Vec<PathBuf>,
 
+    /// How -r reads capture files: a memory map parsed in place (mmap), or
+    /// libpcap (for files still being written). Compressed captures
+    /// (.gz, .zst) always stream through their decoder.
+    #[arg(long, value_name = "READER", value_enum, default_value_t = crate::reader::PcapReader::Mmap)]
+    pub pcap_reader: crate::reader::PcapReader,
+
     /// With -r DIR, also replay captures in subdirectories.
     #[arg(long)]
     pub recursive: bool,

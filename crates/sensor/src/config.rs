@@ -9,8 +9,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use fumidai_detect::config::{
-    AlertLimitsConf, AmpConf, NtpConf, ProxyConf, Sid, SidConf, SmtpConf, SocksConf, SweepConf,
-    from_str_scalar,
+    AlertLimitsConf, AmpConf, DnsConf, IrcConf, NtpConf, ProxyConf, Sid, SidConf, SmtpConf,
+    SocksConf, SweepConf, WordPressConf, from_str_scalar,
 };
 pub use fumidai_detect::config::{ByteSize, Net};
 use fumidai_flow::OverlapPolicy;
@@ -46,6 +46,9 @@ pub struct Config {
     pub ntp: NtpConf,
     pub amplification: AmpConf,
     pub sweep: SweepConf,
+    pub irc: IrcConf,
+    pub wordpress: WordPressConf,
+    pub dns: DnsConf,
     pub alerts: BTreeMap<Sid, SidConf>,
     pub alert_limits: AlertLimitsConf,
 }
@@ -75,6 +78,9 @@ impl Default for Config {
             ntp: NtpConf::default(),
             amplification: AmpConf::default(),
             sweep: SweepConf::default(),
+            irc: IrcConf::default(),
+            wordpress: WordPressConf::default(),
+            dns: DnsConf::default(),
             alerts: BTreeMap::new(),
             alert_limits: AlertLimitsConf::default(),
         }
@@ -105,6 +111,12 @@ impl SensorConf {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
+    /// How live capture reads the interface.
+    pub method: CaptureMethod,
+    /// af-packet: the PACKET_FANOUT group the workers' sockets join; 0 picks
+    /// one of this process's own. Processes that give the same id share
+    /// the interface's traffic.
+    pub fanout_group: u16,
     pub promiscuous: bool,
     pub snaplen: u32,
     pub buffer_size: ByteSize,
@@ -117,6 +129,8 @@ pub struct CaptureConfig {
 impl Default for CaptureConfig {
     fn default() -> Self {
         CaptureConfig {
+            method: CaptureMethod::Pcap,
+            fanout_group: 0,
             promiscuous: true,
             snaplen: 65535,
             buffer_size: ByteSize(64 << 20),
@@ -126,6 +140,17 @@ impl Default for CaptureConfig {
             checksum_validation: ChecksumValidation::Auto,
         }
     }
+}
+
+/// `capture.method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaptureMethod {
+    /// libpcap: one capture thread hands batches to the workers.
+    #[serde(rename = "pcap")]
+    Pcap,
+    /// Linux AF_PACKET: a TPACKET_V3 ring per worker in one fanout group.
+    #[serde(rename = "af-packet")]
+    AfPacket,
 }
 
 /// Whether packets with bad checksums are ignored (Suricata's
@@ -322,6 +347,8 @@ pub struct AppDepth {
     pub http: ByteSize,
     pub smtp: ByteSize,
     pub socks: ByteSize,
+    pub irc: ByteSize,
+    pub dns: ByteSize,
 }
 
 impl Default for AppDepth {
@@ -330,6 +357,8 @@ impl Default for AppDepth {
             http: ByteSize(0),
             smtp: ByteSize(0),
             socks: ByteSize(1 << 20),
+            irc: ByteSize(0),
+            dns: ByteSize(1 << 20),
         }
     }
 }
@@ -363,6 +392,8 @@ pub struct EveConfig {
     pub types: Vec<EventTypeName>,
     pub anomaly: AnomalyConf,
     pub community_id_seed: u16,
+    /// How IPv6 addresses are printed: Suricata's expanded form or RFC 5952's.
+    pub ipv6: Ipv6Form,
     pub outputs: Vec<OutputConf>,
     /// Memory each output may queue before it counts as slow.
     pub queue_memcap: ByteSize,
@@ -381,12 +412,23 @@ impl Default for EveConfig {
                 .collect(),
             anomaly: AnomalyConf::default(),
             community_id_seed: 0,
+            ipv6: Ipv6Form::Expanded,
             outputs: vec![OutputConf::default()],
             queue_memcap: ByteSize(16 << 20),
             flush_timeout: 5,
             spool: SpoolConf::default(),
         }
     }
+}
+
+/// `eve.ipv6`: `expanded` (`fe80:0000:…:cf38`, as Suricata writes it, so
+/// that parsers and lookups written against Suricata's output match) or
+/// `compressed` (`fe80::20c:…:cf38`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ipv6Form {
+    Expanded,
+    Compressed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -595,6 +637,19 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         64 << 10,
         u64::MAX,
     )?;
+    range(
+        "amplification.floods_memcap",
+        c.amplification.floods_memcap.0,
+        128 << 10,
+        u64::MAX,
+    )?;
+    secs("ntp.summary_window", c.ntp.summary_window)?;
+    range(
+        "ntp.summary_memcap",
+        c.ntp.summary_memcap.0,
+        64 << 10,
+        u64::MAX,
+    )?;
     for (i, svc) in c.amplification.services.iter().enumerate() {
         if !(svc.min_ratio.is_finite() && svc.min_ratio > 0.0) {
             return Err((
@@ -613,6 +668,64 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         u64::MAX,
     )?;
     range("smtp.bots_memcap", c.smtp.bots_memcap.0, 64 << 10, u64::MAX)?;
+    let irc = &c.irc;
+    secs("irc.bot_reaction_seconds", irc.bot_reaction_seconds)?;
+    range(
+        "irc.bot_reaction_hosts",
+        irc.bot_reaction_hosts as u64,
+        1,
+        1 << 16,
+    )?;
+    range(
+        "irc.bot_reaction_smtp",
+        u64::from(irc.bot_reaction_smtp),
+        1,
+        1 << 16,
+    )?;
+    range(
+        "irc.botnet_min_hosts",
+        irc.botnet_min_hosts as u64,
+        2,
+        1 << 16,
+    )?;
+    secs("irc.botnet_window", irc.botnet_window)?;
+    secs("irc.suspect_seconds", irc.suspect_seconds)?;
+    range("irc.hosts_memcap", irc.hosts_memcap.0, 64 << 10, u64::MAX)?;
+    range(
+        "irc.channels_memcap",
+        irc.channels_memcap.0,
+        64 << 10,
+        u64::MAX,
+    )?;
+    let wp = &c.wordpress;
+    secs("wordpress.pingback_rate.seconds", wp.pingback_rate.seconds)?;
+    range(
+        "wordpress.pingback_rate.count",
+        u64::from(wp.pingback_rate.count),
+        1,
+        u64::from(u32::MAX),
+    )?;
+    range(
+        "wordpress.victim_min_sources",
+        wp.victim_min_sources as u64,
+        1,
+        1 << 16,
+    )?;
+    secs("wordpress.victim_window", wp.victim_window)?;
+    range("wordpress.memcap", wp.memcap.0, 64 << 10, u64::MAX)?;
+    range(
+        "dns.bot_queries_per_hour",
+        u64::from(c.dns.bot_queries_per_hour),
+        1,
+        u64::from(u32::MAX),
+    )?;
+    range(
+        "dns.mx_lookups_per_hour",
+        c.dns.mx_lookups_per_hour as u64,
+        1,
+        1 << 20,
+    )?;
+    range("dns.memcap", c.dns.memcap.0, 64 << 10, u64::MAX)?;
     secs(
         "alert_limits.per_signature.seconds",
         c.alert_limits.per_signature.seconds,

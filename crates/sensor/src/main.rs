@@ -1,12 +1,15 @@
 //! fumidai: a passive network IDS sensor for open proxies, open SMTP relays
 //! and UDP amplification, writing Suricata EVE JSON.
 
+mod afpacket;
 mod batch;
 mod capture;
 mod cli;
 mod config;
+mod latency;
 mod privs;
 mod progress;
+mod reader;
 mod run;
 mod stats;
 mod summary;
@@ -99,6 +102,8 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
             cli.bpf.join(" ")
         };
         Input::Live(capture::LiveOptions {
+            method: cfg.capture.method,
+            fanout_group: cfg.capture.fanout_group,
             interface: iface.clone(),
             promiscuous: cfg.capture.promiscuous,
             snaplen: cfg.capture.snaplen,
@@ -131,7 +136,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
                 names.join(", ")
             );
         }
-        Input::Files(inputs.files)
+        Input::Files(inputs.files, cli.pcap_reader)
     } else {
         anyhow::bail!(
             "nothing to do: give -r FILE|DIR to replay captures or -i IFACE to capture live (see --help)"
@@ -310,8 +315,30 @@ fn print_summary(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
     if let Some((_, n, k, _)) = &r.live {
         writeln!(
             out,
-            "  capture: {n} packets read, kernel: {} received, {} dropped, {} dropped by the interface",
-            k.received, k.dropped, k.if_dropped
+            "  capture: {n} packets read, kernel: {} received, {} dropped, {} dropped by the interface; {} lost by workers that were behind",
+            k.received,
+            k.dropped,
+            k.if_dropped,
+            summary::worker_drops(c)
+        )?;
+    }
+    for (what, name) in [
+        ("batch", "batch_us"),
+        ("capture to EVE", "capture_to_eve_us"),
+    ] {
+        let key = |p: &str| format!("latency.{name}.{p}");
+        if c.get(&key("count")) == 0 {
+            continue;
+        }
+        writeln!(
+            out,
+            "  latency: {what}: p50 {} µs, p90 {}, p99 {}, p99.9 {}, max {} ({} samples)",
+            c.get(&key("p50")),
+            c.get(&key("p90")),
+            c.get(&key("p99")),
+            c.get(&key("p99_9")),
+            c.get(&key("max")),
+            c.get(&key("count")),
         )?;
     }
     for s in &r.output.sinks {

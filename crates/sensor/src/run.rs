@@ -18,8 +18,9 @@ use fumidai_flow::{Class, OverlapPolicy, StreamConfig, Timeouts};
 use fumidai_proto::AppProto;
 use fumidai_wire::defrag::DefragConfig;
 
+use crate::afpacket::Ring;
 use crate::batch::{Batch, ToWorker};
-use crate::capture::{self, FileReport, KernelStats, LiveOptions, Shards};
+use crate::capture::{self, FileReport, KernelStats, LiveOptions, Opened, Shards};
 use crate::config::{ChecksumValidation, Config, Policy, UrgentPolicy};
 use crate::progress::Progress;
 use crate::stats::{self, FINAL, StatsPart};
@@ -27,7 +28,8 @@ use crate::worker::{self, WorkerIo};
 
 /// Where packets come from.
 pub enum Input {
-    Files(Vec<PathBuf>),
+    /// Capture files, and how to read them.
+    Files(Vec<PathBuf>, crate::reader::PcapReader),
     Live(LiveOptions),
 }
 
@@ -103,12 +105,15 @@ pub fn engine_config(cfg: &Config, workers: usize) -> EngineConfig {
         flow_memcap: share(cfg.flow.memcap),
         app_memcap: share(cfg.app_layer.memcap),
         amp_memcap: share(cfg.amplification.memcap),
+        flood_memcap: cfg.amplification.floods_memcap.as_usize() / 2 / workers,
         host_policy,
         checksums: cfg.capture.checksum_validation != ChecksumValidation::No,
         app_depth: vec![
             (AppProto::Http, s.app_depth.http.0),
             (AppProto::Smtp, s.app_depth.smtp.0),
             (AppProto::Socks, s.app_depth.socks.0),
+            (AppProto::Irc, s.app_depth.irc.0),
+            (AppProto::Dns, s.app_depth.dns.0),
         ],
         stream_memcap: share(s.memcap),
         defrag: DefragConfig {
@@ -139,6 +144,9 @@ pub fn detector(cfg: &Config, budget: Arc<Budget>) -> Detector {
         ntp: cfg.ntp.clone(),
         amplification: cfg.amplification.clone(),
         sweep: cfg.sweep.clone(),
+        irc: cfg.irc.clone(),
+        wordpress: cfg.wordpress.clone(),
+        dns: cfg.dns.clone(),
         alerts: cfg.alerts.clone(),
         alert_limits: cfg.alert_limits.clone(),
     };
@@ -215,14 +223,21 @@ pub fn run(
     before_capture: &mut dyn FnMut(&[PathBuf]) -> anyhow::Result<()>,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
+    fumidai_wire::ipfmt::set_ipv6_compressed(cfg.eve.ipv6 == crate::config::Ipv6Form::Compressed);
     std::fs::create_dir_all(log_dir)
         .with_context(|| format!("{}: cannot create log directory", log_dir.display()))?;
     // Open the interface before anything else: it needs the privileges
     // that are dropped right after.
     let mut live_cap = match &input {
-        Input::Live(o) => Some(capture::open_live(o)?),
-        Input::Files(_) => None,
+        Input::Live(o) => Some(capture::open(o, workers)?),
+        Input::Files(..) => None,
     };
+    // af-packet: each worker takes its ring.
+    let mut rings: Vec<Option<Ring>> = match live_cap.as_mut() {
+        Some(Opened::Rings(r)) => std::mem::take(r).into_iter().map(Some).collect(),
+        _ => Vec::new(),
+    };
+    let ring_mode = !rings.is_empty();
     let (sinks, outputs) = open_sinks(cfg, log_dir)?;
     let mut owned = vec![log_dir.to_path_buf()];
     owned.extend(outputs.iter().cloned());
@@ -245,7 +260,7 @@ pub fn run(
         OutputOptions {
             flush_every,
             // A replay can wait for a slow disk; live capture cannot.
-            block_when_full: matches!(input, Input::Files(_)),
+            block_when_full: matches!(input, Input::Files(..)),
             reopen: Arc::clone(&signals.reopen),
             budget: Arc::clone(&budget),
         },
@@ -270,25 +285,71 @@ pub fn run(
     let (pool_tx, pool_rx) = bounded::<Batch>(workers * 8);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
+    let flush = Duration::from_millis(cfg.capture.flush_ms.max(1));
+    // Batches queued per worker. A replay waits for a worker, so a short
+    // queue is enough. Live, a worker whose queue is full loses packets:
+    // the queue rides out a worker's short stalls (a burst of records to
+    // write, being descheduled) that the kernel buffer would have absorbed
+    // had capture waited; a quarter of capture.buffer_size is shared out.
+    let queue = match &input {
+        Input::Files(..) => 4,
+        Input::Live(o) => {
+            let per_worker = o.buffer_size / 4 / workers.max(1) as u64;
+            (per_worker / capture::BATCH_BYTES as u64).clamp(4, 64) as usize
+        }
+    };
     for i in 0..workers {
-        let (tx, rx) = bounded::<ToWorker>(4);
+        // A ring worker's channel brings only stats requests and ticks.
+        let (tx, rx) = bounded::<ToWorker>(if ring_mode { 16 } else { queue });
         txs.push(tx);
         let io = WorkerIo {
             rx,
             pool: pool_tx.clone(),
             out: output.handle(),
             stats: stats_tx.clone(),
+            index: i,
+            live: matches!(input, Input::Live(_)),
         };
         let engine = Engine::new(Arc::clone(&ecfg), Arc::clone(&det));
+        let ring = rings.get_mut(i).and_then(Option::take);
         handles.push(
             std::thread::Builder::new()
                 .name(format!("fumidai-w{i}"))
-                .spawn(move || worker::run(engine, io))?,
+                .spawn(move || match ring {
+                    Some(ring) => worker::run_ring(engine, ring, io, flush),
+                    None => worker::run(engine, io),
+                })?,
         );
     }
     drop(pool_tx);
-
     let interval = cfg.stats.enabled.then_some(cfg.stats.interval);
+    if let (true, Input::Live(o)) = (ring_mode, &input) {
+        let r = capture::coordinate(txs, &handles, &stats_tx, interval, &signals.stop);
+        let (counters, clock) = r.as_ref().cloned().unwrap_or_default();
+        let r = r.map(|_| ());
+        return finish_run(
+            Finishing {
+                handles,
+                det,
+                ecfg,
+                stats_tx,
+                stats_thread,
+                output,
+                capture_counters: counters,
+                final_clock: Ok(clock),
+                capture_result: r,
+                files: Vec::new(),
+                live: Some((o.interface.clone(), 0, KernelStats::default(), None)),
+                ring_mode: true,
+            },
+            cfg,
+            outputs,
+            started,
+            workers,
+            signals,
+        );
+    }
+
     let mut shards = Shards::new(
         txs,
         pool_rx,
@@ -300,27 +361,93 @@ pub fn run(
     let mut files = Vec::new();
     let mut live = None;
     let capture_result = match (&input, live_cap.as_mut()) {
-        (Input::Files(paths), _) => {
+        (Input::Live(_), Some(Opened::Rings(_))) => Ok(()),
+        (Input::Files(paths, how), _) => {
             let total = paths
                 .iter()
                 .filter_map(|p| std::fs::metadata(p).ok())
                 .map(|m| m.len())
                 .sum();
             let mut progress = Progress::new(total, show_progress);
-            let r = capture::replay(paths, &mut shards, &signals.stop, &mut progress);
+            let r = capture::replay(paths, *how, &mut shards, &signals.stop, &mut progress);
             progress.finish();
             r.map(|f| files = f)
         }
-        (Input::Live(o), Some(lc)) => {
+        (Input::Live(o), Some(Opened::Pcap(lc))) => {
             let mut progress = Progress::new(0, show_progress);
+            shards.set_lossy();
             let r = capture::live(lc, &mut shards, &signals.stop, &mut progress);
             progress.finish();
             r.map(|(n, k, e)| live = Some((o.interface.clone(), n, k, e)))
         }
         (Input::Live(_), None) => Ok(()),
     };
-    let capture_counters = shards.counters.clone();
+    let capture_counters = shards.counters();
     let final_clock = shards.finish().map(|(_, c)| c);
+    finish_run(
+        Finishing {
+            handles,
+            det,
+            ecfg,
+            stats_tx,
+            stats_thread,
+            output,
+            capture_counters,
+            final_clock,
+            capture_result,
+            files,
+            live,
+            ring_mode: false,
+        },
+        cfg,
+        outputs,
+        started,
+        workers,
+        signals,
+    )
+}
+
+/// What is left to do once capture has ended.
+struct Finishing {
+    handles: Vec<std::thread::JoinHandle<()>>,
+    det: Arc<Detector>,
+    ecfg: Arc<EngineConfig>,
+    stats_tx: crossbeam_channel::Sender<StatsPart>,
+    stats_thread: std::thread::JoinHandle<Counters>,
+    output: Output,
+    capture_counters: Counters,
+    final_clock: Result<fumidai_wire::Timestamp, capture::WorkerGone>,
+    capture_result: Result<(), capture::WorkerGone>,
+    files: Vec<FileReport>,
+    live: Option<(String, u64, KernelStats, Option<String>)>,
+    /// af-packet: the kernel's counters come from the workers' stats.
+    ring_mode: bool,
+}
+
+/// Waits for the workers, writes the last records and stats, and closes
+/// the outputs.
+fn finish_run(
+    f: Finishing,
+    cfg: &Config,
+    outputs: Vec<PathBuf>,
+    started: Instant,
+    workers: usize,
+    signals: &Signals,
+) -> anyhow::Result<RunReport> {
+    let Finishing {
+        handles,
+        det,
+        ecfg,
+        stats_tx,
+        stats_thread,
+        output,
+        capture_counters,
+        final_clock,
+        capture_result,
+        files,
+        mut live,
+        ring_mode,
+    } = f;
     // The workers end their flows once their channels close. A worker that
     // died fails the run: its flows' events are missing.
     let mut dead = Vec::new();
@@ -338,11 +465,10 @@ pub fn run(
     // Every worker is done: the alert-storm windows they shared can close.
     let mut capture_counters = capture_counters;
     let mut storms = fumidai_eve::EveBatch::default();
-    let n = fumidai_engine::storm_summaries(
+    let n = fumidai_engine::closing_summaries(
         &det,
         &ecfg,
         final_clock.as_ref().copied().unwrap_or_default(),
-        true,
         &mut storms,
     );
     capture_counters.add("detect.alert", n);
@@ -351,9 +477,18 @@ pub fn run(
         seq: FINAL,
         ts: final_clock.unwrap_or_default(),
         counters: capture_counters,
+        latency: None,
     });
     drop(stats_tx);
     let counters = stats_thread.join().unwrap_or_default();
+    if let (true, Some(l)) = (ring_mode, live.as_mut()) {
+        l.1 = counters.get("decoder.pkts");
+        l.2 = KernelStats {
+            received: counters.get("capture.kernel_packets"),
+            dropped: counters.get("capture.kernel_drops"),
+            if_dropped: 0,
+        };
+    }
     let output_report = output.finish(Duration::from_secs(cfg.eve.flush_timeout));
     if !dead.is_empty() {
         anyhow::bail!("{}; events of its flows are missing", dead.join("; "));

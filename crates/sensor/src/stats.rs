@@ -17,6 +17,8 @@ use fumidai_eve::{Counters, EveBatch, EveTime, EventType, Header, Record};
 use fumidai_wire::Timestamp;
 use serde::Serialize;
 
+use crate::latency::Latency;
+
 /// Sequence number of the end-of-run stats event.
 pub const FINAL: u64 = u64::MAX;
 
@@ -26,6 +28,17 @@ pub struct StatsPart {
     pub seq: u64,
     pub ts: Timestamp,
     pub counters: Counters,
+    /// A worker's latencies, with its index.
+    pub latency: Option<(usize, Box<Latency>)>,
+}
+
+/// What the parts of one stats event add up to so far.
+struct Pending {
+    parts: usize,
+    ts: Timestamp,
+    counters: Counters,
+    latency: Latency,
+    per_worker: Vec<(usize, Box<Latency>)>,
 }
 
 #[derive(Serialize)]
@@ -79,21 +92,42 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("fumidai-stats".into())
         .spawn(move || {
-            let mut pending: HashMap<u64, (usize, Timestamp, Counters)> = HashMap::new();
+            let mut pending: HashMap<u64, Pending> = HashMap::new();
             let mut warned = std::collections::BTreeSet::new();
             for part in rx {
-                let entry = pending
-                    .entry(part.seq)
-                    .or_insert_with(|| (0, part.ts, Counters::default()));
-                entry.0 += 1;
-                entry.1 = entry.1.max(part.ts);
-                entry.2.merge(&part.counters);
-                if entry.0 < parts {
+                let entry = pending.entry(part.seq).or_insert_with(|| Pending {
+                    parts: 0,
+                    ts: part.ts,
+                    counters: Counters::default(),
+                    latency: Latency::new(),
+                    per_worker: Vec::new(),
+                });
+                entry.parts += 1;
+                entry.ts = entry.ts.max(part.ts);
+                entry.counters.merge(&part.counters);
+                if let Some((w, l)) = part.latency {
+                    entry.latency.merge(&l);
+                    entry.per_worker.push((w, l));
+                }
+                if entry.parts < parts {
                     continue;
                 }
-                let Some((_, ts, mut counters)) = pending.remove(&part.seq) else {
+                let Some(Pending {
+                    ts,
+                    mut counters,
+                    latency,
+                    mut per_worker,
+                    ..
+                }) = pending.remove(&part.seq)
+                else {
                     continue;
                 };
+                // Percentiles of the merged histograms: not sums.
+                latency.write(&mut counters, "latency");
+                per_worker.sort_by_key(|(w, _)| *w);
+                for (w, l) in &per_worker {
+                    l.write(&mut counters, &format!("latency.worker.{w}"));
+                }
                 if part.seq == FINAL {
                     // Everything else is out: let the outputs deliver it,
                     // so the final counters equal what the files hold.

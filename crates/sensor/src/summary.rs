@@ -50,8 +50,13 @@ pub fn to_json(r: &RunReport, fail_on_alert: Option<&[u64]>, exit_code: u8) -> V
     let drops: Map<String, Value> =
         c.0.iter()
             .filter(|(k, v)| {
-                let last = k.rsplit('.').next().unwrap_or(k);
-                **v > 0 && last.contains("drop")
+                // The name's last word, or its group's (`capture.worker_drops.3`).
+                let mut words = k.rsplit('.');
+                let last = words.next().unwrap_or(k);
+                let group = words.next().unwrap_or_default();
+                **v > 0
+                    && (last.contains("drop")
+                        || (group.contains("drop") && last.bytes().all(|b| b.is_ascii_digit())))
             })
             .map(|(k, v)| (k.clone(), json!(v)))
             .collect();
@@ -122,12 +127,19 @@ pub fn to_json(r: &RunReport, fail_on_alert: Option<&[u64]>, exit_code: u8) -> V
                 "interface_dropped": k.if_dropped,
                 "error": error,
             });
+            // What the kernel dropped, and what workers that were behind
+            // lost after the kernel delivered it.
+            let workers = worker_drops(c);
             let ratio = if k.received > 0 {
-                (k.dropped + k.if_dropped) as f64 / k.received as f64
+                (k.dropped + k.if_dropped + workers) as f64 / (k.received + k.dropped) as f64
             } else {
                 0.0
             };
-            loss.insert("capture_dropped".into(), json!(k.dropped + k.if_dropped));
+            loss.insert(
+                "capture_dropped".into(),
+                json!(k.dropped + k.if_dropped + workers),
+            );
+            loss.insert("worker_dropped".into(), json!(workers));
             loss.insert("capture_drop_ratio".into(), json!(ratio));
         }
         None => {
@@ -150,6 +162,9 @@ pub fn to_json(r: &RunReport, fail_on_alert: Option<&[u64]>, exit_code: u8) -> V
         }
     }
     v["loss"] = Value::Object(loss);
+    if let Some(l) = c.to_json().get("latency") {
+        v["latency"] = l.clone();
+    }
     if let Some(sids) = fail_on_alert {
         v["fail_on_alert"] = json!({
             "sids": sids,
@@ -157,6 +172,14 @@ pub fn to_json(r: &RunReport, fail_on_alert: Option<&[u64]>, exit_code: u8) -> V
         });
     }
     v
+}
+
+/// Packets live capture read but workers that were behind lost.
+pub fn worker_drops(c: &fumidai_eve::Counters) -> u64 {
+    c.0.iter()
+        .filter(|(k, _)| k.starts_with("capture.worker_drops."))
+        .map(|(_, v)| *v)
+        .sum()
 }
 
 /// Writes `v` to `path` whole: a reader never sees half a summary.

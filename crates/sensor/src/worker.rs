@@ -1,11 +1,17 @@
 //! A worker thread: runs its engine over the batches it is sent.
 
-use crossbeam_channel::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use fumidai_engine::Engine;
 use fumidai_eve::output::OutputHandle;
 use fumidai_flow::EndReason;
+use fumidai_wire::Timestamp;
+
+use crate::afpacket::{Ring, with_vlan};
 
 use crate::batch::{Batch, ToWorker};
+use crate::latency::{Latency, wall_micros};
 use crate::stats::{FINAL, StatsPart};
 
 /// Channels a worker uses.
@@ -14,21 +20,42 @@ pub struct WorkerIo {
     pub pool: Sender<Batch>,
     pub out: OutputHandle,
     pub stats: Sender<StatsPart>,
+    /// This worker's number (its stats and drop counters carry it).
+    pub index: usize,
+    /// Live capture: packet timestamps are wall-clock time, so the time
+    /// from capture to EVE can be measured.
+    pub live: bool,
 }
 
 /// Runs until the capture thread closes the channel, then ends every flow
 /// and reports the final counters.
 pub fn run(mut engine: Engine, io: WorkerIo) {
+    let mut latency = Latency::new();
+    // Capture times of the packets of this batch that caused EVE lines.
+    let mut caused: Vec<u64> = Vec::new();
     for msg in io.rx.iter() {
         match msg {
             ToWorker::Packets(mut b) => {
                 fault_injection();
+                let started = std::time::Instant::now();
                 for (m, bytes) in b.iter() {
+                    let before = engine.output_len();
                     engine.process_part(m.part, m.link, m.ts, m.wire_len, bytes);
+                    if io.live && engine.output_len() != before {
+                        caused.push(m.ts.0);
+                    }
                 }
                 engine.advance(b.clock);
                 b.clear();
                 let _ = io.pool.try_send(b);
+                ship(&mut engine, &io);
+                latency.batch(started.elapsed().as_micros() as u64);
+                if !caused.is_empty() {
+                    let now = wall_micros();
+                    for ts in caused.drain(..) {
+                        latency.eve(now.saturating_sub(ts));
+                    }
+                }
             }
             ToWorker::Tick(ts) => engine.advance(ts),
             ToWorker::Stats { seq, ts } => {
@@ -37,6 +64,7 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
                     seq,
                     ts,
                     counters: engine.counters(),
+                    latency: Some((io.index, Box::new(latency.clone()))),
                 });
             }
             ToWorker::EndAll(reason) => {
@@ -52,7 +80,92 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
         seq: FINAL,
         ts: engine.clock(),
         counters: engine.counters(),
+        latency: Some((io.index, Box::new(latency))),
     });
+}
+
+/// Runs over its own AF_PACKET ring until its channel closes: the packets
+/// are read in place in the ring's blocks, each block handed back to the
+/// kernel once processed. The channel brings stats requests; while the link
+/// is quiet the clock follows the wall clock, `flush` at a time.
+pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duration) {
+    let ctl = io.rx.clone();
+    let mut latency = Latency::new();
+    let mut caused: Vec<u64> = Vec::new();
+    let mut scratch = Vec::new();
+    let link = ring.link();
+    let mut idle_since = Instant::now();
+    loop {
+        loop {
+            match ctl.try_recv() {
+                Ok(ToWorker::Stats { seq, ts }) => {
+                    ship(&mut engine, &io);
+                    let _ = io.stats.send(StatsPart {
+                        seq,
+                        ts,
+                        counters: ring_counters(&engine, &mut ring),
+                        latency: Some((io.index, Box::new(latency.clone()))),
+                    });
+                }
+                Ok(ToWorker::Tick(ts)) => engine.advance(ts),
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    end_all(&mut engine, &io, EndReason::Shutdown);
+                    let _ = io.stats.send(StatsPart {
+                        seq: FINAL,
+                        ts: engine.clock(),
+                        counters: ring_counters(&engine, &mut ring),
+                        latency: Some((io.index, Box::new(latency))),
+                    });
+                    return;
+                }
+            }
+        }
+        let Some(block) = ring.next_block() else {
+            ring.wait(flush.min(Duration::from_millis(100)));
+            if idle_since.elapsed() >= flush {
+                // On a live link packet time is wall time: flows still
+                // time out while it is quiet.
+                engine.advance(Timestamp(wall_micros()));
+                ship(&mut engine, &io);
+                idle_since = Instant::now();
+            }
+            continue;
+        };
+        fault_injection();
+        let started = Instant::now();
+        for p in block.packets() {
+            let wire_len = p.wire_len + if p.vlan.is_some() { 4 } else { 0 };
+            let frame = with_vlan(&p, &mut scratch);
+            let before = engine.output_len();
+            engine.process(link, p.ts, wire_len, frame);
+            if engine.output_len() != before {
+                caused.push(p.ts.0);
+            }
+        }
+        // Handed back before the EVE lines go: the kernel can fill it again.
+        drop(block);
+        engine.advance(engine.clock());
+        ship(&mut engine, &io);
+        latency.batch(started.elapsed().as_micros() as u64);
+        if !caused.is_empty() {
+            let now = wall_micros();
+            for ts in caused.drain(..) {
+                latency.eve(now.saturating_sub(ts));
+            }
+        }
+        idle_since = Instant::now();
+    }
+}
+
+/// A ring worker's counters: the engine's, and its socket's kernel counters.
+fn ring_counters(engine: &Engine, ring: &mut Ring) -> fumidai_eve::Counters {
+    ring.read_stats();
+    let mut c = engine.counters();
+    c.add("capture.kernel_packets", ring.received);
+    c.add("capture.kernel_drops", ring.dropped);
+    c
 }
 
 /// Debug builds only: `FUMIDAI_FAULT=worker-panic` makes a worker panic on

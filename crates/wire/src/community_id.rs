@@ -63,10 +63,54 @@ impl serde::Serialize for CommunityId {
     }
 }
 
+/// The inputs of one Community ID, as remembered.
+type MemoKey = (u16, Endpoint, Endpoint, u8);
+
+/// Recently computed Community IDs, per thread: a flow's records (its
+/// transactions, alerts, anomalies, the flow record) are written close
+/// together and each needs its flow's ID, which costs a SHA-1 to compute
+/// and a few comparisons to look up here. Direct-mapped, so bounded.
+const MEMO: usize = 256;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Vec<Option<(MemoKey, CommunityId)>>> =
+        std::cell::RefCell::new(vec![None; MEMO]);
+}
+
+fn memo_slot(src: &Endpoint, dst: &Endpoint) -> usize {
+    let low = |a: &IpAddr| match a {
+        IpAddr::V4(v4) => u32::from(*v4),
+        IpAddr::V6(v6) => u128::from(*v6) as u32,
+    };
+    let x = low(&src.addr)
+        ^ low(&dst.addr).rotate_left(7)
+        ^ (u32::from(src.port) << 16 | u32::from(dst.port));
+    (x.wrapping_mul(0x9e37_79b9) >> 24) as usize % MEMO
+}
+
 /// The Community ID of a flow from `src` to `dst` over IP protocol `proto`.
 /// For ICMP, the endpoints' ports are the ICMP type (source) and code
 /// (destination), as the spec defines.
 pub fn community_id(seed: u16, src: Endpoint, dst: Endpoint, proto: u8) -> CommunityId {
+    let key = (seed, src, dst, proto);
+    let slot = memo_slot(&src, &dst);
+    let hit = RECENT.with(|r| match r.borrow().get(slot) {
+        Some(Some((k, id))) if *k == key => Some(*id),
+        _ => None,
+    });
+    if let Some(id) = hit {
+        return id;
+    }
+    let id = compute(seed, src, dst, proto);
+    RECENT.with(|r| {
+        if let Some(e) = r.borrow_mut().get_mut(slot) {
+            *e = Some((key, id));
+        }
+    });
+    id
+}
+
+fn compute(seed: u16, src: Endpoint, dst: Endpoint, proto: u8) -> CommunityId {
     let (mut a, mut b) = (src, dst);
     let mut one_way = false;
     if proto == 1 || proto == 58 {
@@ -107,6 +151,24 @@ pub fn community_id(seed: u16, src: Endpoint, dst: Endpoint, proto: u8) -> Commu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo never answers for other inputs, however slots collide.
+    #[test]
+    fn remembered_ids_are_the_computed_ones() {
+        for round in 0..2 {
+            for i in 0..2000u32 {
+                let a = ep(&format!("10.{}.{}.1", i % 7, i % 251), (i % 3) as u16);
+                let b = ep(&format!("fd00::{:x}", i % 13), 80 + (i % 5) as u16);
+                let seed = (i % 2) as u16;
+                let proto = [6, 17, 1, 58][(i + round) as usize % 4];
+                assert_eq!(
+                    community_id(seed, a, b, proto),
+                    compute(seed, a, b, proto),
+                    "{i}"
+                );
+            }
+        }
+    }
 
     fn ep(a: &str, port: u16) -> Endpoint {
         Endpoint {

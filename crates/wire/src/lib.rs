@@ -14,6 +14,7 @@ pub mod decode;
 pub mod defrag;
 mod direction;
 pub mod event;
+pub mod ipfmt;
 pub mod key;
 pub mod link;
 pub mod segments;

@@ -2,27 +2,37 @@
 //! drives its parser, turns its events into EVE records and alerts, and
 //! follows tunnels — when a CONNECT is answered 2xx or a SOCKS request is
 //! granted, the rest of the connection is detected and parsed afresh as
-//! whatever runs inside.
+//! whatever runs inside, to any depth: a proxy inside a tunnel is a proxy
+//! chain (9700005), and every record inside carries the chain of hops.
 
+pub(crate) mod dns;
 mod http;
+mod irc;
 mod smtp;
 mod socks;
 
+use fumidai_eve::ChainLink;
 use fumidai_flow::Chunk;
 use fumidai_proto::{AppProto, Detection, Direction, StreamDriver, StreamParser, detect};
 
 use crate::cx::Cx;
+use crate::meta::HopChain;
 
 /// Bytes kept per direction while the protocol is being detected.
 const PROBE_BYTES: usize = 4096;
 /// Application-layer anomalies logged per flow; the rest are only counted.
 const MAX_ANOMALIES: u16 = 16;
+/// Proxy hops followed on one connection; a deeper chain is an anomaly and
+/// what runs inside it is not parsed.
+const MAX_CHAIN: usize = 8;
 
 /// The outer request of a tunnel.
 #[derive(Clone, Debug)]
 pub struct Tunnel {
     /// `http_connect` or `socks`.
     pub kind: &'static str,
+    /// The hop's protocol in `tunnel_chain`: `http`, `socks4`, `socks5`.
+    pub proto: &'static str,
     pub request: String,
     pub host: Option<String>,
     pub port: Option<u16>,
@@ -32,6 +42,18 @@ pub struct Tunnel {
     pub outer: &'static str,
     /// 9700023 fired for this tunnel.
     pub smtp_alerted: bool,
+}
+
+impl Tunnel {
+    /// `host:port` as `tunnel_chain` writes it (an IPv6 host in brackets).
+    pub fn target(&self) -> String {
+        let host = self.host.as_deref().unwrap_or("");
+        match (host.contains(':'), self.port) {
+            (true, Some(p)) => format!("[{host}]:{p}"),
+            (false, Some(p)) => format!("{host}:{p}"),
+            (_, None) => host.to_owned(),
+        }
+    }
 }
 
 /// What a session asks of the application layer after handling bytes.
@@ -45,13 +67,25 @@ pub(crate) enum Outcome {
 
 /// State shared by a flow's sessions.
 pub(crate) struct Base<'a> {
-    /// Transaction ids of this protocol start here (after a tunnel's outer ones).
+    /// Transaction ids of this protocol start here. Inside a tunnel they
+    /// start again from 0, as Suricata's do after a CONNECT.
     pub tx_base: u64,
-    pub tunnel: Option<&'a mut Tunnel>,
+    /// The tunnels this protocol runs inside, outermost first.
+    pub chain: &'a mut [Tunnel],
     anomalies: &'a mut u16,
 }
 
 impl Base<'_> {
+    /// The tunnel this protocol runs directly inside.
+    pub fn tunnel(&mut self) -> Option<&mut Tunnel> {
+        self.chain.last_mut()
+    }
+
+    /// True inside a tunnel: a proxy request here is a proxy chain.
+    pub fn in_tunnel(&self) -> bool {
+        !self.chain.is_empty()
+    }
+
     /// Logs an anomaly unless this flow has logged enough of them.
     pub fn anomaly(&mut self, cx: &mut Cx<'_>, proto: &'static str, name: &str, tx: Option<u64>) {
         if *self.anomalies < MAX_ANOMALIES {
@@ -70,6 +104,8 @@ enum State {
     Http(Box<http::Session>),
     Socks(Box<socks::Session>),
     Smtp(Box<smtp::Session>),
+    Irc(Box<irc::Session>),
+    Dns(Box<dns::Session>),
     /// Nothing (more) to parse: unknown protocol, encryption, or a stop.
     Done,
 }
@@ -86,7 +122,8 @@ struct ProbeBuf {
 pub struct App {
     state: State,
     probe: ProbeBuf,
-    tunnel: Option<Box<Tunnel>>,
+    /// The tunnels opened so far, outermost first.
+    chain: Vec<Tunnel>,
     tx_base: u64,
     ended: [bool; 2],
     anomalies: u16,
@@ -98,6 +135,10 @@ pub struct App {
     /// datagrams seen (NTP transaction ids).
     pub ntp_logged: [bool; 2],
     pub ntp_txs: u64,
+    /// DNS datagrams seen (DNS transaction ids on UDP flows).
+    pub dns_txs: u64,
+    /// NTP monlist bytes and mode 6/7 requests waiting for an answer.
+    pub ntp: crate::ntp::NtpFlow,
     /// Bytes charged to the app-layer memcap for this flow.
     pub charged: usize,
     /// Something was handed to it since its memory was last counted.
@@ -165,18 +206,21 @@ impl App {
         let probe = self.probe.bytes[0].capacity()
             + self.probe.bytes[1].capacity()
             + self.probe.order.capacity() * std::mem::size_of::<(Direction, usize)>();
-        let tunnel = self.tunnel.as_ref().map_or(0, |t| {
-            std::mem::size_of::<Tunnel>()
-                + t.request.capacity()
-                + t.host.as_ref().map_or(0, String::capacity)
-        });
+        let tunnel = self.chain.capacity() * std::mem::size_of::<Tunnel>()
+            + self
+                .chain
+                .iter()
+                .map(|t| t.request.capacity() + t.host.as_ref().map_or(0, String::capacity))
+                .sum::<usize>();
         let session = match &self.state {
             State::Http(s) => std::mem::size_of::<http::Session>() + s.memuse(),
             State::Socks(s) => std::mem::size_of::<socks::Session>() + s.memuse(),
             State::Smtp(s) => std::mem::size_of::<smtp::Session>() + s.memuse(),
+            State::Irc(s) => std::mem::size_of::<irc::Session>() + s.memuse(),
+            State::Dns(s) => std::mem::size_of::<dns::Session>() + s.memuse(),
             State::Probing | State::Done => 0,
         };
-        probe + tunnel + session
+        probe + tunnel + session + self.ntp.memuse()
     }
 
     /// The app-layer memcap left no room for this flow: parsing stops here.
@@ -187,7 +231,7 @@ impl App {
         let mut anomalies = self.anomalies;
         let mut base = Base {
             tx_base: self.tx_base,
-            tunnel: None,
+            chain: &mut [],
             anomalies: &mut anomalies,
         };
         let proto = cx.meta.app_proto.unwrap_or("unknown");
@@ -223,13 +267,15 @@ impl App {
         }
     }
 
-    /// The flow ends: every direction not ended yet ends now.
+    /// The flow ends: every direction not ended yet ends now, and NTP
+    /// requests never answered go to their source's summary.
     pub fn finish(&mut self, cx: &mut Cx<'_>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
             if !self.ended[dir.index()] {
                 self.end(dir, cx);
             }
         }
+        self.ntp.finish(cx);
     }
 
     fn base(&mut self) -> (&mut State, Base<'_>) {
@@ -237,7 +283,7 @@ impl App {
             &mut self.state,
             Base {
                 tx_base: self.tx_base,
-                tunnel: self.tunnel.as_deref_mut(),
+                chain: &mut self.chain,
                 anomalies: &mut self.anomalies,
             },
         )
@@ -285,6 +331,8 @@ impl App {
             State::Http(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Socks(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Smtp(s) => s.chunk(dir, chunk, cx, &mut base),
+            State::Irc(s) => s.chunk(dir, chunk, cx, &mut base),
+            State::Dns(s) => s.chunk(dir, chunk, cx, &mut base),
             State::Probing | State::Done => Outcome::Continue,
         };
         self.after(outcome, cx);
@@ -343,9 +391,16 @@ impl App {
             AppProto::Http => State::Http(Box::default()),
             AppProto::Socks => State::Socks(Box::new(socks::Session::new(cx))),
             AppProto::Smtp => State::Smtp(Box::default()),
+            AppProto::Irc => State::Irc(Box::new(irc::Session::new(cx))),
+            AppProto::Dns => State::Dns(Box::default()),
         };
         cx.meta.app_proto = Some(p.name());
-        cx.stats.flow(p.name());
+        // Suricata counts DNS per transport.
+        cx.stats.flow(if p == AppProto::Dns {
+            "dns_tcp"
+        } else {
+            p.name()
+        });
         self.detected = Some(p);
     }
 
@@ -354,7 +409,7 @@ impl App {
         self.probe = ProbeBuf::default();
         self.state = State::Done;
         self.stop = true;
-        if self.tunnel.is_none() && cx.meta.app_proto.is_none() {
+        if self.chain.is_empty() && cx.meta.app_proto.is_none() {
             cx.meta.app_proto = Some("failed");
         }
     }
@@ -362,7 +417,9 @@ impl App {
     /// The outer protocol handed the connection over: take its unconsumed
     /// bytes and detect what runs inside.
     fn open_tunnel(&mut self, t: Tunnel, cx: &mut Cx<'_>) {
-        let (ts, tc, txs) = match std::mem::take(&mut self.state) {
+        // Inside, transaction ids start again from 0 (as Suricata's do), so
+        // the outer protocol's count is not needed.
+        let (ts, tc, _) = match std::mem::take(&mut self.state) {
             State::Http(s) => (*s).into_parts(),
             State::Socks(s) => (*s).into_parts(),
             other => {
@@ -370,10 +427,41 @@ impl App {
                 return;
             }
         };
-        cx.meta.app_proto_orig = Some(t.outer);
-        self.tx_base += txs;
-        self.tunnel = Some(Box::new(t));
+        self.tx_base = 0;
+        // The first hop's protocol is Suricata's app_proto_orig.
+        cx.meta
+            .tunnel_chain
+            .get_or_insert_with(|| {
+                Box::new(HopChain {
+                    orig: t.outer,
+                    links: Vec::new(),
+                })
+            })
+            .links
+            .push(ChainLink {
+                proto: t.proto.into(),
+                target: t.target(),
+                tx_id: t.tx_id,
+            });
+        let outer = t.outer;
+        self.chain.push(t);
         self.probe = ProbeBuf::default();
+        // The server speaks first in much of what fumidai follows through
+        // tunnels (SMTP; IRC's notices), and a client cannot have had an
+        // answer yet.
+        if self.chain.len() > MAX_CHAIN {
+            let mut anomalies = self.anomalies;
+            let mut base = Base {
+                tx_base: 0,
+                chain: &mut self.chain,
+                anomalies: &mut anomalies,
+            };
+            base.anomaly(cx, outer, "chain_too_deep", None);
+            self.anomalies = anomalies;
+            self.state = State::Done;
+            self.stop = true;
+            return;
+        }
         // The server speaks first in what fumidai follows through tunnels
         // (SMTP), and a client cannot have had an answer yet.
         if !tc.is_empty() {
@@ -384,9 +472,22 @@ impl App {
         }
     }
 
-    /// The tunnel this flow carries, if any.
-    pub fn tunnel(&self) -> Option<&Tunnel> {
-        self.tunnel.as_deref()
+    /// The tunnels this flow carries, outermost first.
+    pub fn chain(&self) -> &[Tunnel] {
+        &self.chain
+    }
+}
+
+/// `fumidai.shellshock` from a scanner's hit.
+pub(crate) fn shellshock_obj(
+    h: &fumidai_proto::shellshock::Hit,
+) -> fumidai_eve::app::ShellshockObj {
+    fumidai_eve::app::ShellshockObj {
+        cve: h.finding.variant.cve().into(),
+        location: h.location.into(),
+        name: h.name.clone(),
+        payload: h.finding.payload.clone(),
+        command: h.finding.command.clone(),
     }
 }
 

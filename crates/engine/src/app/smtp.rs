@@ -1,9 +1,9 @@
-//! SMTP: relay, proxy-check, bot-volume and in-tunnel alerts, and `smtp`
-//! events with their `email` objects.
+//! SMTP: relay, proxy-check, bot-volume, in-tunnel and Shellshock alerts,
+//! and `smtp` events with their `email` objects.
 
 use std::net::IpAddr;
 
-use fumidai_detect::catalog::{SMTP_BOT_VOLUME, SMTP_IN_TUNNEL, SMTP_PROXY_CHECK};
+use fumidai_detect::catalog::{SHELLSHOCK_SMTP, SMTP_BOT_VOLUME, SMTP_IN_TUNNEL, SMTP_PROXY_CHECK};
 use fumidai_detect::smtp::{Recipient, find_ipv4_port};
 use fumidai_eve::EventType;
 use fumidai_eve::app::{
@@ -28,6 +28,8 @@ pub(crate) struct Session {
     fired: Vec<(u64, u32)>,
     /// An `smtp` event was written for this connection.
     logged: bool,
+    /// A Shellshock alert was raised for this connection's HELO/EHLO.
+    session_shellshock: bool,
 }
 
 impl Default for Session {
@@ -37,6 +39,7 @@ impl Default for Session {
             events: Vec::new(),
             fired: Vec::new(),
             logged: false,
+            session_shellshock: false,
         }
     }
 }
@@ -125,7 +128,7 @@ impl Session {
         let addr = IpAddr::V4(addr);
         let (client, server) = (cx.meta.client(), cx.meta.server());
         let matches = if addr == server.addr && port == server.port {
-            if base.tunnel.is_some() {
+            if base.in_tunnel() {
                 "tunnel_server"
             } else {
                 "server"
@@ -161,6 +164,7 @@ impl Session {
         cx.event(EventType::Smtp, Some(base.tx_base + tx), &ev);
         self.logged = true;
         self.tunnel_alert(Some(&t), base.tx_base + tx, &session, cx, base);
+        self.shellshock(Some(&t), base.tx_base + tx, &session, cx, base);
         if t.data_complete && cx.det.smtp_message(cx.meta.client().addr, cx.ts) {
             let mut ev = ev;
             ev.fumidai = Some(FumidaiObj {
@@ -176,6 +180,50 @@ impl Session {
         self.fired.retain(|(id, _)| *id != tx);
     }
 
+    /// 9700071 once per transaction: a probe in one of its commands or mail
+    /// headers, or (once per connection) in HELO/EHLO.
+    fn shellshock(
+        &mut self,
+        t: Option<&SmtpTx>,
+        tx_id: u64,
+        session: &SmtpSession,
+        cx: &mut Cx<'_>,
+        base: &Base<'_>,
+    ) {
+        let own = t.and_then(|t| {
+            t.shellshock
+                .as_deref()
+                .or_else(|| t.email.as_ref().and_then(|e| e.shellshock.as_deref()))
+        });
+        let from_session = session
+            .shellshock
+            .as_deref()
+            .filter(|_| !self.session_shellshock);
+        let Some(hit) = own.or(from_session) else {
+            return;
+        };
+        if session.shellshock.is_some() {
+            self.session_shellshock = true;
+        }
+        let mut ev = match t {
+            Some(t) => evidence(t, session),
+            None => Evidence {
+                smtp: session_obj(session),
+                ..Evidence::default()
+            },
+        };
+        ev.fumidai = Some(FumidaiObj {
+            shellshock: Some(super::shellshock_obj(hit)),
+            ..FumidaiObj::default()
+        });
+        match t {
+            Some(t) => self.raise(SHELLSHOCK_SMTP, t.id, &ev, cx, base),
+            None => {
+                cx.alert(SHELLSHOCK_SMTP, Some(tx_id), &ev);
+            }
+        }
+    }
+
     /// 9700023 once per tunnel, with the tunnel's outer request.
     fn tunnel_alert(
         &mut self,
@@ -185,7 +233,7 @@ impl Session {
         cx: &mut Cx<'_>,
         base: &mut Base<'_>,
     ) {
-        let Some(tunnel) = base.tunnel.as_deref_mut() else {
+        let Some(tunnel) = base.tunnel() else {
             return;
         };
         if tunnel.smtp_alerted {
@@ -231,6 +279,7 @@ impl Session {
         cx.stats.tx("smtp");
         cx.event(EventType::Smtp, Some(tx_id), &ev);
         self.tunnel_alert(None, tx_id, &session, cx, base);
+        self.shellshock(None, tx_id, &session, cx, base);
     }
 }
 

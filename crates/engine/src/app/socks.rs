@@ -85,6 +85,10 @@ impl Decoder for Session {
                         && let Some(r) = request(t)
                     {
                         let (client, server) = (cx.meta.client().addr, cx.meta.server().addr);
+                        let r = SocksRequest {
+                            in_tunnel: base.in_tunnel(),
+                            ..r
+                        };
                         let sids = cx.det.socks_request(client, server, &r);
                         self.alert(sids, t, tx, cx, base);
                     }
@@ -128,6 +132,7 @@ fn request(t: &SocksTx) -> Option<SocksRequest> {
     Some(SocksRequest {
         command: t.command?,
         port: t.port?,
+        in_tunnel: false,
     })
 }
 
@@ -162,6 +167,7 @@ fn tunnel_of(t: &SocksTx, tx_id: u64) -> Tunnel {
     };
     Tunnel {
         kind: "socks",
+        proto: if t.version == 4 { "socks4" } else { "socks5" },
         request: format!("SOCKS{} {verb} {target}", t.version),
         host,
         port: t.port,

@@ -68,10 +68,17 @@ impl Replay {
 
     /// The flow record whose client and server are as given.
     pub fn flow(&self, client: (&str, u64), server: (&str, u64)) -> Option<&Value> {
+        // EVE prints IPv6 expanded (as Suricata), tshark compressed.
+        let same = |v: &Value, a: &str| {
+            let parse = |s: &str| s.parse::<std::net::IpAddr>().ok();
+            v.as_str()
+                .and_then(parse)
+                .is_some_and(|x| Some(x) == parse(a))
+        };
         self.of_type("flow").into_iter().find(|f| {
-            f["src_ip"] == client.0
+            same(&f["src_ip"], client.0)
                 && f["src_port"] == client.1
-                && f["dest_ip"] == server.0
+                && same(&f["dest_ip"], server.0)
                 && f["dest_port"] == server.1
         })
     }

@@ -29,10 +29,12 @@ pub struct Email {
     pub size: u64,
     /// The header section ended (an empty line was seen).
     pub headers_done: bool,
+    /// The first Shellshock probe in a header (of the message or of a MIME part).
+    pub shellshock: Option<Box<crate::shellshock::Hit>>,
 }
 
 crate::heap_size_of_fields!(Email: from, to, cc, reply_to, subject, date, message_id, in_reply_to,
-    x_mailer, received, x_originating_ip, attachments, body_lines);
+    x_mailer, received, x_originating_ip, attachments, body_lines, shellshock);
 
 impl crate::heap::HeapSize for Part {
     fn heap_size(&self) -> usize {
@@ -194,6 +196,15 @@ impl MessageParser {
         };
         let name = String::from_utf8_lossy(trim(&h[..colon])).to_ascii_lowercase();
         let value = trim(&h[colon + 1..]);
+        if self.email.shellshock.is_none()
+            && let Some(f) = crate::shellshock::scan(value, crate::shellshock::Encoding::Raw)
+        {
+            self.email.shellshock = Some(Box::new(crate::shellshock::Hit::new(
+                "header",
+                Some(trim(&h[..colon])),
+                f,
+            )));
+        }
         match self.at {
             Where::Headers => self.top_header(&name, value),
             Where::PartHeaders => {

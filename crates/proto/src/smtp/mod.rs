@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 
 use memchr::memchr;
 
+use crate::shellshock::{self, Hit};
 use crate::{Direction, Probe, StreamParser};
 pub use message::{Email, Limits, MessageParser};
 
@@ -113,14 +114,17 @@ pub struct Session {
     pub tls: bool,
     /// The server's latest reply.
     pub last_reply: Option<Reply>,
+    /// A Shellshock probe in a command outside any mail transaction (HELO,
+    /// EHLO, VRFY ...).
+    pub shellshock: Option<Box<Hit>>,
 }
 
 crate::heap_size_of_fields!(Reply: lines);
 crate::heap_size_of_fields!(Recipient: arg, address, reply);
 crate::heap_size_of_fields!(Session: banner, server_domain, helo_verb, helo, capabilities,
-    auth_mechanism, last_reply);
+    auth_mechanism, last_reply, shellshock);
 crate::heap_size_of_fields!(SmtpTx: helo, mail_from, mail_from_address, mail_params, mail_reply,
-    rcpt, email, data_reply, last_reply);
+    rcpt, email, data_reply, last_reply, shellshock);
 
 /// One mail transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +152,8 @@ pub struct SmtpTx {
     pub gap: bool,
     /// STARTTLS happened on the connection before this transaction ended.
     pub tls: bool,
+    /// A Shellshock probe in one of its commands (MAIL, RCPT ...).
+    pub shellshock: Option<Box<Hit>>,
 }
 
 impl SmtpTx {
@@ -168,6 +174,7 @@ impl SmtpTx {
             bdat: false,
             gap: false,
             tls: false,
+            shellshock: None,
         }
     }
 }
@@ -284,6 +291,8 @@ pub struct SmtpParser {
     done: Vec<u64>,
     next_id: u64,
     server_opaque: bool,
+    /// A finding in a MAIL command, for the transaction it opens.
+    pending_shellshock: Option<Box<Hit>>,
 }
 
 impl SmtpParser {
@@ -303,6 +312,7 @@ impl SmtpParser {
             done: Vec::new(),
             next_id: 0,
             server_opaque: false,
+            pending_shellshock: None,
         }
     }
 
@@ -565,6 +575,7 @@ impl SmtpParser {
             .unwrap_or(line.len());
         let verb = String::from_utf8_lossy(&line[..verb_end]).to_ascii_uppercase();
         let arg = trim(&line[verb_end..]);
+        self.shellshock_command(&line[..verb_end], arg);
         match verb.as_str() {
             "HELO" | "EHLO" => {
                 self.close_tx(ev);
@@ -575,10 +586,14 @@ impl SmtpParser {
             "MAIL" => {
                 let tx = self.open_tx(ev);
                 let (raw, addr, params) = path_argument(arg, b"FROM:");
+                let hit = self.pending_shellshock.take();
                 if let Some(t) = self.tx_mut(tx) {
                     t.mail_from = Some(raw);
                     t.mail_from_address = Some(addr);
                     t.mail_params = params;
+                    if hit.is_some() {
+                        t.shellshock = hit;
+                    }
                 }
                 self.push_cmd(Cmd::Mail { tx }, ev);
             }
@@ -677,6 +692,35 @@ impl SmtpParser {
                 // The server answers unknown commands too (500).
                 self.push_cmd(Cmd::Other { tx: self.current }, ev);
             }
+        }
+    }
+
+    /// A command's argument through the Shellshock scanner (mail filters
+    /// and MTA hooks put envelope fields into environment variables). The
+    /// finding goes to the transaction the command is part of, or to the
+    /// session. HELO/EHLO and MAIL start their own, so they are placed
+    /// after the command is handled; here the current one is the place.
+    fn shellshock_command(&mut self, verb: &[u8], arg: &[u8]) {
+        let Some(f) = shellshock::scan(arg, shellshock::Encoding::Raw) else {
+            return;
+        };
+        let hit = Box::new(Hit::new("command", Some(verb), f));
+        let upper = verb.to_ascii_uppercase();
+        let tx = match upper.as_slice() {
+            b"HELO" | b"EHLO" | b"RSET" | b"QUIT" => None,
+            // MAIL opens a new transaction: the finding is that one's.
+            b"MAIL" => {
+                self.pending_shellshock = Some(hit);
+                return;
+            }
+            _ => self.current,
+        };
+        let slot = match tx.and_then(|id| self.tx_mut(id)) {
+            Some(t) => &mut t.shellshock,
+            None => &mut self.session.shellshock,
+        };
+        if slot.is_none() {
+            *slot = Some(hit);
         }
     }
 

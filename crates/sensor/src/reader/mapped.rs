@@ -1,0 +1,156 @@
+//! A capture file read through a memory map, a window at a time: records
+//! are parsed where the kernel's page cache holds them and handed to the
+//! workers as views, with no copy. Each window is shared (`Arc`) by the
+//! batches that point into it and unmapped when the last is recycled, so
+//! the process maps only what is in flight (a few windows), not the file.
+
+use std::fs::File;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+
+use fumidai_pcapfile::{Open, Reader, Record, Step};
+use memmap2::{Mmap, MmapOptions};
+
+use super::Stop;
+
+/// Bytes mapped at a time (more when one record is larger).
+pub const WINDOW: usize = 2 << 20;
+
+/// One mapped range of a capture file.
+pub struct Window {
+    map: Mmap,
+}
+
+impl Deref for Window {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl std::fmt::Debug for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Window({} bytes)", self.map.len())
+    }
+}
+
+/// A capture file being read through windows of a memory map.
+pub struct MappedFile {
+    file: File,
+    size: u64,
+    reader: Reader,
+    window: Arc<Window>,
+    /// File offset of `window[0]`.
+    window_start: u64,
+    /// File offset of the next record.
+    pos: u64,
+}
+
+fn map(file: &File, start: u64, len: usize) -> std::io::Result<Window> {
+    // SAFETY: the file is mapped read-only and private, and its bytes are
+    // only ever read through the `&[u8]` this `Window` derefs to; the map
+    // lives as long as the `Window`, which every view into it keeps alive
+    // through its `Arc`. `start + len` lies within the file's size as read
+    // when it was opened. What no flag can rule out is another process
+    // truncating the file while it is mapped: reading the vanished pages
+    // would raise SIGBUS. Replay is for finished captures; one still being
+    // written is read with `--pcap-reader libpcap` (README).
+    let map = unsafe {
+        MmapOptions::new()
+            .offset(start)
+            .len(len)
+            .populate()
+            .map(file)?
+    };
+    Ok(Window { map })
+}
+
+impl MappedFile {
+    /// Opens `path` and reads its header. `Err` when it is not a capture
+    /// (or cannot be mapped: the caller falls back to reading it).
+    pub fn open(path: &Path) -> Result<MappedFile, Stop> {
+        let file = File::open(path).map_err(|e| Stop::unreadable(e.to_string()))?;
+        let size = file
+            .metadata()
+            .map_err(|e| Stop::unreadable(e.to_string()))?
+            .len();
+        let first = usize::try_from(size.min(WINDOW as u64)).unwrap_or(WINDOW);
+        if first == 0 {
+            return Err(Stop::unreadable("empty file".into()));
+        }
+        let window = map(&file, 0, first).map_err(|e| Stop::unreadable(e.to_string()))?;
+        let (reader, header) = match Reader::open(&window) {
+            Ok(r) => r,
+            Err(Open::More(n)) => {
+                return Err(Stop::unreadable(format!(
+                    "the file ends inside its header ({size} of {n} bytes)"
+                )));
+            }
+            Err(Open::Bad(m)) => return Err(Stop::unreadable(m)),
+        };
+        Ok(MappedFile {
+            file,
+            size,
+            reader,
+            window: Arc::new(window),
+            window_start: 0,
+            pos: header as u64,
+        })
+    }
+
+    pub fn link(&self) -> Option<i32> {
+        self.reader.link()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// File offset just past the last record read.
+    pub fn offset(&self) -> u64 {
+        self.pos
+    }
+
+    /// The next packet and the window its bytes lie in; `None` at the end.
+    pub fn next(&mut self) -> Result<Option<(Record<'_>, &Arc<Window>)>, Stop> {
+        loop {
+            let rel = (self.pos - self.window_start) as usize;
+            let avail = self.window.get(rel..).unwrap_or_default();
+            match self.reader.next(avail) {
+                Step::Packet { record, len } => {
+                    let at = record.data.as_ptr() as usize - avail.as_ptr() as usize + rel;
+                    let r = Record {
+                        data: &[],
+                        ..record
+                    };
+                    let n = record.data.len();
+                    self.pos += len as u64;
+                    let data = &self.window[at..at + n];
+                    return Ok(Some((Record { data, ..r }, &self.window)));
+                }
+                Step::Skip(len) => self.pos += len as u64,
+                Step::More(need) => {
+                    let left = self.size - self.pos;
+                    if left == 0 {
+                        return Ok(None);
+                    }
+                    if (need as u64) > left {
+                        return Err(Stop::at(
+                            self.pos,
+                            format!(
+                                "the file ends inside a record ({left} of its {need} bytes are there)"
+                            ),
+                        ));
+                    }
+                    let len = usize::try_from(left.min(WINDOW.max(need) as u64)).unwrap_or(need);
+                    let w = map(&self.file, self.pos, len)
+                        .map_err(|e| Stop::at(self.pos, format!("cannot map: {e}")))?;
+                    self.window = Arc::new(w);
+                    self.window_start = self.pos;
+                }
+                Step::Bad(m) => return Err(Stop::at(self.pos, m)),
+            }
+        }
+    }
+}
