@@ -15,7 +15,7 @@ what=${1:-build}
 pkgs=(libpcap-dev pkg-config)
 case "$what" in
   build) ;;
-  test) pkgs+=(tcpdump tshark rsyslog redis-server iproute2 ethtool tcpreplay squid dante-server
+  test) pkgs+=(tcpdump tshark rsyslog redis-server redis-tools openssl iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv
                chromium fonts-dejavu-core ngircd dnsmasq-base bind9-dnsutils wordpress apache2
                libapache2-mod-php php-mysql php-xml mariadb-server zstd) ;;

@@ -15,11 +15,13 @@
 #![forbid(unsafe_code)]
 
 pub mod map;
+pub mod size;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub use map::{Aging, BoundedMap, SharedMap};
+pub use size::ByteSize;
 
 /// The sensor-wide cap on the memory of every metered structure.
 #[derive(Debug)]

@@ -116,6 +116,11 @@ impl<K: Hash + Eq, V: Aging> BoundedMap<K, V> {
             .map(|&i| i as usize)
     }
 
+    /// Every entry, in no particular order (not touched: ages stay).
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.slots.iter().map(|s| (&s.key, &s.value))
+    }
+
     /// The value for `k`, if present (not touched: its age stays).
     pub fn get(&self, k: &K) -> Option<&V> {
         self.index(k).map(|i| &self.slots[i].value)

@@ -73,6 +73,34 @@ catalogue! {
     ALERT_STORM = 9700090, 1, 2, BAD, "FUMIDAI alert storm: alerts of one signature beyond its rate were suppressed";
 }
 
+/// Signatures `fumidai aggregate` raises from a fleet's records, never the
+/// sensor (so sensor.yaml's `alerts:` does not know them): the aggregator
+/// keeps its own copy of this table (it depends on nothing of the packet
+/// path), and its tests hold the two equal.
+pub const FLEET_SIGNATURES: &[Signature] = &[
+    Signature {
+        sid: 9_700_100,
+        rev: 1,
+        msg: "FUMIDAI fleet: victim hit by amplified responses across sensors, no sensor alerted alone",
+        category: DOS,
+        severity: 1,
+    },
+    Signature {
+        sid: 9_700_101,
+        rev: 1,
+        msg: "FUMIDAI fleet: stepping stone alerted on by several sensors",
+        category: ATTACK,
+        severity: 2,
+    },
+    Signature {
+        sid: 9_700_102,
+        rev: 1,
+        msg: "FUMIDAI fleet: one source probes proxies or relays across several sensors' networks",
+        category: LEAK,
+        severity: 2,
+    },
+];
+
 /// Thresholds a signature has unless sensor.yaml says otherwise: one
 /// monlist alert per requester (a scan of 10,000 servers is one scanner)
 /// and per answering server (the response's source), per minute; one
@@ -107,11 +135,12 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_in_range() {
-        let mut ids: Vec<u32> = SIGNATURES.iter().map(|s| s.sid).collect();
+        let all: Vec<&Signature> = SIGNATURES.iter().chain(FLEET_SIGNATURES).collect();
+        let mut ids: Vec<u32> = all.iter().map(|s| s.sid).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), SIGNATURES.len());
+        assert_eq!(ids.len(), all.len());
         assert!(ids.iter().all(|&s| (9_700_000..9_800_000).contains(&s)));
-        assert!(SIGNATURES.iter().all(|s| (1..=3).contains(&s.severity)));
+        assert!(all.iter().all(|s| (1..=3).contains(&s.severity)));
     }
 }

@@ -76,9 +76,11 @@ const FLOW_ID_SEED: u64 = 0x6675_6d69_6461_6921;
 
 impl Meta {
     /// The flow id: a hash of the key and the start, so the same capture
-    /// gives the same ids in every run and with any number of workers.
+    /// gives the same ids in every run and with any number of workers; the
+    /// sensor's name is mixed in, so two sensors' ids for one flow differ.
     pub fn flow_id(&self) -> u64 {
-        let mut h = foldhash::fast::FixedState::with_seed(FLOW_ID_SEED).build_hasher();
+        let seed = FLOW_ID_SEED ^ fumidai_eve::identity::flow_id_salt();
+        let mut h = foldhash::fast::FixedState::with_seed(seed).build_hasher();
         self.key.hash(&mut h);
         self.start.hash(&mut h);
         mask_flow_id(h.finish())

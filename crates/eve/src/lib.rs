@@ -2,8 +2,11 @@
 //! into line batches, and the outputs that write them.
 
 pub mod app;
+pub mod conf;
+pub mod identity;
 pub mod objects;
 pub mod output;
+pub mod read;
 pub mod record;
 pub mod sink;
 pub mod spool;

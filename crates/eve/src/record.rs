@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde::{Serialize, Serializer};
 
 use crate::EveTime;
+use crate::identity::SensorObj;
 
 /// EVE event types fumidai writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -187,6 +188,12 @@ pub struct Header<'a> {
     pub community_id: Option<fumidai_wire::community_id::CommunityId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<&'a str>,
+    /// The sensor's name (Suricata's `host`, its `sensor-name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<&'a str>,
+    /// The sensor's tags (overlay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<&'a SensorObj>,
     /// The proxy hops (HTTP CONNECT, SOCKS) the transaction went through,
     /// outermost first.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,8 +201,10 @@ pub struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
-    /// A header with only the time and type set.
+    /// A header with only the time and type set, and this process's
+    /// identity (see [`crate::identity`]).
     pub fn new(timestamp: EveTime, event_type: EventType) -> Self {
+        let id = crate::identity::get();
         Header {
             timestamp,
             flow_id: None,
@@ -215,6 +224,8 @@ impl<'a> Header<'a> {
             tx_id: None,
             community_id: None,
             app_proto: None,
+            host: id.map(|i| i.name.as_str()),
+            sensor: id.map(|i| &i.sensor).filter(|s| !s.is_empty()),
             tunnel_chain: None,
         }
     }

@@ -14,7 +14,8 @@
 pub mod cli;
 pub mod hist;
 pub mod html;
-pub mod input;
+/// Reading EVE files (moved to fumidai-eve, shared with `fumidai aggregate`).
+pub use fumidai_eve::read as input;
 pub mod line;
 pub mod model;
 pub mod nets;

@@ -75,6 +75,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
 
+    /// This sensor's name in the fleet (overrides sensor.name; default: the
+    /// host name): every record's `host`, its redis outputs' mark, its flow ids.
+    #[arg(long, value_name = "NAME")]
+    pub sensor_name: Option<String>,
+
     /// Write the end-of-run summary (packets, flows, events by type, alerts
     /// by signature id, decoder errors, drops, loss) as JSON to FILE.
     #[arg(long, value_name = "FILE")]

@@ -17,6 +17,7 @@ use fumidai_flow::OverlapPolicy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use decoder::DecoderConf;
+pub use fumidai_eve::conf::{EventTypeName, OutputConf};
 
 /// The shipped configuration; tests hold the built-in defaults to it.
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub const SHIPPED: &str = include_str!("../../../sensor.yaml");
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    pub sensor: SensorConf,
     pub home_net: Vec<Net>,
     pub external_net: Vec<Net>,
     pub workers: usize,
@@ -54,6 +56,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            sensor: SensorConf::default(),
             home_net: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
                 .iter()
                 .filter_map(|s| s.parse().ok())
@@ -80,6 +83,27 @@ impl Default for Config {
             dns: DnsConf::default(),
             alerts: BTreeMap::new(),
             alert_limits: AlertLimitsConf::default(),
+        }
+    }
+}
+
+/// Who this sensor is, in a fleet: its name (Suricata's `host` on every
+/// record) and tags that ride along (`sensor.tags`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorConf {
+    /// Empty: the host name.
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl SensorConf {
+    /// The name records carry: the configured one, else the host name.
+    pub fn effective_name(&self) -> String {
+        if self.name.is_empty() {
+            fumidai_eve::identity::host_name()
+        } else {
+            self.name.clone()
         }
     }
 }
@@ -425,99 +449,6 @@ impl Default for AnomalyConf {
     }
 }
 
-/// suricata.yaml's `eve-log` `filetype`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileType {
-    Regular,
-    UnixStream,
-    UnixDgram,
-    Syslog,
-    Redis,
-}
-
-/// How syslog messages travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SyslogTransportName {
-    Udp,
-    Tcp,
-    Unix,
-}
-
-/// What a redis output does with each line (Suricata's names and the commands).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RedisModeName {
-    #[serde(alias = "rpush")]
-    List,
-    #[serde(alias = "xadd")]
-    Stream,
-    #[serde(alias = "publish")]
-    Channel,
-}
-
-/// One output, as an entry of suricata.yaml's `outputs: - eve-log:`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OutputConf {
-    pub filetype: FileType,
-    /// regular: the file, relative to the log directory unless absolute;
-    /// unix_stream / unix_dgram: the socket; syslog over `unix`: the socket
-    /// (default /dev/log); redis: a unix socket to use instead of TCP.
-    pub filename: String,
-    /// Event types this output takes (empty: all produced).
-    pub types: Vec<EventTypeName>,
-    /// Key of its counters in stats (`stats.output.<name>`); derived from
-    /// the file name or the filetype when empty.
-    pub name: String,
-    /// regular: rotate at this size (0: never).
-    pub rotate_size: ByteSize,
-    /// regular: rotate after this many seconds (0: never).
-    pub rotate_interval: u64,
-    /// syslog: udp, tcp (octet-counted) or unix.
-    pub transport: SyslogTransportName,
-    /// syslog / redis: host name or address.
-    pub server: String,
-    /// syslog / redis: port (0: 514 for syslog, 6379 for redis).
-    pub port: u16,
-    pub facility: SyslogFacility,
-    pub level: SyslogLevel,
-    /// syslog APP-NAME.
-    pub identity: String,
-    /// redis: list (RPUSH), stream (XADD) or channel (PUBLISH).
-    pub mode: RedisModeName,
-    /// redis: the list, stream or channel.
-    pub key: String,
-    /// redis: lines per command.
-    pub batch_size: usize,
-    /// Batches held in memory for this output before it spools.
-    pub queue: usize,
-}
-
-impl Default for OutputConf {
-    fn default() -> Self {
-        OutputConf {
-            filetype: FileType::Regular,
-            filename: "eve.json".into(),
-            types: Vec::new(),
-            name: String::new(),
-            rotate_size: ByteSize(0),
-            rotate_interval: 0,
-            transport: SyslogTransportName::Udp,
-            server: "127.0.0.1".into(),
-            port: 0,
-            facility: SyslogFacility("local5".into()),
-            level: SyslogLevel("info".into()),
-            identity: "fumidai".into(),
-            mode: RedisModeName::List,
-            key: "fumidai".into(),
-            batch_size: 256,
-            queue: 256,
-        }
-    }
-}
-
 /// Where outputs keep what they could not deliver yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -540,46 +471,6 @@ impl Default for SpoolConf {
     }
 }
 
-/// A syslog facility name (`local5`, `daemon`, ...).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct SyslogFacility(pub String);
-
-impl FromStr for SyslogFacility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        fumidai_eve::sink::syslog::facility_code(s)
-            .map(|_| SyslogFacility(s.to_ascii_lowercase()))
-            .ok_or_else(|| format!("unknown syslog facility `{s}`, expected kern, user, mail, daemon, auth, ..., local0 ... local7"))
-    }
-}
-
-impl<'de> Deserialize<'de> for SyslogFacility {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str_scalar(d, "a syslog facility")
-    }
-}
-
-/// A syslog severity name (`info`, `notice`, ...).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct SyslogLevel(pub String);
-
-impl FromStr for SyslogLevel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        fumidai_eve::sink::syslog::severity_code(s)
-            .map(|_| SyslogLevel(s.to_ascii_lowercase()))
-            .ok_or_else(|| format!("unknown syslog level `{s}`, expected emerg, alert, crit, err, warning, notice, info or debug"))
-    }
-}
-
-impl<'de> Deserialize<'de> for SyslogLevel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str_scalar(d, "a syslog level")
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatsConfig {
@@ -593,40 +484,6 @@ impl Default for StatsConfig {
             enabled: true,
             interval: 30,
         }
-    }
-}
-
-/// An EVE event type named in the configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventTypeName(pub fumidai_eve::EventType);
-
-impl Serialize for EventTypeName {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0.as_str())
-    }
-}
-
-impl FromStr for EventTypeName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        fumidai_eve::EventType::from_name(s)
-            .map(EventTypeName)
-            .ok_or_else(|| {
-                let known: Vec<_> = fumidai_eve::EventType::ALL
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect();
-                format!(
-                    "unknown event type `{s}`, expected one of {}",
-                    known.join(", ")
-                )
-            })
-    }
-}
-
-impl<'de> Deserialize<'de> for EventTypeName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str_scalar(d, "an EVE event type")
     }
 }
 
@@ -656,6 +513,18 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// A sensor name is printable, at most 255 bytes (a host name's limit), and
+/// empty only to mean the host name.
+pub fn check_sensor_name(name: &str) -> Result<(), String> {
+    if name.len() > 255 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "`{}` is not a sensor name (printable, no spaces, at most 255 bytes)",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
 /// The most worker threads a run may have.
 pub const MAX_WORKERS: usize = 1024;
 /// The longest duration any setting may name: a week of packet time.
@@ -671,6 +540,15 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         Ok(())
     }
     let secs = |key: &str, v: u64| range(key, v, 1, MAX_SECS);
+    check_sensor_name(&c.sensor.name).map_err(|e| ("sensor.name".to_owned(), e))?;
+    for (k, v) in &c.sensor.tags {
+        if k.is_empty() || k.chars().chain(v.chars()).any(char::is_control) {
+            return Err((
+                format!("sensor.tags.{k}"),
+                "tags are printable text with a non-empty name".into(),
+            ));
+        }
+    }
     range("workers", c.workers as u64, 0, MAX_WORKERS as u64)?;
     range("memcap", c.memcap.0, 1 << 20, u64::MAX)?;
     range("capture.snaplen", u64::from(c.capture.snaplen), 64, 262_144)?;

@@ -51,6 +51,7 @@ fn subcommand() -> Option<ExitCode> {
     match name.to_str()? {
         "test" => Some(fumidai_expect::main(args)),
         "report" => Some(fumidai_report::main(args)),
+        "aggregate" => Some(fumidai_aggregate::main(args)),
         _ => None,
     }
 }
@@ -73,10 +74,14 @@ fn init_logging(cli: &Cli) {
 }
 
 fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let cfg = match &cli.config {
+    let mut cfg = match &cli.config {
         Some(p) => config::load(p)?,
         None => Config::default(),
     };
+    if let Some(name) = &cli.sensor_name {
+        config::check_sensor_name(name).map_err(|e| anyhow::anyhow!("--sensor-name: {e}"))?;
+        cfg.sensor.name = name.clone();
+    }
     if cli.check_config {
         let text = serde_norway::to_string(&cfg)?;
         println!(
@@ -89,6 +94,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
+    fumidai_eve::identity::set(&cfg.sensor.effective_name(), cfg.sensor.tags.clone());
     let input = if let Some(iface) = &cli.interface {
         let bpf = if cli.bpf.is_empty() {
             cfg.capture.bpf.clone()

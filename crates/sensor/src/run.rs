@@ -11,12 +11,8 @@ use crossbeam_channel::{bounded, unbounded};
 use fumidai_budget::Budget;
 use fumidai_detect::{DetectConf, Detector, NetSet};
 use fumidai_engine::{AnomalyLog, Engine, EngineConfig};
+use fumidai_eve::conf::{output_names, type_filter};
 use fumidai_eve::output::{Output, OutputOptions, OutputReport, SinkSpec};
-use fumidai_eve::sink::syslog::{facility_code, severity_code};
-use fumidai_eve::sink::{
-    FileSink, RedisMode, RedisSink, RedisTarget, Rotation, Sink, SyslogSink, SyslogTransport,
-    TypeFilter, UnixDgramSink, UnixStreamSink,
-};
 use fumidai_eve::{Counters, EventType};
 use fumidai_flow::{Class, OverlapPolicy, StreamConfig, Timeouts};
 use fumidai_proto::AppProto;
@@ -25,10 +21,7 @@ use fumidai_wire::defrag::DefragConfig;
 use crate::afpacket::Ring;
 use crate::batch::{Batch, ToWorker};
 use crate::capture::{self, FileReport, KernelStats, LiveOptions, Opened, Shards};
-use crate::config::{
-    ChecksumValidation, Config, EventTypeName, FileType, OutputConf, Policy, RedisModeName,
-    SyslogTransportName, UrgentPolicy,
-};
+use crate::config::{ChecksumValidation, Config, Policy, UrgentPolicy};
 use crate::progress::Progress;
 use crate::stats::{self, FINAL, StatsPart};
 use crate::worker::{self, WorkerIo};
@@ -160,56 +153,11 @@ pub fn detector(cfg: &Config, budget: Arc<Budget>) -> Detector {
     Detector::with_budget(conf, set(&cfg.home_net), set(&cfg.external_net), budget)
 }
 
-fn filter(types: &[EventTypeName]) -> TypeFilter {
-    if types.is_empty() {
-        TypeFilter::all()
-    } else {
-        TypeFilter::only(&types.iter().map(|t| t.0).collect::<Vec<_>>())
-    }
-}
-
-/// The stats key of an output: its `name`, else derived from its file
-/// name or type; dots would nest in stats, so they become `_`.
-fn output_names(outputs: &[OutputConf]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for o in outputs {
-        let base = if !o.name.is_empty() {
-            o.name.clone()
-        } else if o.filetype == FileType::Regular {
-            Path::new(&o.filename)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "regular".into())
-        } else {
-            serde_json::to_value(o.filetype)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        };
-        let base: String = base
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let mut name = base.clone();
-        let mut n = 2;
-        while names.contains(&name) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
-        names.push(name);
-    }
-    names
-}
-
 /// Opens every output. Files must open now (a bad path is a start-up
 /// error); sockets may be down and are retried in the background.
 fn open_sinks(cfg: &Config, log_dir: &Path) -> anyhow::Result<(Vec<SinkSpec>, Vec<PathBuf>)> {
+    // Redis outputs keep their exactly-once mark under the sensor's name.
+    let producer = fumidai_eve::identity::get().map_or("", |i| i.name.as_str());
     let mut specs = Vec::new();
     let mut files = Vec::new();
     let spool_dir = if cfg.eve.spool.dir.is_empty() {
@@ -217,7 +165,7 @@ fn open_sinks(cfg: &Config, log_dir: &Path) -> anyhow::Result<(Vec<SinkSpec>, Ve
     } else {
         PathBuf::from(&cfg.eve.spool.dir)
     };
-    let spool_types = filter(&cfg.eve.spool.types);
+    let spool_types = type_filter(&cfg.eve.spool.types);
     for (i, (o, name)) in cfg
         .eve
         .outputs
@@ -225,59 +173,15 @@ fn open_sinks(cfg: &Config, log_dir: &Path) -> anyhow::Result<(Vec<SinkSpec>, Ve
         .zip(output_names(&cfg.eve.outputs))
         .enumerate()
     {
-        let path = log_dir.join(&o.filename);
-        let what = || format!("eve.outputs[{i}] ({:?})", o.filetype);
-        let sink: Box<dyn Sink> = match o.filetype {
-            FileType::Regular => {
-                let rotation = Rotation {
-                    max_bytes: o.rotate_size.0,
-                    interval: Duration::from_secs(o.rotate_interval),
-                };
-                let s = FileSink::open(&path, rotation)
-                    .with_context(|| format!("{}: cannot open for writing", path.display()))?;
-                files.push(path.clone());
-                Box::new(s)
-            }
-            FileType::UnixStream => Box::new(UnixStreamSink::new(PathBuf::from(&o.filename))),
-            FileType::UnixDgram => Box::new(UnixDgramSink::new(PathBuf::from(&o.filename))),
-            FileType::Syslog => {
-                let port = if o.port == 0 { 514 } else { o.port };
-                let transport = match o.transport {
-                    SyslogTransportName::Udp => SyslogTransport::Udp(o.server.clone(), port),
-                    SyslogTransportName::Tcp => SyslogTransport::Tcp(o.server.clone(), port),
-                    SyslogTransportName::Unix => SyslogTransport::Unix(PathBuf::from(
-                        if o.filename == OutputConf::default().filename {
-                            "/dev/log"
-                        } else {
-                            &o.filename
-                        },
-                    )),
-                };
-                let facility = facility_code(&o.facility.0)
-                    .with_context(|| format!("{}: facility", what()))?;
-                let level =
-                    severity_code(&o.level.0).with_context(|| format!("{}: level", what()))?;
-                Box::new(SyslogSink::new(transport, facility, level, &o.identity))
-            }
-            FileType::Redis => {
-                let target = if o.filename != OutputConf::default().filename {
-                    RedisTarget::Unix(PathBuf::from(&o.filename))
-                } else {
-                    RedisTarget::Tcp(o.server.clone(), if o.port == 0 { 6379 } else { o.port })
-                };
-                let mode = match o.mode {
-                    RedisModeName::List => RedisMode::List,
-                    RedisModeName::Stream => RedisMode::Stream,
-                    RedisModeName::Channel => RedisMode::Channel,
-                };
-                Box::new(RedisSink::new(target, mode, &o.key, o.batch_size))
-            }
-        };
+        let (sink, file) = o
+            .open_sink(log_dir, producer)
+            .with_context(|| format!("eve.outputs[{i}] ({:?})", o.filetype))?;
+        files.extend(file);
         specs.push(SinkSpec {
             spool_path: spool_dir.join(format!("{name}.spool")),
             name,
             sink,
-            filter: filter(&o.types),
+            filter: type_filter(&o.types),
             spool_types: spool_types.clone(),
             spool_max_bytes: cfg.eve.spool.max_bytes.0,
             queue: o.queue,

@@ -15,7 +15,7 @@ pub mod syslog;
 pub mod unix;
 
 pub use file::{FileSink, Rotation};
-pub use redis::{RedisMode, RedisSink, RedisTarget};
+pub use redis::{RedisConn, RedisMode, RedisSink, RedisTarget, Secret, TlsFiles, Trim};
 pub use syslog::{SyslogSink, SyslogTransport};
 pub use unix::{UnixDgramSink, UnixStreamSink};
 
