@@ -703,3 +703,70 @@ fn two_aggregators_share_the_fleet_by_key_and_raise_each_alert_once() {
     check_amp_alert(&alerts.iter().collect::<Vec<_>>());
     println!("two shards: {union:?} from {total} entries");
 }
+
+/// A sensor's configuration in `dir` (spool there too): `sensor_yaml` is
+/// its `sensor:` section, `types` its event types (spooled too, so an
+/// outage drops none), `outputs` extra eve.outputs entries.
+fn identity_config(
+    dir: &Path,
+    sensor_yaml: &str,
+    types: &str,
+    outputs: &str,
+    flush_timeout: u32,
+) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("sensor dir");
+    let p = dir.join("sensor.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "{}\nsensor:\n{sensor_yaml}\neve:\n  flush_timeout: {flush_timeout}\n  types: {types}\n  spool:\n    dir: {}\n    types: {types}\n  \
+             outputs:\n    - filetype: regular\n      filename: eve.json\n{outputs}",
+            lab_config(),
+            dir.join("spool").display()
+        ),
+    )
+    .expect("write sensor.yaml");
+    p
+}
+
+#[test]
+fn every_record_carries_the_sensor_name_and_its_tags() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let d = d.path();
+    // The name from sensor.yaml (no --sensor-name), all event types.
+    let config = identity_config(
+        d,
+        "  name: edge-fra1\n  tags: {site: fra1, link: transit-a, role: edge}",
+        "[alert, anomaly, dns, flow, http, irc, ntp, smtp, socks, stats]",
+        "",
+        5,
+    );
+    let mut c = bin();
+    c.arg("-c")
+        .arg(&config)
+        .args(["-q", "-r"])
+        .arg(fleet_pcap("fleet-link-a.pcap"))
+        .arg("-r")
+        .arg(root().join("pcaps/lab/lab-attack.pcap"))
+        .arg("-l")
+        .arg(d.join("log"));
+    run_ok(c, "fumidai with sensor.name and sensor.tags");
+    let out = read_eve(&d.join("log/eve.json"));
+    assert_valid(&out, "eve.json with sensor tags");
+    let tags = serde_json::json!({"site": "fra1", "link": "transit-a", "role": "edge"});
+    let mut types: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &out {
+        assert_eq!(e["host"], "edge-fra1", "{e}");
+        assert_eq!(e["sensor"]["tags"], tags, "{e}");
+        *types
+            .entry(e["event_type"].as_str().unwrap_or("").to_owned())
+            .or_insert(0) += 1;
+    }
+    for t in ["alert", "flow", "stats", "http", "smtp", "ntp"] {
+        assert!(types.contains_key(t), "no {t} record to check: {types:?}");
+    }
+    println!(
+        "host and sensor.tags on all {} records: {types:?}",
+        out.len()
+    );
+}
