@@ -704,6 +704,13 @@ fn two_aggregators_share_the_fleet_by_key_and_raise_each_alert_once() {
     println!("two shards: {union:?} from {total} entries");
 }
 
+// Plain-TCP Redis with a password (`requirepass`, the default user's):
+// AUTH without TLS, from the environment and from a file.
+
+/// The event types of the plain-Redis tests: all but ntp, whose one record
+/// per exchange would make the stream large without testing more.
+const STREAM_TYPES: &str = "[alert, anomaly, flow, http, smtp, socks, stats]";
+
 /// A sensor's configuration in `dir` (spool there too): `sensor_yaml` is
 /// its `sensor:` section, `types` its event types (spooled too, so an
 /// outage drops none), `outputs` extra eve.outputs entries.
@@ -727,6 +734,224 @@ fn identity_config(
     )
     .expect("write sensor.yaml");
     p
+}
+
+/// redis-server on plain TCP whose default user needs [`PASSWORD`]; what
+/// it acknowledged survives kill -9 (appendfsync always).
+fn start_auth_redis(dir: &Path, port: u16) -> Proc {
+    std::fs::create_dir_all(dir).expect("redis dir");
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\nrequirepass {PASSWORD}\nsave \"\"\nappendonly yes\n\
+             appendfsync always\ndir {d}\nlogfile {d}/redis.log\n",
+            d = dir.display()
+        ),
+    )
+    .expect("redis.conf");
+    let child = Command::new(need("redis-server"))
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let p = Proc(child);
+    wait_for("redis-server to answer", 10, || {
+        acli(port, &["PING"]).is_some_and(|r| r.trim() == "PONG")
+    });
+    p
+}
+
+/// One redis-cli command over plain TCP, logged in with [`PASSWORD`].
+fn acli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new(need("redis-cli"))
+        .args(["-p", &port.to_string(), "--no-auth-warning", "--raw"])
+        .env("REDISCLI_AUTH", PASSWORD)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success() && !text.starts_with("Could not connect")).then_some(text)
+}
+
+/// The stream's entries (the `event` field), parsed, in stream order.
+fn stream_entries(port: u16, key: &str) -> Vec<Value> {
+    acli(port, &["XRANGE", key, "-", "+"])
+        .expect("XRANGE")
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Multiset of records (as their canonical JSON text).
+fn bag<'a>(records: impl IntoIterator<Item = &'a Value>) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        *m.entry(r.to_string()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The redis output's entry of a sensor's --summary-json.
+fn redis_summary(path: &Path) -> Value {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("summary.json"))
+        .expect("summary.json is JSON");
+    v["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .find(|o| {
+            o["destination"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("redis://"))
+        })
+        .unwrap_or_else(|| panic!("no redis output in {v}"))
+        .clone()
+}
+
+#[test]
+fn killing_plain_redis_under_three_writing_sensors_loses_and_duplicates_nothing() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let d = d.path();
+    let port = free_port();
+    let redis_dir = d.join("redis");
+    let mut redis = Some(start_auth_redis(&redis_dir, port));
+    let pw_file = d.join("redis-password");
+    std::fs::write(&pw_file, format!("{PASSWORD}\n")).expect("password file");
+    // Each sensor replays its link's slice this many times: long enough to
+    // be writing when Redis is killed (each run checks that it was).
+    const REPEAT: usize = 300;
+    let links = ["a", "b", "c"];
+    let mut sensors = Vec::new();
+    for l in links {
+        let name = format!("link-{l}");
+        let sd = d.join(&name);
+        // link-a's password comes from the environment, the others' from a file.
+        let auth = if l == "a" {
+            "password_env: FLEET_REDIS_PASSWORD".to_owned()
+        } else {
+            format!("password_file: {}", pw_file.display())
+        };
+        let config = identity_config(
+            &sd,
+            &format!("  tags: {{link: {name}, site: lab}}"),
+            STREAM_TYPES,
+            &format!(
+                "    - filetype: redis\n      port: {port}\n      {auth}\n      mode: stream\n      key: fleet\n      batch_size: 64\n"
+            ),
+            30,
+        );
+        let mut c = bin();
+        c.arg("-c")
+            .arg(&config)
+            .args(["--sensor-name", &name, "-q", "--summary-json"])
+            .arg(sd.join("summary.json"))
+            .arg("-l")
+            .arg(sd.join("log"));
+        for _ in 0..REPEAT {
+            c.arg("-r").arg(fleet_pcap(&format!("fleet-link-{l}.pcap")));
+        }
+        if l == "a" {
+            c.env("FLEET_REDIS_PASSWORD", PASSWORD);
+        } else {
+            c.env_remove("FLEET_REDIS_PASSWORD");
+        }
+        let err = std::fs::File::create(sd.join("stderr")).expect("stderr file");
+        let child = c
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("start a sensor");
+        sensors.push((name, sd, Proc(child)));
+    }
+    // Every sensor has written (its exactly-once mark exists): kill -9.
+    wait_for("every sensor's first batch in the stream", 30, || {
+        sensors.iter().all(|(name, _, _)| {
+            acli(port, &["EXISTS", &format!("fleet:fumidai-seq:{name}")])
+                .is_some_and(|r| r.trim() == "1")
+        })
+    });
+    let at_kill = xlen_plain(port);
+    for (name, _, p) in &mut sensors {
+        assert!(
+            p.0.try_wait().expect("status").is_none(),
+            "{name} ended before Redis was killed: raise REPEAT"
+        );
+    }
+    drop(redis.take());
+    std::thread::sleep(Duration::from_millis(1000));
+    let _redis = start_auth_redis(&redis_dir, port);
+    let after_restart = xlen_plain(port);
+    assert!(
+        after_restart >= at_kill,
+        "Redis lost acknowledged entries: {at_kill} before kill -9, {after_restart} after"
+    );
+
+    for (name, sd, p) in &mut sensors {
+        let status = p.0.wait().expect("sensor");
+        let stderr = std::fs::read_to_string(sd.join("stderr")).unwrap_or_default();
+        assert!(status.success(), "{name}: {status}\n{stderr}");
+    }
+    let stream = stream_entries(port, "fleet");
+    let mut figures = Vec::new();
+    for (name, sd, _) in sensors {
+        let stderr = std::fs::read_to_string(sd.join("stderr")).unwrap_or_default();
+        let own = read_eve(&sd.join("log/eve.json"));
+        let mine: Vec<&Value> = stream.iter().filter(|e| e["host"] == *name).collect();
+        let s = redis_summary(&sd.join("summary.json"));
+        // The outage reached this sensor: it failed to write, and said so once.
+        assert!(s["errors"].as_u64().unwrap_or(0) > 0, "{name}: {s}");
+        assert!(stderr.contains("and retrying"), "{name}: {stderr}");
+        assert!(!stderr.contains(PASSWORD), "{name} logged the password");
+        assert_eq!(
+            (s["dropped"].as_u64(), s["undelivered"].as_u64()),
+            (Some(0), Some(0)),
+            "{name}: {s}"
+        );
+        assert_eq!(
+            s["written"].as_u64(),
+            Some(own.len() as u64),
+            "{name}: the redis output's delivery counter against eve.json: {s}"
+        );
+        assert_eq!(
+            mine.len(),
+            own.len(),
+            "{name}: stream entries against eve.json lines"
+        );
+        let (want, got) = (bag(&own), bag(mine.iter().copied()));
+        assert!(
+            want == got,
+            "{name}: the stream holds other records than eve.json (lost or duplicated)"
+        );
+        figures.push(format!(
+            "{name}: {} records, {} spooled, {} errors",
+            own.len(),
+            s["spooled"],
+            s["errors"]
+        ));
+    }
+    assert_eq!(
+        stream.len(),
+        stream
+            .iter()
+            .filter(|e| e["host"].as_str().is_some_and(|h| h.starts_with("link-")))
+            .count(),
+        "only the three sensors wrote"
+    );
+    println!(
+        "redis killed -9 at {at_kill} entries ({after_restart} after restart); stream {}: {}",
+        stream.len(),
+        figures.join("; ")
+    );
+}
+
+fn xlen_plain(port: u16) -> u64 {
+    acli(port, &["XLEN", "fleet"])
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
