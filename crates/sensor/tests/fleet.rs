@@ -955,6 +955,106 @@ fn xlen_plain(port: u16) -> u64 {
 }
 
 #[test]
+fn a_wrong_redis_password_is_said_counted_and_its_records_kept_for_the_next_run() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let d = d.path();
+    let port = free_port();
+    let _redis = start_auth_redis(&d.join("redis"), port);
+    let sd = d.join("sensor");
+    let out = format!(
+        "    - filetype: redis\n      port: {port}\n      password_env: FLEET_REDIS_PASSWORD\n      mode: stream\n      key: fleet\n"
+    );
+    let config = identity_config(&sd, "  name: link-a", STREAM_TYPES, &out, 1);
+    let run = |pcap: &str, password: Option<&str>, summary: &str| {
+        let mut c = bin();
+        c.arg("-c")
+            .arg(&config)
+            .args(["-q", "-r"])
+            .arg(fleet_pcap(pcap))
+            .arg("--summary-json")
+            .arg(sd.join(summary))
+            .arg("-l")
+            .arg(sd.join("log"));
+        match password {
+            Some(p) => c.env("FLEET_REDIS_PASSWORD", p),
+            None => c.env_remove("FLEET_REDIS_PASSWORD"),
+        };
+        let o = c.output().expect("run fumidai");
+        (
+            o.status,
+            String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout),
+        )
+    };
+
+    // An unset variable: refused at start, naming the key and the variable.
+    let (status, text) = run("fleet-link-a.pcap", None, "unset.json");
+    assert!(!status.success(), "an unset password_env must fail: {text}");
+    assert!(
+        text.contains("password_env") && text.contains("FLEET_REDIS_PASSWORD"),
+        "{text}"
+    );
+
+    // A wrong password: Redis's refusal is said, the records are counted
+    // as not delivered and stay in the spool; nothing reaches the stream.
+    const WRONG: &str = "not-the-password";
+    let (status, text) = run("fleet-link-a.pcap", Some(WRONG), "wrong.json");
+    let first = read_eve(&sd.join("log/eve.json"));
+    assert!(!first.is_empty());
+    assert!(status.success(), "{status}: {text}");
+    assert!(
+        text.to_lowercase().contains("authentication failed"),
+        "Redis's refusal should be in the error: {text}"
+    );
+    assert!(
+        text.contains(&format!("{} events not delivered, kept in", first.len())),
+        "the loss should be said with its count: {text}"
+    );
+    assert!(!text.contains(WRONG), "the password was logged: {text}");
+    let s = redis_summary(&sd.join("wrong.json"));
+    assert_eq!(s["written"], 0, "{s}");
+    assert_eq!(s["undelivered"].as_u64(), Some(first.len() as u64), "{s}");
+    assert!(s["errors"].as_u64().unwrap_or(0) > 0, "{s}");
+    assert_eq!(xlen_plain(port), 0, "nothing may reach Redis without AUTH");
+
+    // The right password, from a file this time: the kept records go first,
+    // then the new run's, each once.
+    let pw_file = sd.join("redis-password");
+    std::fs::write(&pw_file, format!("{PASSWORD}\n")).expect("password file");
+    let text = std::fs::read_to_string(&config).expect("config").replace(
+        "password_env: FLEET_REDIS_PASSWORD",
+        &format!("password_file: {}", pw_file.display()),
+    );
+    std::fs::write(&config, text).expect("config");
+    let (status, text) = run("fleet-later.pcap", None, "right.json");
+    assert!(status.success(), "{status}: {text}");
+    let both = read_eve(&sd.join("log/eve.json"));
+    let s = redis_summary(&sd.join("right.json"));
+    assert_eq!(s["undelivered"], 0, "{s}");
+    let stream = stream_entries(port, "fleet");
+    // Kept records first (the spool is sent before anything newer); within
+    // a run, the workers' batches may reach the file and Redis in another
+    // order, so each run's records are compared as a multiset.
+    let n = first.len().min(stream.len());
+    assert!(
+        stream.len() == both.len()
+            && bag(&stream[..n]) == bag(&first)
+            && bag(&stream[n..]) == bag(&both[first.len()..]),
+        "the stream ({} entries) should be eve.json ({} lines: {} kept, then {} new), each once",
+        stream.len(),
+        both.len(),
+        first.len(),
+        both.len() - first.len()
+    );
+    println!(
+        "wrong password: {} records kept in the spool, 0 in Redis; right password: {} in Redis ({} kept + {} new)",
+        first.len(),
+        stream.len(),
+        first.len(),
+        both.len() - first.len()
+    );
+}
+
+#[test]
 fn every_record_carries_the_sensor_name_and_its_tags() {
     let d = tempfile::tempdir().expect("tempdir");
     let d = d.path();
