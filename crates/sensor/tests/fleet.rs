@@ -901,6 +901,11 @@ fn killing_plain_redis_under_three_writing_sensors_loses_and_duplicates_nothing(
         let stderr = std::fs::read_to_string(sd.join("stderr")).unwrap_or_default();
         let own = read_eve(&sd.join("log/eve.json"));
         let mine: Vec<&Value> = stream.iter().filter(|e| e["host"] == *name).collect();
+        let tags = serde_json::json!({"link": name, "site": "lab"});
+        assert!(
+            mine.iter().all(|e| e["sensor"]["tags"] == tags),
+            "{name}: an entry without its sensor.tags"
+        );
         let s = redis_summary(&sd.join("summary.json"));
         // The outage reached this sensor: it failed to write, and said so once.
         assert!(s["errors"].as_u64().unwrap_or(0) > 0, "{name}: {s}");
