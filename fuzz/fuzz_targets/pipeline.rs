@@ -113,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
     for (_, line) in out.iter() {
         assert!(line.ends_with(b"\n"));
     }
-    let [_flow, reassembly, _defrag, app, _amp] = engine.mem_reports();
+    let [_flow, reassembly, _defrag, app, _amp, _floods] = engine.mem_reports();
     assert_eq!(
         reassembly.memuse, 0,
         "reassembly memory leaked: {reassembly:?}"

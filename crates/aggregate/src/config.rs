@@ -262,15 +262,8 @@ impl Default for ProbesConf {
     }
 }
 
-/// A configuration error, naming where it is.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}{location}: {key}{message}")]
-pub struct ConfigError {
-    pub file: String,
-    pub location: String,
-    pub key: String,
-    pub message: String,
-}
+/// A configuration error, naming file, line, column and key.
+pub use fumidai_yamlconf::YamlError as ConfigError;
 
 /// The longest window or lateness: a week.
 const MAX_SECS: u64 = 7 * 86_400;
@@ -369,66 +362,14 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
 
 /// Parses configuration text and checks its values; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    let cfg = if text.trim().is_empty() {
-        Config::default()
-    } else {
-        let de = serde_norway::Deserializer::from_str(text);
-        serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let location = inner
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
-                .unwrap_or_default();
-            let mut message = inner.to_string();
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
-            }
-            ConfigError {
-                file: file.to_owned(),
-                location,
-                key: if path.is_empty() || path == "." {
-                    String::new()
-                } else {
-                    format!("{path}: ")
-                },
-                message,
-            }
-        })?
-    };
-    validate(&cfg).map_err(|(key, message)| ConfigError {
-        file: file.to_owned(),
-        location: line_of(text, &key)
-            .map(|l| format!(":{l}"))
-            .unwrap_or_default(),
-        key: format!("{key}: "),
-        message,
-    })?;
+    let cfg: Config = fumidai_yamlconf::parse(text, file)?;
+    validate(&cfg).map_err(|(key, message)| ConfigError::at_key(text, file, &key, message))?;
     Ok(cfg)
-}
-
-/// The line where the last part of a dotted key is written, if it is.
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    let last = key.rsplit('.').next()?;
-    let last = last.split('[').next()?;
-    text.lines()
-        .position(|l| {
-            l.trim_start()
-                .trim_start_matches("- ")
-                .starts_with(&format!("{last}:"))
-        })
-        .map(|i| i + 1)
 }
 
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.display().to_string(),
-        location: String::new(),
-        key: String::new(),
-        message: e.to_string(),
-    })?;
-    parse(&text, &path.display().to_string())
+    fumidai_yamlconf::load(path, parse)
 }
 
 #[cfg(test)]
@@ -467,7 +408,7 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_key() {
         let e = parse("window: 0\n", "a.yaml").unwrap_err().to_string();
-        assert!(e.starts_with("a.yaml:1: window:"), "{e}");
+        assert!(e.starts_with("a.yaml:1:1: window:"), "{e}");
         let e = parse("input:\n  shard: 2\n", "a.yaml")
             .unwrap_err()
             .to_string();

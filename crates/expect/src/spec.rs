@@ -312,36 +312,7 @@ impl std::error::Error for SpecError {}
 /// Parses expectation text; `file` names it in errors as
 /// `file:line:column: key.path: message`.
 pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
-    if text.trim().is_empty() {
-        return Ok(Spec::default());
-    }
-    let de = serde_norway::Deserializer::from_str(text);
-    serde_path_to_error::deserialize::<_, Spec>(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let location = inner
-            .location()
-            .map(|l| format!(":{}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        let key = if path.is_empty() || path == "." {
-            String::new()
-        } else {
-            format!("{path}: ")
-        };
-        // serde_norway repeats a coarser path and the location in its own
-        // message; both are in front already.
-        let mut message = inner.to_string();
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
-        if let Some((prefix, rest)) = message.split_once(": ")
-            && !prefix.contains(' ')
-            && path.starts_with(prefix)
-        {
-            message = rest.to_owned();
-        }
-        SpecError(format!("{file}{location}: {key}{message}"))
-    })
+    fumidai_yamlconf::parse(text, file).map_err(|e| SpecError(e.to_string()))
 }
 
 /// The text of the `config:` value, laid out so that each of its lines and

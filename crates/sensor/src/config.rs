@@ -487,29 +487,13 @@ impl Default for StatsConfig {
     }
 }
 
-/// A configuration error, naming where it is.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}{location}: {key}{message}")]
-pub struct ConfigError {
-    pub file: String,
-    /// `:line:column`, when known.
-    pub location: String,
-    /// `key.path: `, when known.
-    pub key: String,
-    pub message: String,
-}
+/// A configuration error, naming file, line, column and key.
+pub use fumidai_yamlconf::YamlError as ConfigError;
 
 /// Parses configuration text and checks its values; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     let cfg = parse_only(text, file)?;
-    validate(&cfg).map_err(|(key, message)| ConfigError {
-        file: file.to_owned(),
-        location: line_of(text, &key)
-            .map(|(l, c)| format!(":{l}:{c}"))
-            .unwrap_or_default(),
-        key: format!("{key}: "),
-        message,
-    })?;
+    validate(&cfg).map_err(|(key, message)| ConfigError::at_key(text, file, &key, message))?;
     Ok(cfg)
 }
 
@@ -750,86 +734,14 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Line and column of a dotted key (`a.b[2].c`) in YAML text, found by
-/// following the indentation; for error messages only.
-fn line_of(text: &str, key: &str) -> Option<(usize, usize)> {
-    let parts: Vec<&str> = key
-        .split('.')
-        .map(|p| p.split('[').next().unwrap_or(p))
-        .collect();
-    let mut indent: Option<usize> = None;
-    let mut found = None;
-    let mut lines = text.lines().enumerate();
-    'parts: for part in parts {
-        for (n, line) in lines.by_ref() {
-            let body = line.trim_start().trim_start_matches("- ");
-            let col = line.len() - body.len();
-            if indent.is_some_and(|i| col <= i)
-                && !line.trim().is_empty()
-                && !line.trim_start().starts_with('#')
-            {
-                // Left the parent's block: the key is not written (a default).
-                return found;
-            }
-            if body.starts_with(&format!("{part}:")) {
-                indent = Some(col);
-                found = Some((n + 1, col + 1));
-                continue 'parts;
-            }
-        }
-        return found;
-    }
-    found
-}
-
 /// Parses configuration text without checking value ranges.
 fn parse_only(text: &str, file: &str) -> Result<Config, ConfigError> {
-    if text.trim().is_empty() {
-        return Ok(Config::default());
-    }
-    let de = serde_norway::Deserializer::from_str(text);
-    serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let location = inner
-            .location()
-            .map(|l| format!(":{}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        let key = if path.is_empty() || path == "." {
-            String::new()
-        } else {
-            format!("{path}: ")
-        };
-        // serde_norway wraps its message in its own (coarser) path and
-        // location; both are already in front, so keep only the description.
-        let mut message = inner.to_string();
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
-        if let Some((prefix, rest)) = message.split_once(": ")
-            && !prefix.contains(' ')
-            && path.starts_with(prefix)
-        {
-            message = rest.to_owned();
-        }
-        ConfigError {
-            file: file.to_owned(),
-            location,
-            key,
-            message,
-        }
-    })
+    fumidai_yamlconf::parse(text, file)
 }
 
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.display().to_string(),
-        location: String::new(),
-        key: String::new(),
-        message: e.to_string(),
-    })?;
-    parse(&text, &path.display().to_string())
+    fumidai_yamlconf::load(path, parse)
 }
 
 #[cfg(test)]
