@@ -7,7 +7,8 @@
 #                           apache2 with PHP and MariaDB, and real clients), python3 for
 #                           scripts/gen-encap.py (the encapsulation matrix), a Python
 #                           venv with junitparser to read `fumidai test --junit` as CI does,
-#                           and chromium with a font for the test that renders `fumidai report`
+#                           chromium with a font for the test that renders `fumidai report`,
+#                           and g++ (checking the fuzz targets builds libFuzzer's C++)
 #   scripts/deps.sh bench   what scripts/bench.sh needs (tcpdump, capinfos, mergecap,
 #                           tcprewrite, GNU time)
 set -euo pipefail
@@ -18,7 +19,7 @@ case "$what" in
   test) pkgs+=(tcpdump tshark rsyslog redis-server redis-tools openssl iproute2 ethtool tcpreplay squid dante-server
                postfix nginx-light ntpsec ntpsec-ntpdig swaks ncat curl python3 python3-venv
                chromium fonts-dejavu-core ngircd dnsmasq-base bind9-dnsutils wordpress apache2
-               libapache2-mod-php php-mysql php-xml mariadb-server zstd) ;;
+               libapache2-mod-php php-mysql php-xml mariadb-server zstd g++) ;;
   bench) pkgs+=(tcpdump tcpreplay wireshark-common time bc python3) ;;
   *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
