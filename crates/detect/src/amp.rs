@@ -526,19 +526,7 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DetectConf, NetSet};
-
-    fn det() -> Detector {
-        Detector::new(
-            DetectConf::default(),
-            NetSet::new(["10.0.0.0/8".parse().unwrap()]),
-            NetSet::default(),
-        )
-    }
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
+    use crate::testutil::{det, ip};
 
     fn t(s: f64) -> Timestamp {
         Timestamp((s * 1e6) as u64)

@@ -388,19 +388,8 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{det, ip};
     use crate::{DetectConf, NetSet};
-
-    fn det() -> Detector {
-        Detector::new(
-            DetectConf::default(),
-            NetSet::new(["10.0.0.0/8".parse().unwrap()]),
-            NetSet::default(),
-        )
-    }
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
 
     fn t(s: u64) -> Timestamp {
         Timestamp::from_secs(s)

@@ -24,6 +24,9 @@ pub mod sweep;
 pub mod top;
 pub mod wordpress;
 
+#[cfg(test)]
+mod testutil;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
