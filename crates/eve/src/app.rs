@@ -138,6 +138,9 @@ pub struct EmailObj {
     pub received: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachment: Vec<String>,
+    /// URLs in the message text, the last found first (Suricata's order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub url: Vec<String>,
 }
 
 /// `socks` (overlay): what Zeek's socks.log carries.

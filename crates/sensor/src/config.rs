@@ -652,6 +652,14 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         u64::MAX,
     )?;
     range("smtp.bots_memcap", c.smtp.bots_memcap.0, 64 << 10, u64::MAX)?;
+    for (i, s) in c.smtp.mime.extract_urls_schemes.iter().enumerate() {
+        if s.is_empty() || s.len() > 250 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err((
+                format!("smtp.mime.extract_urls_schemes[{i}]"),
+                format!("{s:?} is not a URL scheme (1-250 printable characters, e.g. https)"),
+            ));
+        }
+    }
     let irc = &c.irc;
     secs("irc.bot_reaction_seconds", irc.bot_reaction_seconds)?;
     range(

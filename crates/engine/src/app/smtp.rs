@@ -9,6 +9,7 @@ use fumidai_eve::EventType;
 use fumidai_eve::app::{
     EmailObj, FumidaiObj, ProxyCheckObj, RecipientObj, SmtpObj, TunnelObj, VolumeObj,
 };
+use fumidai_proto::smtp::url::UrlConfig;
 use fumidai_proto::smtp::{
     Recipient as RcptLine, Session as SmtpSession, SmtpConfig, SmtpEvent, SmtpParser, SmtpTx,
 };
@@ -32,10 +33,17 @@ pub(crate) struct Session {
     session_shellshock: bool,
 }
 
-impl Default for Session {
-    fn default() -> Self {
+impl Session {
+    pub(crate) fn new(cx: &Cx<'_>) -> Self {
+        let mime = &cx.det.conf.smtp.mime;
+        let mut cfg = SmtpConfig::default();
+        cfg.message.urls = UrlConfig::new(
+            mime.extract_urls,
+            &mime.extract_urls_schemes,
+            mime.log_url_scheme,
+        );
         Session {
-            driver: StreamDriver::new(SmtpParser::new(SmtpConfig::default()), MAX_PENDING),
+            driver: StreamDriver::new(SmtpParser::new(cfg), MAX_PENDING),
             events: Vec::new(),
             fired: Vec::new(),
             logged: false,
@@ -375,6 +383,7 @@ fn evidence(t: &SmtpTx, s: &SmtpSession) -> Evidence {
             x_mailer: e.x_mailer.clone(),
             received: e.received.clone(),
             attachment: e.attachments.clone(),
+            url: e.urls.iter().rev().cloned().collect(),
         }),
         fumidai: None,
     }

@@ -5,6 +5,8 @@
 
 use base64::Engine;
 
+use super::url::{self, UrlBounds, UrlConfig, UrlScanner};
+
 /// What is kept of a message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Email {
@@ -23,6 +25,12 @@ pub struct Email {
     pub x_originating_ip: Option<String>,
     /// File names of attachments (Content-Disposition filename or Content-Type name).
     pub attachments: Vec<String>,
+    /// Attachment names beyond the bound.
+    pub attachments_dropped: u32,
+    /// URLs in the text, in the order found (see [`super::url`]).
+    pub urls: Vec<String>,
+    /// URLs beyond the bound.
+    pub urls_dropped: u32,
     /// The first lines of the text body, decoded (quoted-printable, base64).
     pub body_lines: Vec<String>,
     /// Message bytes seen (after dot-unstuffing).
@@ -34,7 +42,7 @@ pub struct Email {
 }
 
 crate::heap_size_of_fields!(Email: from, to, cc, reply_to, subject, date, message_id, in_reply_to,
-    x_mailer, received, x_originating_ip, attachments, body_lines, shellshock);
+    x_mailer, received, x_originating_ip, attachments, urls, body_lines, shellshock);
 
 impl crate::heap::HeapSize for Part {
     fn heap_size(&self) -> usize {
@@ -43,7 +51,13 @@ impl crate::heap::HeapSize for Part {
 }
 
 crate::heap_size_of_fields!(MessageParser: email, header, partial, stack, current, part_ctype,
-    part_cdisp, part_cte, top_ctype, top_cte);
+    part_cdisp, part_cte, top_ctype, top_cte, url_scan);
+
+impl crate::heap::HeapSize for UrlScanner {
+    fn heap_size(&self) -> usize {
+        UrlScanner::heap_size(self)
+    }
+}
 
 /// Limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +67,9 @@ pub struct Limits {
     pub body_lines: usize,
     /// Bytes of one header (with its folded lines) before it is cut.
     pub max_header: usize,
+    /// URL extraction (`email.url`); at most `max_list` URLs of at most
+    /// `max_value` bytes are kept.
+    pub urls: UrlConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +86,8 @@ struct Part {
     boundary: Option<Vec<u8>>,
     encoding: Encoding,
     text: bool,
+    /// Searched for URLs (Suricata's choice of parts, see [`super::url`]).
+    urls: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +119,8 @@ pub struct MessageParser {
     part_cte: Option<String>,
     top_ctype: Option<String>,
     top_cte: Option<String>,
+    url_scan: UrlScanner,
+    base64: url::Base64,
 }
 
 const MAX_DEPTH: usize = 4;
@@ -119,12 +140,22 @@ impl MessageParser {
                 boundary: None,
                 encoding: Encoding::Plain,
                 text: true,
+                urls: false,
             },
             part_ctype: None,
             part_cdisp: None,
             part_cte: None,
             top_ctype: None,
             top_cte: None,
+            url_scan: UrlScanner::default(),
+            base64: url::Base64::default(),
+        }
+    }
+
+    fn url_bounds(&self) -> UrlBounds {
+        UrlBounds {
+            max_urls: self.limits.max_list,
+            max_len: self.limits.max_value,
         }
     }
 
@@ -134,11 +165,13 @@ impl MessageParser {
         while !data.is_empty() {
             match memchr::memchr(b'\n', data) {
                 Some(i) => {
-                    if self.partial.is_empty() {
-                        self.line(&data[..i]);
+                    if self.partial.is_empty() && i < MAX_LINE {
+                        self.line(&data[..=i]);
                     } else {
+                        // A long line is cut, keeping its line break.
                         let room = MAX_LINE.saturating_sub(self.partial.len());
                         self.partial.extend_from_slice(&data[..i.min(room)]);
+                        self.partial.push(b'\n');
                         let line = std::mem::take(&mut self.partial);
                         self.line(&line);
                     }
@@ -161,9 +194,15 @@ impl MessageParser {
             self.line(&line);
         }
         self.flush_header();
+        let b = self.url_bounds();
+        self.url_scan.finish(&self.limits.urls, b);
+        self.email.urls = std::mem::take(&mut self.url_scan.urls);
+        self.email.urls_dropped = self.url_scan.dropped;
     }
 
-    fn line(&mut self, line: &[u8]) {
+    /// One line: `full` with its line break, if it had one.
+    fn line(&mut self, full: &[u8]) {
+        let line = full.strip_suffix(b"\n").unwrap_or(full);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match self.at {
             Where::Headers | Where::PartHeaders => {
@@ -182,7 +221,7 @@ impl MessageParser {
                     self.header.extend_from_slice(&line[..line.len().min(room)]);
                 }
             }
-            Where::Body => self.body_line(line),
+            Where::Body => self.body_line(line, &full[line.len()..]),
         }
     }
 
@@ -259,16 +298,29 @@ impl MessageParser {
             .as_deref()
             .unwrap_or("text/plain")
             .to_ascii_lowercase();
-        if let Some(name) = cdisp
+        let name = cdisp
             .as_deref()
             .and_then(|d| param(d, "filename"))
-            .or_else(|| ctype.as_deref().and_then(|c| param(c, "name")))
-            && self.email.attachments.len() < self.limits.max_list
-        {
-            self.email
-                .attachments
-                .push(cut(decode_words(name.as_bytes()), self.limits.max_value));
+            .or_else(|| ctype.as_deref().and_then(|c| param(c, "name")));
+        let attachment = name.is_some();
+        if let Some(name) = name {
+            if self.email.attachments.len() < self.limits.max_list {
+                self.email
+                    .attachments
+                    .push(cut(decode_words(name.as_bytes()), self.limits.max_value));
+            } else {
+                self.email.attachments_dropped = self.email.attachments_dropped.saturating_add(1);
+            }
         }
+        // Suricata's media type: the value up to `;`, compared exactly.
+        let media = ctype.as_deref().map(|c| c.split(';').next().unwrap_or(c));
+        if media.is_some_and(|m| m.starts_with("message/")) {
+            // An enclosed message: its own headers follow.
+            self.at = Where::PartHeaders;
+            self.url_scan.new_part();
+            return;
+        }
+        let urls = attachment || matches!(media, None | Some("text/plain" | "text/html"));
         let boundary = if ctype_l.starts_with("multipart/") {
             ctype
                 .as_deref()
@@ -286,14 +338,17 @@ impl MessageParser {
             boundary: boundary.clone(),
             encoding,
             text: ctype_l.starts_with("text/"),
+            urls: urls && boundary.is_none(),
         };
+        self.base64 = url::Base64::default();
         if boundary.is_some() && self.stack.len() < MAX_DEPTH {
             self.stack.push(self.current.clone());
         }
         self.at = Where::Body;
     }
 
-    fn body_line(&mut self, line: &[u8]) {
+    /// A body line without its line break `eol`.
+    fn body_line(&mut self, line: &[u8], eol: &[u8]) {
         // A boundary line of an enclosing multipart starts or ends a part.
         if line.starts_with(b"--") {
             for depth in (0..self.stack.len()).rev() {
@@ -302,6 +357,7 @@ impl MessageParser {
                 };
                 let rest = &line[2..];
                 if let Some(tail) = rest.strip_prefix(b) {
+                    self.url_scan.new_part();
                     self.stack.truncate(depth + 1);
                     if tail.starts_with(b"--") {
                         // The multipart ended: its trailing text is not a part.
@@ -310,6 +366,7 @@ impl MessageParser {
                             boundary: None,
                             encoding: Encoding::Plain,
                             text: false,
+                            urls: false,
                         };
                     } else {
                         self.at = Where::PartHeaders;
@@ -317,6 +374,9 @@ impl MessageParser {
                     return;
                 }
             }
+        }
+        if self.current.urls && self.limits.urls.extract {
+            self.search_urls(line, eol);
         }
         // Only the text of the message is searched for proxy-check markers.
         if !self.current.text || self.current.boundary.is_some() {
@@ -341,6 +401,35 @@ impl MessageParser {
                 self.email
                     .body_lines
                     .push(cut(l.to_owned(), self.limits.max_value));
+            }
+        }
+    }
+}
+
+impl MessageParser {
+    /// A body line through the part's transfer decoding into the URL search.
+    fn search_urls(&mut self, line: &[u8], eol: &[u8]) {
+        let b = self.url_bounds();
+        let cfg = &self.limits.urls;
+        match self.current.encoding {
+            Encoding::Plain => {
+                let full_len = line.len() + eol.len();
+                // The line as it came, with its break (`line` and `eol` are
+                // adjacent pieces of it).
+                let mut full = Vec::with_capacity(full_len);
+                full.extend_from_slice(line);
+                full.extend_from_slice(eol);
+                self.url_scan.feed(cfg, b, &full);
+            }
+            Encoding::QuotedPrintable => {
+                let mut out = Vec::with_capacity(line.len() + eol.len());
+                url::quoted_printable(line, eol, &mut out);
+                self.url_scan.feed(cfg, b, &out);
+            }
+            Encoding::Base64 => {
+                let mut out = Vec::with_capacity(line.len());
+                self.base64.decode(line, &mut out);
+                self.url_scan.feed(cfg, b, &out);
             }
         }
     }
@@ -561,6 +650,7 @@ mod tests {
             max_list: 32,
             body_lines: 10,
             max_header: 8192,
+            urls: UrlConfig::new(true, &["http", "https", "ftp", "mailto"], true),
         }
     }
 
@@ -621,8 +711,35 @@ mod tests {
     }
 
     #[test]
+    fn urls_in_the_parts_suricata_searches() {
+        let e = parse(
+            b"Content-Type: multipart/mixed; boundary=XX\r\n\r\npreamble http://pre.example\r\n\
+              --XX\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+              <a href=3D\"https://qp.exa=\r\nmple/x\">\r\n\
+              --XX\r\nContent-Type: text/csv\r\n\r\nhttp://csv.example\r\n\
+              --XX\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+              Z28gaHR0cDovL2I2\r\nNC5leGFtcGxlLyBub3cK\r\n\
+              --XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner http://hdr.example\r\n\r\n\
+              inner http://inner.example.\r\n--XX--\r\nepilogue http://epi.example\r\n",
+        );
+        assert_eq!(
+            e.urls,
+            [
+                "https://qp.example/x",
+                "http://b64.example/",
+                "http://inner.example.\r\n"
+            ]
+        );
+        assert_eq!(e.attachments, ["a.pdf"]);
+        let plain = parse(b"To: a@b\r\n\r\nsee http://x.example/a and http://y.example\r\n");
+        assert_eq!(plain.urls, ["http://x.example/a", "http://y.example\r\n"]);
+    }
+
+    #[test]
     fn pieces_make_no_difference() {
-        let msg = b"Subject: =?utf-8?B?w6k=?=\r\nTo: a@b\r\n\r\nline one\r\nline two\r\n";
+        let msg =
+            b"Subject: =?utf-8?B?w6k=?=\r\nTo: a@b\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+            aHR0cDovL2E=\r\nLmV4YW1wbGUvIGFuZCBmdHA6Ly9i\r\n";
         let whole = parse(msg);
         for step in 1..msg.len() {
             let mut p = MessageParser::new(limits());
