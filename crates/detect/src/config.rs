@@ -120,6 +120,19 @@ pub struct SmtpMimeConf {
     pub extract_urls_schemes: Vec<String>,
     /// Keep the scheme (`http://`) in what is logged.
     pub log_url_scheme: bool,
+    /// MD5s written in `email` (`body_md5`, `subject_md5`), as Suricata's
+    /// eve-log smtp `md5` option.
+    pub md5: Vec<Md5Of>,
+}
+
+/// What `smtp.mime.md5` hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Md5Of {
+    /// The message body as sent (after its headers).
+    Body,
+    /// The Subject header's value as sent.
+    Subject,
 }
 
 impl Default for SmtpMimeConf {
@@ -128,6 +141,7 @@ impl Default for SmtpMimeConf {
             extract_urls: true,
             extract_urls_schemes: vec!["http".into()],
             log_url_scheme: false,
+            md5: Vec::new(),
         }
     }
 }

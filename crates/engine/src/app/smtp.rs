@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use fumidai_detect::catalog::{SHELLSHOCK_SMTP, SMTP_BOT_VOLUME, SMTP_IN_TUNNEL, SMTP_PROXY_CHECK};
+use fumidai_detect::config::Md5Of;
 use fumidai_detect::smtp::{Recipient, find_ipv4_port};
 use fumidai_eve::EventType;
 use fumidai_eve::app::{
@@ -42,6 +43,8 @@ impl Session {
             &mime.extract_urls_schemes,
             mime.log_url_scheme,
         );
+        cfg.message.body_md5 = mime.md5.contains(&Md5Of::Body);
+        cfg.message.subject_md5 = mime.md5.contains(&Md5Of::Subject);
         Session {
             driver: StreamDriver::new(SmtpParser::new(cfg), MAX_PENDING),
             events: Vec::new(),
@@ -271,7 +274,9 @@ impl Session {
     /// A connection that never got to a mail transaction (STARTTLS, or
     /// only a greeting and HELO) is still logged once, as Zeek does.
     fn log_session(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) {
-        if self.logged {
+        // A transaction, once opened, is logged itself when it ends (the
+        // client may go on after the server closed).
+        if self.logged || self.driver.parser().tx_count() > 0 {
             return;
         }
         let session = self.driver.parser().session().clone();
@@ -384,6 +389,8 @@ fn evidence(t: &SmtpTx, s: &SmtpSession) -> Evidence {
             received: e.received.clone(),
             attachment: e.attachments.clone(),
             url: e.urls.iter().rev().cloned().collect(),
+            body_md5: e.body_md5.clone(),
+            subject_md5: e.subject_md5.clone(),
         }),
         fumidai: None,
     }

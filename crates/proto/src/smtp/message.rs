@@ -31,6 +31,11 @@ pub struct Email {
     pub urls: Vec<String>,
     /// URLs beyond the bound.
     pub urls_dropped: u32,
+    /// MD5 of the body (everything after the message's own headers, as
+    /// sent), in hex, when `Limits::body_md5`.
+    pub body_md5: Option<String>,
+    /// MD5 of the Subject header's value as sent, when `Limits::subject_md5`.
+    pub subject_md5: Option<String>,
     /// The first lines of the text body, decoded (quoted-printable, base64).
     pub body_lines: Vec<String>,
     /// Message bytes seen (after dot-unstuffing).
@@ -42,7 +47,8 @@ pub struct Email {
 }
 
 crate::heap_size_of_fields!(Email: from, to, cc, reply_to, subject, date, message_id, in_reply_to,
-    x_mailer, received, x_originating_ip, attachments, urls, body_lines, shellshock);
+    x_mailer, received, x_originating_ip, attachments, urls, body_lines, shellshock, body_md5,
+    subject_md5);
 
 impl crate::heap::HeapSize for Part {
     fn heap_size(&self) -> usize {
@@ -70,6 +76,9 @@ pub struct Limits {
     /// URL extraction (`email.url`); at most `max_list` URLs of at most
     /// `max_value` bytes are kept.
     pub urls: UrlConfig,
+    /// Compute `body_md5` and `subject_md5`.
+    pub body_md5: bool,
+    pub subject_md5: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +130,10 @@ pub struct MessageParser {
     top_cte: Option<String>,
     url_scan: UrlScanner,
     base64: url::Base64,
+    /// The body's MD5 so far, once the message's headers ended.
+    body_md5: Option<Box<md5::Md5>>,
+    /// The line being fed was dot-stuffed (its first `.` removed).
+    stuffed: bool,
 }
 
 const MAX_DEPTH: usize = 4;
@@ -149,7 +162,15 @@ impl MessageParser {
             top_cte: None,
             url_scan: UrlScanner::default(),
             base64: url::Base64::default(),
+            body_md5: None,
+            stuffed: false,
         }
+    }
+
+    /// The next line fed starts after a transparency dot that was removed
+    /// (RFC 5321 4.5.2): the body's MD5 covers it, as Suricata's does.
+    pub fn stuffed_dot(&mut self) {
+        self.stuffed = true;
     }
 
     fn url_bounds(&self) -> UrlBounds {
@@ -194,6 +215,9 @@ impl MessageParser {
             self.line(&line);
         }
         self.flush_header();
+        if let Some(h) = self.body_md5.take() {
+            self.email.body_md5 = Some(hex_digest(&md5::Digest::finalize(*h)));
+        }
         let b = self.url_bounds();
         self.url_scan.finish(&self.limits.urls, b);
         self.email.urls = std::mem::take(&mut self.url_scan.urls);
@@ -202,6 +226,13 @@ impl MessageParser {
 
     /// One line: `full` with its line break, if it had one.
     fn line(&mut self, full: &[u8]) {
+        if let Some(h) = self.body_md5.as_mut() {
+            if self.stuffed {
+                md5::Digest::update(h.as_mut(), b".");
+            }
+            md5::Digest::update(h.as_mut(), full);
+        }
+        self.stuffed = false;
         let line = full.strip_suffix(b"\n").unwrap_or(full);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match self.at {
@@ -268,7 +299,12 @@ impl MessageParser {
             "to" => push_list(&mut e.to, value, self.limits.max_list, max),
             "cc" => push_list(&mut e.cc, value, self.limits.max_list, max),
             "reply-to" => e.reply_to = Some(text()),
-            "subject" => e.subject = Some(cut(decode_words(value), max)),
+            "subject" => {
+                e.subject = Some(cut(decode_words(value), max));
+                if self.limits.subject_md5 {
+                    e.subject_md5 = Some(hex_digest(&<md5::Md5 as md5::Digest>::digest(value)));
+                }
+            }
             "date" => e.date = Some(text()),
             "message-id" => e.message_id = Some(text()),
             "in-reply-to" => e.in_reply_to = Some(text()),
@@ -286,6 +322,9 @@ impl MessageParser {
         let (ctype, cte, cdisp) = match self.at {
             Where::Headers => {
                 self.email.headers_done = true;
+                if self.limits.body_md5 {
+                    self.body_md5 = Some(Box::new(<md5::Md5 as md5::Digest>::new()));
+                }
                 (self.top_ctype.take(), self.top_cte.take(), None)
             }
             _ => (
@@ -433,6 +472,10 @@ impl MessageParser {
             }
         }
     }
+}
+
+fn hex_digest(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -651,6 +694,8 @@ mod tests {
             body_lines: 10,
             max_header: 8192,
             urls: UrlConfig::new(true, &["http", "https", "ftp", "mailto"], true),
+            body_md5: true,
+            subject_md5: true,
         }
     }
 
@@ -733,6 +778,26 @@ mod tests {
         assert_eq!(e.attachments, ["a.pdf"]);
         let plain = parse(b"To: a@b\r\n\r\nsee http://x.example/a and http://y.example\r\n");
         assert_eq!(plain.urls, ["http://x.example/a", "http://y.example\r\n"]);
+    }
+
+    #[test]
+    fn md5_of_body_and_subject() {
+        let e = parse(b"Subject: Hi there\r\nTo: a@b\r\n\r\nhello\r\n--x\r\n");
+        assert_eq!(
+            e.body_md5.as_deref(),
+            Some("aa58f47f5ad9a7b3988c6f857cbce20d")
+        );
+        assert_eq!(
+            e.subject_md5.as_deref(),
+            Some("d9385462d3deff78c352ebb3f941ce12")
+        );
+        let mut off = limits();
+        off.body_md5 = false;
+        off.subject_md5 = false;
+        let mut p = MessageParser::new(off);
+        p.feed(b"Subject: Hi\r\n\r\nbody\r\n");
+        p.finish();
+        assert_eq!((p.email.body_md5, p.email.subject_md5), (None, None));
     }
 
     #[test]

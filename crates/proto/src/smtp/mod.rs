@@ -57,6 +57,8 @@ impl Default for SmtpConfig {
                 body_lines: 10,
                 max_header: 16384,
                 urls: url::UrlConfig::default(),
+                body_md5: false,
+                subject_md5: false,
             },
         }
     }
@@ -330,6 +332,8 @@ pub struct SmtpParser {
     pending_shellshock: Option<Box<Hit>>,
     /// The rest of a cut line is being skipped, per direction (client, server).
     skip_line: [bool; 2],
+    /// The server's side of the connection ended: no reply will come.
+    server_ended: bool,
 }
 
 /// The next line of one direction.
@@ -366,6 +370,7 @@ impl SmtpParser {
             server_opaque: false,
             pending_shellshock: None,
             skip_line: [false; 2],
+            server_ended: false,
         }
     }
 
@@ -462,9 +467,20 @@ impl SmtpParser {
         if self.current == Some(tx) {
             self.current = None;
         }
-        if !self.awaiting_verdict.contains(&tx) {
+        if self.server_ended {
+            self.done(tx, ev);
+        } else if !self.awaiting_verdict.contains(&tx) {
             self.awaiting_verdict.push(tx);
         }
+    }
+
+    /// The server offered PIPELINING (RFC 2920).
+    fn session_pipelines(&self) -> bool {
+        self.session.capabilities.iter().any(|c| {
+            c.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("PIPELINING"))
+        })
     }
 
     /// A RSET (or mid-transaction HELO) was accepted: the transaction it
@@ -653,7 +669,10 @@ impl SmtpParser {
                     }
                 }
                 // Dot-stuffed: drop the first dot.
-                Some(_) => at = 1,
+                Some(_) => {
+                    at = 1;
+                    self.message(tx).stuffed_dot();
+                }
             }
         }
         let rest = &input[at..];
@@ -746,21 +765,39 @@ impl SmtpParser {
             "DATA" => {
                 let tx = self.current_or_new(ev);
                 self.push_cmd(Cmd::Data { tx }, ev);
-                self.client = Client::AwaitData { tx };
+                if self.session_pipelines() {
+                    // A client of a pipelining server may send the message
+                    // without waiting for the 354 (Suricata reads it as the
+                    // message); a refusal arriving first still stops it.
+                    // The message starts with its first byte.
+                    self.client = Client::Data {
+                        tx,
+                        line_start: true,
+                    };
+                } else {
+                    self.client = Client::AwaitData { tx };
+                }
             }
             "BDAT" => {
-                let tx = self.current_or_new(ev);
+                // `BDAT <size> [LAST]` exactly; anything else is refused by
+                // the server and opens nothing.
                 let mut parts = arg
                     .split(|&c| c == b' ' || c == b'\t')
                     .filter(|p| !p.is_empty());
                 let size = parts
                     .next()
                     .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u64>().ok());
-                let last = parts
-                    .next()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(b"LAST"));
+                let (last, tail_ok) = match parts.next() {
+                    None => (false, true),
+                    Some(p) => (
+                        p.eq_ignore_ascii_case(b"LAST"),
+                        p.eq_ignore_ascii_case(b"LAST"),
+                    ),
+                };
+                let size = size.filter(|_| tail_ok && parts.next().is_none());
                 match size {
                     Some(n) => {
+                        let tx = self.current_or_new(ev);
                         if let Some(t) = self.tx_mut(tx) {
                             t.bdat = true;
                         }
@@ -774,10 +811,10 @@ impl SmtpParser {
                     }
                     None => {
                         ev.push(SmtpEvent::Anomaly {
-                            tx: Some(tx),
+                            tx: self.current,
                             kind: SmtpAnomaly::UnknownCommand,
                         });
-                        self.push_cmd(Cmd::Other { tx: Some(tx) }, ev);
+                        self.push_cmd(Cmd::Other { tx: self.current }, ev);
                     }
                 }
             }
@@ -955,7 +992,8 @@ impl SmtpParser {
                             line_start: true,
                         };
                     }
-                } else if waiting {
+                } else if waiting || matches!(self.client, Client::Data { tx: t, .. } if t == tx) {
+                    // Refused: what follows are commands again.
                     self.client = Client::Commands;
                 }
             }
@@ -1060,14 +1098,19 @@ impl StreamParser for SmtpParser {
     }
 
     fn end(&mut self, dir: Direction, events: &mut Vec<SmtpEvent>) {
-        if dir == Direction::ToClient
-            && let Some(r) = self.reply.take()
-        {
-            self.answer(r, events);
+        match dir {
+            Direction::ToClient => {
+                if let Some(r) = self.reply.take() {
+                    self.answer(r, events);
+                }
+                // No verdict will come any more; the client may still
+                // send (a server closing after an error does not stop a
+                // pipelining client), so the transaction stays open.
+                self.server_ended = true;
+            }
+            Direction::ToServer => self.close_tx(events),
         }
-        self.close_tx(events);
-        if dir == Direction::ToClient {
-            // No verdict will come any more.
+        if self.server_ended {
             for tx in std::mem::take(&mut self.awaiting_verdict) {
                 self.done(tx, events);
             }
