@@ -371,3 +371,146 @@ fn shellshock_in_commands_and_headers() {
     let h = txs[1].shellshock.as_deref().expect("RCPT");
     assert_eq!(h.name.as_deref(), Some("RCPT"));
 }
+
+/// Suricata's line cut: a command as long as `max_line` with its line
+/// break is taken as its first `max_line` bytes, line break and all.
+#[test]
+fn over_long_command_is_cut_not_dropped() {
+    let name = "OBLAH".repeat(900);
+    let line = format!("EHLO {name}\r\n");
+    assert_eq!(line.len(), 4507);
+    let (ev, _, session) = run_split(
+        &[
+            (TC, b"220 mail ESMTP\r\n"),
+            (TS, line.as_bytes()),
+            (TC, b"250 mail\r\n"),
+        ],
+        1000,
+    );
+    let helo = session.helo.expect("helo");
+    assert_eq!(helo.len(), 4096 - 5);
+    assert!(ev.contains(&SmtpEvent::Anomaly {
+        tx: None,
+        kind: SmtpAnomaly::LineTooLong
+    }));
+    // Exactly at the limit: the CR stays, the LF is beyond.
+    let name = "x".repeat(4096 - 5 - 1);
+    let (_, _, session) = run(&[(TS, format!("EHLO {name}\r\n").as_bytes())]);
+    assert_eq!(session.helo, Some(format!("{}\r", &name[..4090])));
+    // The rest of a cut line is skipped, not read as commands.
+    let long = format!("NOOP {}\r\nMAIL FROM:<a@b>\r\n", "RCPT TO:<x@y> ".repeat(400));
+    let (_, txs, _) = run_split(&[(TS, long.as_bytes())], 700);
+    assert_eq!(txs.len(), 1);
+    assert!(txs[0].rcpt.is_empty());
+    assert_eq!(txs[0].mail_from.as_deref(), Some("<a@b>"));
+}
+
+/// A RSET or mid-transaction EHLO ends the transaction when answered 250;
+/// refused, the envelope stays. The first HELO names the client.
+#[test]
+fn rset_and_helo_end_transactions_on_their_answer() {
+    let (_, txs, session) = run(&[
+        (TC, b"220 mail ESMTP\r\n"),
+        (TS, b"helo client.example.com\r\n"),
+        (TC, b"250 mail\r\n"),
+        (TS, b"mail from:<alice@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"ehlo\r\n"),
+        (TC, b"501 Syntax: EHLO hostname\r\n"),
+        (TS, b"rcpt to:<bob@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"RSET\r\n"),
+        (TC, b"502 not now\r\n"),
+        (TS, b"RCPT TO:<carol@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"EHLO again.example\r\n"),
+        (TC, b"250 mail\r\n"),
+        (TS, b"MAIL FROM:<bob@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"RSET\r\n"),
+        (TC, b"250 Reset\r\n"),
+        (TS, b"MAIL FROM:<carol@example.com>\r\n"),
+    ]);
+    let rows: Vec<(Option<&str>, usize, Option<&str>)> = txs
+        .iter()
+        .map(|t| (t.mail_from.as_deref(), t.rcpt.len(), t.helo.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (Some("<alice@example.com>"), 2, Some("client.example.com")),
+            (Some("<bob@example.com>"), 0, Some("client.example.com")),
+            (Some("<carol@example.com>"), 0, Some("client.example.com")),
+        ]
+    );
+    assert_eq!(session.helo.as_deref(), Some("client.example.com"));
+}
+
+/// `EHLO` with no name is SMTP; RSET and STARTTLS before any mail leave
+/// no transaction, and the accepted STARTTLS ends an open one.
+#[test]
+fn bare_ehlo_rset_and_starttls() {
+    assert_eq!(probe(TS, b"EHLO\n"), Probe::Match);
+    let (ev, txs, session) = run(&[
+        (TS, b"EHLO\n"),
+        (TC, b"250\n"),
+        (TS, b"rset\nstaRttLs\n"),
+        (TC, b"250\n220\n"),
+    ]);
+    assert!(txs.is_empty());
+    assert_eq!(session.helo.as_deref(), Some(""));
+    assert!(session.tls && ev.contains(&SmtpEvent::StartTls));
+    let (_, txs, _) = run(&[
+        (TS, b"EHLO a\r\nMAIL FROM:<a@b>\r\nSTARTTLS\r\n"),
+        (TC, b"250 x\r\n250 ok\r\n220 go\r\n"),
+    ]);
+    assert_eq!(txs.len(), 1);
+    assert!(txs[0].tls);
+}
+
+/// `BDAT 5 X` is refused and opens nothing; a pipelining client's message
+/// sent without waiting for the 354 is read as the message, also after
+/// the server has closed.
+#[test]
+fn bad_bdat_tail_and_pipelined_data_after_the_server_left() {
+    let script: &[(Direction, &[u8])] = &[
+        (TC, b"220 mail ESMTP\r\n"),
+        (TS, b"ehlo c\r\n"),
+        (TC, b"250-mail\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+        (TS, b"mail from:<alice@example.com>\r\nrcpt to:<bob@example.com>\r\n"),
+        (TC, b"250 Ok\r\n250 Ok\r\n"),
+        (TS, b"BDAT 5 X\r\n"),
+        (TC, b"521 5.5.4 Syntax: BDAT count [LAST]\r\n"),
+    ];
+    let tail: &[u8] = b"BDAT 12 LAST\r\nSubject: a\r\n\r\nmail from:<bob@example.com>\r\n\
+        rcpt to:<alice@example.com>\r\ndata\r\nSubject: b\r\n\r\nsee http://x.example/\r\n.\r\n";
+    let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
+    let (mut ev, mut done) = (Vec::new(), Vec::new());
+    for &(dir, bytes) in script {
+        d.feed(dir, bytes, &mut ev);
+    }
+    d.end(TC, &mut ev);
+    d.feed(TS, tail, &mut ev);
+    d.end(TS, &mut ev);
+    collect(&mut d, &ev, &mut done);
+    let rows: Vec<(u64, Option<&str>, Option<&str>, bool)> = done
+        .iter()
+        .map(|t| {
+            let e = t.email.as_ref();
+            (
+                t.id,
+                t.mail_from.as_deref(),
+                e.and_then(|e| e.subject.as_deref()),
+                t.data_complete,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (0, Some("<alice@example.com>"), Some("a"), true),
+            (1, Some("<bob@example.com>"), Some("b"), true),
+        ]
+    );
+    assert_eq!(done[1].email.as_ref().unwrap().urls, ["x.example/\r\n"]);
+}
