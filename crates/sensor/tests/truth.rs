@@ -652,6 +652,7 @@ fn zeek_logs_agree_field_by_field() {
 /// name says; checked below).
 const NAMES_FROM_DOCS: &[(&str, u64, &str)] = &[
     ("socks-open-probe", 9700012, "(open SOCKS probe)"),
+    ("smtp-open-relay", 9700021, "an open relay, confirmed"),
     (
         "proxy-connect-other-port",
         9700004,
