@@ -398,7 +398,10 @@ fn over_long_command_is_cut_not_dropped() {
     let (_, _, session) = run(&[(TS, format!("EHLO {name}\r\n").as_bytes())]);
     assert_eq!(session.helo, Some(format!("{}\r", &name[..4090])));
     // The rest of a cut line is skipped, not read as commands.
-    let long = format!("NOOP {}\r\nMAIL FROM:<a@b>\r\n", "RCPT TO:<x@y> ".repeat(400));
+    let long = format!(
+        "NOOP {}\r\nMAIL FROM:<a@b>\r\n",
+        "RCPT TO:<x@y> ".repeat(400)
+    );
     let (_, txs, _) = run_split(&[(TS, long.as_bytes())], 700);
     assert_eq!(txs.len(), 1);
     assert!(txs[0].rcpt.is_empty());
@@ -477,7 +480,10 @@ fn bad_bdat_tail_and_pipelined_data_after_the_server_left() {
         (TC, b"220 mail ESMTP\r\n"),
         (TS, b"ehlo c\r\n"),
         (TC, b"250-mail\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
-        (TS, b"mail from:<alice@example.com>\r\nrcpt to:<bob@example.com>\r\n"),
+        (
+            TS,
+            b"mail from:<alice@example.com>\r\nrcpt to:<bob@example.com>\r\n",
+        ),
         (TC, b"250 Ok\r\n250 Ok\r\n"),
         (TS, b"BDAT 5 X\r\n"),
         (TC, b"521 5.5.4 Syntax: BDAT count [LAST]\r\n"),
