@@ -167,7 +167,9 @@ const SV_SKIP: &[(&str, &str)] = &[
 const SV_ARGS: &[(&str, &str)] = &[
     (
         "-k none",
-        "checksum validation off; fumidai never validates checksums",
+        "checksum validation off; fumidai's `auto` validates a capture unless offloading \
+         shows, so where a capture has a bad checksum (smtp-to-comma's) its \
+         pcaps/truth/<capture>/sensor.yaml turns it off (capture.checksum_validation: no)",
     ),
     (
         "--set stats.decoder-events=true",

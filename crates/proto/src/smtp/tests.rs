@@ -104,12 +104,40 @@ fn pipelined_relay_dialogue() {
     );
 }
 
+/// A MIME message with URLs in quoted-printable and base64 text and a
+/// dot-stuffed line, sent by a pipelining client without waiting for the
+/// 354; a refused RSET keeps the envelope, an accepted one ends it.
+const MIME: &[(Direction, &[u8])] = &[
+    (TC, b"220 mx.example.net ESMTP\r\n"),
+    (TS, b"EHLO c.example\r\n"),
+    (TC, b"250-mx.example.net\r\n250 PIPELINING\r\n"),
+    (TS, b"MAIL FROM:<a@c.example>\r\nRSET\r\n"),
+    (TC, b"250 ok\r\n500 not now\r\n"),
+    (
+        TS,
+        b"RCPT TO:<b@mx.example.net>\r\nDATA\r\nSubject: links\r\n\
+          Content-Type: multipart/alternative; boundary=\"B\"\r\n\r\n--B\r\n\
+          Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+          see http://qp.exa=\r\nmple/x now\r\n..dotted http://dot.example/\r\n--B\r\n\
+          Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+          PGEgaHJlZj0iaHR0cDovL2I2NC5leGFt\r\ncGxlLyI+eDwvYT4K\r\n--B--\r\n.\r\nRSET\r\n",
+    ),
+    (TC, b"250 ok\r\n354 go\r\n250 queued\r\n250 reset\r\n"),
+];
+
 #[test]
 fn every_split_gives_the_same_result() {
-    let whole = run(RELAY);
-    for step in 1..48 {
-        assert_eq!(run_split(RELAY, step), whole, "step {step}");
+    for script in [RELAY, MIME] {
+        let whole = run(script);
+        for step in 1..48 {
+            assert_eq!(run_split(script, step), whole, "step {step}");
+        }
     }
+    let (_, txs, _) = run(MIME);
+    let e = txs[0].email.as_ref().expect("message");
+    assert_eq!(e.urls, ["qp.example/x", "dot.example/\r\n", "b64.example/"]);
+    assert_eq!(txs[0].rcpt.len(), 1);
+    assert_eq!(txs[0].mail_from.as_deref(), Some("<a@c.example>"));
 }
 
 /// Zeek's smtp-mail-transactions-invalid trace: after a refused DATA the
@@ -295,12 +323,14 @@ mod props {
 
     proptest! {
         #[test]
-        fn any_cut_points_give_the_same_result(cuts in proptest::collection::vec(0usize..300, 0..10)) {
-            let whole = run(RELAY);
+        fn any_cut_points_give_the_same_result(cuts in proptest::collection::vec(0usize..600, 0..10),
+                                               mime in any::<bool>()) {
+            let script = if mime { MIME } else { RELAY };
+            let whole = run(script);
             let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
             let mut ev = Vec::new();
             let mut done = Vec::new();
-            for &(dir, bytes) in RELAY {
+            for &(dir, bytes) in script {
                 let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
                 points.sort_unstable();
                 let mut at = 0;
