@@ -134,6 +134,9 @@ pub struct MessageParser {
     body_md5: Option<Box<md5::Md5>>,
     /// The line being fed was dot-stuffed (its first `.` removed).
     stuffed: bool,
+    /// A To (Cc) header was seen: later ones are not logged.
+    seen_to: bool,
+    seen_cc: bool,
 }
 
 const MAX_DEPTH: usize = 4;
@@ -164,6 +167,8 @@ impl MessageParser {
             base64: url::Base64::default(),
             body_md5: None,
             stuffed: false,
+            seen_to: false,
+            seen_cc: false,
         }
     }
 
@@ -295,9 +300,16 @@ impl MessageParser {
         let text = || cut(lossy(value), max);
         let e = &mut self.email;
         match name {
-            "from" => e.from = Some(text()),
-            "to" => push_list(&mut e.to, value, self.limits.max_list, max),
-            "cc" => push_list(&mut e.cc, value, self.limits.max_list, max),
+            // As Suricata logs them: the first header of each name.
+            "from" if e.from.is_none() => e.from = Some(text()),
+            "to" if !self.seen_to => {
+                self.seen_to = true;
+                push_list(&mut e.to, value, self.limits.max_list, max);
+            }
+            "cc" if !self.seen_cc => {
+                self.seen_cc = true;
+                push_list(&mut e.cc, value, self.limits.max_list, max);
+            }
             "reply-to" => e.reply_to = Some(text()),
             "subject" => {
                 e.subject = Some(cut(decode_words(value), max));
@@ -510,36 +522,43 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
-/// Splits an address list at top-level commas (not inside quotes, angle
-/// brackets or comments).
+/// Splits an address list as Suricata's `email.to`/`email.cc` do: at
+/// commas outside double quotes, leading spaces and tabs dropped, nothing
+/// else trimmed, empty pieces left out.
 fn push_list(out: &mut Vec<String>, value: &[u8], max_list: usize, max: usize) {
-    let s = lossy(value);
-    let mut depth_angle = 0i32;
-    let mut depth_paren = 0i32;
-    let mut quoted = false;
-    let mut start = 0;
-    let bytes = s.as_bytes();
-    let mut emit = |piece: &str| {
-        let p = piece.trim();
-        if !p.is_empty() && out.len() < max_list {
-            out.push(cut(p.to_owned(), max));
+    #[derive(PartialEq)]
+    enum At {
+        Start,
+        Field,
+        Quoted,
+    }
+    let mut emit = |piece: &[u8]| {
+        if out.len() < max_list {
+            out.push(cut(lossy(piece), max));
         }
     };
-    for (i, &c) in bytes.iter().enumerate() {
-        match c {
-            b'"' if i == 0 || bytes[i - 1] != b'\\' => quoted = !quoted,
-            b'<' if !quoted => depth_angle += 1,
-            b'>' if !quoted => depth_angle -= 1,
-            b'(' if !quoted => depth_paren += 1,
-            b')' if !quoted => depth_paren -= 1,
-            b',' if !quoted && depth_angle <= 0 && depth_paren <= 0 => {
-                emit(&s[start..i]);
+    let mut at = At::Start;
+    let mut start = 0;
+    for (i, &c) in value.iter().enumerate() {
+        match at {
+            At::Start if c == b' ' || c == b'\t' => start += 1,
+            At::Start | At::Field if c == b'"' => at = At::Quoted,
+            At::Start => at = At::Field,
+            At::Field if c == b',' => {
+                if i > start {
+                    emit(&value[start..i]);
+                }
                 start = i + 1;
+                at = At::Start;
             }
-            _ => {}
+            At::Field => {}
+            At::Quoted if c == b'"' => at = At::Field,
+            At::Quoted => {}
         }
     }
-    emit(&s[start..]);
+    if value.len() > start {
+        emit(&value[start..]);
+    }
 }
 
 /// A MIME parameter (`boundary=...`, `filename="..."`), case-insensitive name.
@@ -720,6 +739,26 @@ mod tests {
         assert_eq!(e.x_mailer.as_deref(), Some("M 1"));
         assert_eq!(e.body_lines, ["body line"]);
         assert!(e.headers_done);
+    }
+
+    #[test]
+    fn address_lists_split_as_suricata_splits_them() {
+        let e = parse(
+            b"To: \t a@x ,b@y, \"jam,abrakadabra.ch\" <m@a.ch>,, (Smith, John) <s@x>\r\n\
+              To: later@x\r\nCc:\r\nCc: c@x\r\nFrom: first@x\r\nFrom: second@x\r\n\r\n",
+        );
+        assert_eq!(
+            e.to,
+            [
+                "a@x ",
+                "b@y",
+                "\"jam,abrakadabra.ch\" <m@a.ch>",
+                ", (Smith",
+                "John) <s@x>"
+            ]
+        );
+        assert!(e.cc.is_empty());
+        assert_eq!(e.from.as_deref(), Some("first@x"));
     }
 
     #[test]
