@@ -57,7 +57,14 @@ impl crate::heap::HeapSize for Part {
 }
 
 crate::heap_size_of_fields!(MessageParser: email, header, partial, stack, current, part_ctype,
-    part_cdisp, part_cte, top_ctype, top_cte, url_scan);
+    part_cdisp, part_cte, top_ctype, top_cte, url_scan, body_md5);
+
+/// A hash state owns no heap beyond itself (the `Box` counts its size).
+impl crate::heap::HeapSize for md5::Md5 {
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
 
 impl crate::heap::HeapSize for UrlScanner {
     fn heap_size(&self) -> usize {
@@ -257,7 +264,7 @@ impl MessageParser {
                     self.header.extend_from_slice(&line[..line.len().min(room)]);
                 }
             }
-            Where::Body => self.body_line(line, &full[line.len()..]),
+            Where::Body => self.body_line(line, full),
         }
     }
 
@@ -398,8 +405,8 @@ impl MessageParser {
         self.at = Where::Body;
     }
 
-    /// A body line without its line break `eol`.
-    fn body_line(&mut self, line: &[u8], eol: &[u8]) {
+    /// A body line: `line` without its line break, `full` with it.
+    fn body_line(&mut self, line: &[u8], full: &[u8]) {
         // A boundary line of an enclosing multipart starts or ends a part.
         if line.starts_with(b"--") {
             for depth in (0..self.stack.len()).rev() {
@@ -427,7 +434,7 @@ impl MessageParser {
             }
         }
         if self.current.urls && self.limits.urls.extract {
-            self.search_urls(line, eol);
+            self.search_urls(line, full);
         }
         // Only the text of the message is searched for proxy-check markers.
         if !self.current.text || self.current.boundary.is_some() {
@@ -458,22 +465,17 @@ impl MessageParser {
 }
 
 impl MessageParser {
-    /// A body line through the part's transfer decoding into the URL search.
-    fn search_urls(&mut self, line: &[u8], eol: &[u8]) {
+    /// A body line through the part's transfer decoding into the URL search
+    /// (`line` without its line break, `full` with it).
+    fn search_urls(&mut self, line: &[u8], full: &[u8]) {
         let b = self.url_bounds();
         let cfg = &self.limits.urls;
         match self.current.encoding {
-            Encoding::Plain => {
-                let full_len = line.len() + eol.len();
-                // The line as it came, with its break (`line` and `eol` are
-                // adjacent pieces of it).
-                let mut full = Vec::with_capacity(full_len);
-                full.extend_from_slice(line);
-                full.extend_from_slice(eol);
-                self.url_scan.feed(cfg, b, &full);
-            }
+            // The line as it came, with its break.
+            Encoding::Plain => self.url_scan.feed(cfg, b, full),
             Encoding::QuotedPrintable => {
-                let mut out = Vec::with_capacity(line.len() + eol.len());
+                let eol = &full[line.len().min(full.len())..];
+                let mut out = Vec::with_capacity(full.len());
                 url::quoted_printable(line, eol, &mut out);
                 self.url_scan.feed(cfg, b, &out);
             }
