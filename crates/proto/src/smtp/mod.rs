@@ -474,15 +474,6 @@ impl SmtpParser {
         }
     }
 
-    /// The server offered PIPELINING (RFC 2920).
-    fn session_pipelines(&self) -> bool {
-        self.session.capabilities.iter().any(|c| {
-            c.split_whitespace()
-                .next()
-                .is_some_and(|w| w.eq_ignore_ascii_case("PIPELINING"))
-        })
-    }
-
     /// A RSET (or mid-transaction HELO) was accepted: the transaction it
     /// was sent in ends, unless a later command already ended it.
     fn reset(&mut self, tx: Option<u64>, ev: &mut Vec<SmtpEvent>) {
@@ -765,18 +756,18 @@ impl SmtpParser {
             "DATA" => {
                 let tx = self.current_or_new(ev);
                 self.push_cmd(Cmd::Data { tx }, ev);
-                if self.session_pipelines() {
-                    // A client of a pipelining server may send the message
-                    // without waiting for the 354 (Suricata reads it as the
-                    // message); a refusal arriving first still stops it.
-                    // The message starts with its first byte.
-                    self.client = Client::Data {
+                // What follows is the message only if the server says so:
+                // a client sending on past a refused DATA is sending
+                // commands the server will act on. With the server gone,
+                // nobody will say: it is taken as the message (see `end`).
+                self.client = if self.server_ended {
+                    Client::Data {
                         tx,
                         line_start: true,
-                    };
+                    }
                 } else {
-                    self.client = Client::AwaitData { tx };
-                }
+                    Client::AwaitData { tx }
+                };
             }
             "BDAT" => {
                 // `BDAT <size> [LAST]` exactly; anything else is refused by
@@ -992,8 +983,7 @@ impl SmtpParser {
                             line_start: true,
                         };
                     }
-                } else if waiting || matches!(self.client, Client::Data { tx: t, .. } if t == tx) {
-                    // Refused: what follows are commands again.
+                } else if waiting {
                     self.client = Client::Commands;
                 }
             }
@@ -1105,8 +1095,16 @@ impl StreamParser for SmtpParser {
                 }
                 // No verdict will come any more; the client may still
                 // send (a server closing after an error does not stop a
-                // pipelining client), so the transaction stays open.
+                // pipelining client), so the transaction stays open, and
+                // what it sends after a DATA nobody answered is taken as
+                // the message, as Suricata takes it.
                 self.server_ended = true;
+                if let Client::AwaitData { tx } = self.client {
+                    self.client = Client::Data {
+                        tx,
+                        line_start: true,
+                    };
+                }
             }
             Direction::ToServer => self.close_tx(events),
         }
