@@ -390,6 +390,11 @@ impl SmtpParser {
 
     /// Reports `tx` done; it stays readable until the caller takes it.
     fn done(&mut self, tx: u64, ev: &mut Vec<SmtpEvent>) {
+        // Already taken (its data may end after the connection was closed
+        // under it): nothing to report.
+        if self.tx(tx).is_none() {
+            return;
+        }
         if !self.done.contains(&tx) {
             self.done.push(tx);
         }
@@ -425,7 +430,7 @@ impl SmtpParser {
         // Too many transactions open (pipelined, or never answered): the
         // oldest is completed now rather than dropped, so that it is still
         // judged and logged, with an anomaly saying why it ended early.
-        if self.txs.len() - self.done.len() >= self.cfg.max_txs
+        if self.txs.len().saturating_sub(self.done.len()) >= self.cfg.max_txs
             && let Some(old) = self
                 .txs
                 .iter()
