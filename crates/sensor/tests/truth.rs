@@ -273,8 +273,8 @@ fn suricata_verify_expectations_hold() {
         if own.exists() {
             let cfg = own.display().to_string();
             let r = replay(&[pcap(capture)], &["-c", &cfg]);
-            println!("   (replayed with {cfg})");
             sv::run(capture, test, &r.events, &Truth, &mut tally);
+            println!("   (the events of a replay with {cfg})");
         } else {
             sv::run(capture, test, events(capture), &Truth, &mut tally);
         }
