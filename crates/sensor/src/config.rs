@@ -790,6 +790,27 @@ mod tests {
     }
 
     #[test]
+    fn smtp_url_schemes_and_md5_are_checked() {
+        let e = parse(
+            "smtp:\n  mime:\n    extract_urls_schemes: [http, \"ht tp\"]\n",
+            "m.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("smtp.mime.extract_urls_schemes[1]"), "{e}");
+        let e = parse("smtp:\n  mime:\n    md5: [headers]\n", "m.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("m.yaml:3:"), "{e}");
+        let c = parse(
+            "smtp:\n  mime:\n    extract_urls_schemes: [https, ftp]\n    md5: [body]\n",
+            "m.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.smtp.mime.extract_urls_schemes, ["https", "ftp"]);
+    }
+
+    #[test]
     fn decoder_ports_and_layers_are_checked() {
         let e = parse("decoder:\n  vxlan:\n    ports: []\n", "d.yaml")
             .unwrap_err()
