@@ -78,6 +78,8 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, t);
         header.tx_id = tx_id;
+        // As Suricata's: every record made from a packet names its source.
+        header.pkt_src = Some(self.meta.pkt_src());
         self.out.push(&Record { header, body });
     }
 
@@ -95,6 +97,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(ts, t);
         header.tx_id = tx_id;
+        header.pkt_src = Some(self.meta.pkt_src());
         self.out.push(&Record { header, body });
     }
 
@@ -152,6 +155,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, EventType::Anomaly);
         header.tx_id = tx_id;
+        header.pkt_src = Some(self.meta.pkt_src());
         self.out.push(&Record {
             header,
             body: AnomalyBody {
