@@ -1124,6 +1124,30 @@ impl StreamParser for HttpParser {
         }
     }
 
+    fn unterminated(&mut self, dir: Direction, rest: &[u8], events: &mut Vec<HttpEvent>) {
+        let side = match dir {
+            Direction::ToServer => self.req,
+            Direction::ToClient => self.resp,
+        };
+        // A request line or header line cut by the end of the stream is
+        // read as complete, as libhtp reads it (a bare `GET /` the client
+        // closed after is a request); bodies are handled by `end`.
+        if !matches!(side, Side::Start | Side::Headers { .. }) || memchr(b'\n', rest).is_some() {
+            return;
+        }
+        let mut line = Vec::with_capacity(rest.len() + 1);
+        line.extend_from_slice(rest);
+        line.push(b'\n');
+        let mut at = 0;
+        while at < line.len() {
+            let n = self.parse(dir, &line[at..], events);
+            if n == 0 {
+                break;
+            }
+            at += n;
+        }
+    }
+
     fn end(&mut self, dir: Direction, events: &mut Vec<HttpEvent>) {
         self.ended[dir.index()] = true;
         if dir == Direction::ToServer

@@ -63,7 +63,7 @@ pub(crate) fn message(
     tx_id: u64,
     stat: &'static str,
 ) {
-    if cx.meta.app_proto.is_none() {
+    if matches!(cx.meta.app_proto, None | Some("failed")) {
         cx.meta.app_proto = Some("dns");
         cx.stats.flow(stat);
     }
