@@ -158,7 +158,7 @@ impl Cx<'_> {
                 anomaly: AnomalyObj {
                     app_proto: Some(app_proto),
                     kind: "applayer",
-                    event: format!("{app_proto}.{event}"),
+                    event: crate::anomaly_name::applayer(app_proto, event),
                     layer: Some("proto_parser"),
                 },
             },

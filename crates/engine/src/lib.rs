@@ -7,6 +7,7 @@
 //! is packet time: it advances with the packets and with the ticks the
 //! capture thread sends, so a replay gives the same events at any speed.
 
+mod anomaly_name;
 pub mod app;
 pub mod counters;
 pub mod cx;
@@ -694,7 +695,7 @@ impl Engine {
                 // Data none of the parsers took: detection ran and failed,
                 // which Suricata writes as app_proto "failed" (a tunnel's
                 // carrier flow included: its decoder is not an app-layer).
-                if cx.meta.app_proto.is_none() && !u.payload.is_empty() {
+                if cx.meta.app_proto.is_none() && (carrier || !u.payload.is_empty()) {
                     cx.meta.app_proto = Some("failed");
                 }
             }
@@ -822,6 +823,16 @@ impl Engine {
         // whoever spoke first.
         let client = match p.l4 {
             L4::Tcp(t) if t.flags.syn() && t.flags.ack() => side.other(),
+            // A DNS response first (its query not seen): the flow is the
+            // querier's, as Suricata turns it round.
+            L4::Udp(u)
+                if u.sport == 53
+                    && u.dport != 53
+                    && u.payload.len() >= 12
+                    && u.payload[2] & 0x80 != 0 =>
+            {
+                side.other()
+            }
             _ => side,
         };
         let icmp = match p.l4 {

@@ -168,6 +168,8 @@ crate::heap_size_of_fields!(HttpTx: request, response);
 pub enum HttpAnomaly {
     LineTooLong,
     InvalidRequestLine,
+    /// A request line without a version, followed by header lines.
+    RequestLineMissingProtocol,
     MissingUri,
     InvalidStatusLine,
     HeaderWithoutColon,
@@ -188,6 +190,7 @@ impl HttpAnomaly {
         match self {
             HttpAnomaly::LineTooLong => "line_too_long",
             HttpAnomaly::InvalidRequestLine => "invalid_request_line",
+            HttpAnomaly::RequestLineMissingProtocol => "request_line_missing_protocol",
             HttpAnomaly::MissingUri => "missing_uri",
             HttpAnomaly::InvalidStatusLine => "invalid_status_line",
             HttpAnomaly::HeaderWithoutColon => "header_without_colon",
@@ -297,6 +300,8 @@ pub struct HttpParser {
     /// which a folded line continues: past `max_headers` it is not kept in
     /// the headers, yet a probe there is still reported under its name.
     last_req_header: Vec<u8>,
+    /// A header line of the current request was read.
+    req_header_seen: bool,
 }
 
 impl HttpParser {
@@ -311,6 +316,7 @@ impl HttpParser {
             ended: [false; 2],
             inspect: None,
             last_req_header: Vec::new(),
+            req_header_seen: false,
         }
     }
 
@@ -434,6 +440,18 @@ impl HttpParser {
                 let Some((line, used)) = self.line(input, Some(tx), ev) else {
                     return 0;
                 };
+                if !line.is_empty()
+                    && !std::mem::replace(&mut self.req_header_seen, true)
+                    && self.is_http09(tx)
+                {
+                    // More lines after a request line without a version
+                    // (headers, or libhtp's folding whitespace): HTTP/1.x
+                    // missing its protocol, not HTTP/0.9.
+                    ev.push(HttpEvent::Anomaly {
+                        tx: Some(tx),
+                        kind: HttpAnomaly::RequestLineMissingProtocol,
+                    });
+                }
                 if !line.iter().all(|b| b.is_ascii_whitespace()) {
                     self.header_line(Direction::ToServer, tx, line, ev);
                     return used;
@@ -447,6 +465,7 @@ impl HttpParser {
     fn start_request(&mut self, r: RequestLine, ev: &mut Vec<HttpEvent>) {
         let id = self.new_tx(ev);
         self.last_req_header.clear();
+        self.req_header_seen = false;
         if r.uri.is_empty() {
             ev.push(HttpEvent::Anomaly {
                 tx: Some(id),

@@ -132,7 +132,10 @@ pub fn equal(got: &Value, want: &Value) -> bool {
 pub fn matches(event: &Value, matcher: &Map<String, Value>) -> bool {
     let paths = |v: &Value| -> Vec<String> {
         match v {
-            Value::Array(a) => a.iter().map(|p| p.as_str().unwrap_or("").to_owned()).collect(),
+            Value::Array(a) => a
+                .iter()
+                .map(|p| p.as_str().unwrap_or("").to_owned())
+                .collect(),
             other => vec![other.as_str().unwrap_or("").to_owned()],
         }
     };

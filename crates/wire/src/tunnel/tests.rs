@@ -488,6 +488,12 @@ fn pppoe_sessions_carry_ip_and_discovery_is_counted() {
         run(&f).decoded,
         Decoded::Invalid(DecodeEvent::PppIpv4TooSmall)
     );
+    // The protocol field compressed to one byte.
+    let mut s = pppoe_session(1, 0x0021, &inner());
+    s.remove(6);
+    let len = u16::from_be_bytes([s[4], s[5]]) - 1;
+    s[4..6].copy_from_slice(&len.to_be_bytes());
+    is_inner(&ip(&run(&eth(0x8864, &s))));
     let f = eth(0x8864, &pppoe_session(1, 0x4242, &[0; 10]));
     assert_eq!(
         run(&f).decoded,
