@@ -51,6 +51,9 @@ pub struct Cx<'a> {
     pub det: &'a Detector,
     pub cfg: &'a EngineConfig,
     pub stats: &'a mut AppCounters,
+    /// Records are written as the flow ends (timeout, eviction, end of
+    /// input), not on a packet: Suricata's `pkt_src` "stream (flow timeout)".
+    pub flow_end: bool,
 }
 
 #[derive(Serialize)]
@@ -78,7 +81,18 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, t);
         header.tx_id = tx_id;
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record { header, body });
+    }
+
+    /// Suricata's `pkt_src` of a record written now: the packet's source,
+    /// or the flow-timeout pseudo-packet's when the flow is ending.
+    pub fn pkt_src(&self) -> &'static str {
+        if self.flow_end && self.meta.tunnel.is_none() {
+            "stream (flow timeout)"
+        } else {
+            self.meta.pkt_src()
+        }
     }
 
     /// As [`event`](Self::event), for something that happened at `ts`
@@ -95,6 +109,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(ts, t);
         header.tx_id = tx_id;
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record { header, body });
     }
 
@@ -133,7 +148,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, EventType::Alert);
         header.tx_id = tx_id;
-        header.pkt_src = Some(self.meta.pkt_src());
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record {
             header,
             body: AlertBody {
@@ -152,6 +167,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, EventType::Anomaly);
         header.tx_id = tx_id;
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record {
             header,
             body: AnomalyBody {

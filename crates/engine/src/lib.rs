@@ -618,6 +618,7 @@ impl Engine {
             det: &self.det,
             cfg: &self.cfg,
             stats: &mut self.app_stats,
+            flow_end: false,
         };
         // The receiver drops a segment or datagram with a bad checksum, so
         // must the sensor: its bytes would be an insertion. (It still counts
@@ -759,6 +760,7 @@ impl Engine {
                         det: &self.det,
                         cfg: &self.cfg,
                         stats: &mut self.app_stats,
+                        flow_end: false,
                     };
                     a.memcap_stop(&mut cx);
                     let left = a.memuse();
@@ -988,6 +990,7 @@ impl Engine {
             det: &self.det,
             cfg: &self.cfg,
             stats: &mut self.app_stats,
+            flow_end: true,
         };
         if let Some(sess) = tcp.as_mut() {
             let mut ctx = Ctx {

@@ -1594,6 +1594,42 @@ mod tests {
         (ev, done)
     }
 
+    #[test]
+    fn a_request_line_cut_by_the_end_of_the_stream_is_a_request() {
+        // Suricata-verify bug-4702-01: `GET /` without a line end, the
+        // client closes; libhtp logs the request.
+        for step in [1, 2, 5] {
+            let (_, txs) = run_split(&[(TS, b"GET /")], step);
+            assert_eq!(txs.len(), 1, "step {step}");
+            assert_eq!(req(&txs[0]).uri, "/");
+        }
+        // An unfinished header line does not make a request of nothing.
+        let (_, txs) = run(&[(TS, b"\r\n")]);
+        assert!(txs.is_empty());
+    }
+
+    #[test]
+    fn headers_after_a_request_line_without_a_version() {
+        let missing = |ev: &[HttpEvent]| {
+            ev.iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        HttpEvent::Anomaly {
+                            kind: HttpAnomaly::RequestLineMissingProtocol,
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        let (ev, txs) = run(&[(TS, b"GET /\r\nHost: a\r\nX: y\r\n\r\n")]);
+        assert_eq!(missing(&ev), 1);
+        assert_eq!(req(&txs[0]).headers.host.as_deref(), Some("a"));
+        let (ev, _) = run(&[(TS, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")]);
+        assert_eq!(missing(&ev), 0);
+    }
+
     fn collect(d: &mut StreamDriver<HttpParser>, ev: &[HttpEvent], done: &mut Vec<HttpTx>) {
         for e in ev {
             if let HttpEvent::TxDone { tx } = e
