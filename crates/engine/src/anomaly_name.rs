@@ -6,6 +6,8 @@
 /// Events whose fumidai name is not Suricata's name in lower case:
 /// (protocol, fumidai's, Suricata's).
 const RENAMED: &[(&str, &str, &str)] = &[
+    // Suricata's DNS parser (Rust) names its events in lower case.
+    ("dns", "invalid_opcode", "invalid_opcode"),
     ("http", "invalid_request_line", "REQUEST_LINE_INVALID"),
     (
         "http",

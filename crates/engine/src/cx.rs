@@ -159,8 +159,37 @@ impl Cx<'_> {
         true
     }
 
+    /// As [`anomaly`](Self::anomaly), for an event of a packet travelling
+    /// in `dir`: its record names that packet's sender as `src_ip`, as
+    /// Suricata's do (for a datagram, logged as it arrives).
+    pub fn anomaly_dir(
+        &mut self,
+        app_proto: &'static str,
+        event: &str,
+        tx_id: Option<u64>,
+        dir: fumidai_proto::Direction,
+    ) {
+        self.applayer_anomaly(
+            app_proto,
+            event,
+            tx_id,
+            dir == fumidai_proto::Direction::ToClient,
+        );
+    }
+
     /// Logs an application-layer anomaly (`anomaly.type` `applayer`).
     pub fn anomaly(&mut self, app_proto: &'static str, event: &str, tx_id: Option<u64>) {
+        self.applayer_anomaly(app_proto, event, tx_id, false);
+    }
+
+    /// `reverse`: written server to client.
+    fn applayer_anomaly(
+        &mut self,
+        app_proto: &'static str,
+        event: &str,
+        tx_id: Option<u64>,
+        reverse: bool,
+    ) {
         self.stats.anomalies += 1;
         if !(self.cfg.anomaly.applayer && self.logs(EventType::Anomaly)) {
             return;
@@ -168,6 +197,10 @@ impl Cx<'_> {
         let mut header = self.meta.header(self.ts, EventType::Anomaly);
         header.tx_id = tx_id;
         header.pkt_src = Some(self.pkt_src());
+        if reverse {
+            std::mem::swap(&mut header.src_ip, &mut header.dest_ip);
+            std::mem::swap(&mut header.src_port, &mut header.dest_port);
+        }
         self.out.push(&Record {
             header,
             body: AnomalyBody {

@@ -191,6 +191,10 @@ pub enum SmtpAnomaly {
     TooManyTransactions,
     TooManyPendingCommands,
     Gap,
+    /// A second HELO/EHLO in a session.
+    DuplicateFields,
+    /// DATA answered with anything but 354.
+    DataCommandRejected,
 }
 
 impl SmtpAnomaly {
@@ -204,6 +208,8 @@ impl SmtpAnomaly {
             SmtpAnomaly::TooManyTransactions => "too_many_transactions",
             SmtpAnomaly::TooManyPendingCommands => "too_many_pending_commands",
             SmtpAnomaly::Gap => "gap",
+            SmtpAnomaly::DuplicateFields => "duplicate_fields",
+            SmtpAnomaly::DataCommandRejected => "data_command_rejected",
         }
     }
 }
@@ -578,6 +584,13 @@ impl SmtpParser {
         self.shellshock_command(&line[..verb_end], arg);
         match verb.as_str() {
             "HELO" | "EHLO" => {
+                if self.session.helo.is_some() {
+                    // Suricata's event for a second greeting in a session.
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: None,
+                        kind: SmtpAnomaly::DuplicateFields,
+                    });
+                }
                 self.close_tx(ev);
                 self.session.helo_verb = Some(verb);
                 self.session.helo = Some(lossy(arg));
@@ -832,8 +845,14 @@ impl SmtpParser {
                             line_start: true,
                         };
                     }
-                } else if waiting {
-                    self.client = Client::Commands;
+                } else {
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: Some(tx),
+                        kind: SmtpAnomaly::DataCommandRejected,
+                    });
+                    if waiting {
+                        self.client = Client::Commands;
+                    }
                 }
             }
             Cmd::DataEnd { tx } | Cmd::Bdat { tx, last: true } => {

@@ -600,6 +600,46 @@ fn teredo_with_origin_and_authentication_indicators() {
 }
 
 #[test]
+fn nsh_is_decoded_in_place() {
+    // MD type 1 (six words of headers), next protocol IPv4.
+    let mut h = vec![0x00, 0x06, 0x01, 0x01, 0, 0, 1, 0xff];
+    h.extend_from_slice(&[0; 16]);
+    let mut f = h.clone();
+    f.extend_from_slice(&inner());
+    let frame = eth(0x894f, &f);
+    let o = run(&frame);
+    let p = ip(&o);
+    is_inner(&p);
+    assert_eq!(p.depth, 0);
+    assert_eq!(o.d.encaps(), &[Encap::Nsh]);
+    // MD type 2 with two words, next protocol Ethernet.
+    let mut f = vec![0x00, 0x02, 0x02, 0x03, 0, 0, 1, 0xff];
+    f.extend_from_slice(&eth(ETH_IPV4, &inner()));
+    is_inner(&ip(&run(&eth(0x894f, &f))));
+    // What Suricata flags.
+    let bad = |b: &[u8]| {
+        let frame = eth(0x894f, b);
+        match run(&frame).decoded {
+            Decoded::Invalid(e) => Some(e),
+            _ => None,
+        }
+    };
+    let mut v1 = h.clone();
+    v1[0] = 0x40;
+    v1.extend_from_slice(&inner());
+    assert_eq!(bad(&v1), Some(DecodeEvent::NshUnsupportedVersion));
+    let mut short = h.clone();
+    short[1] = 0x05;
+    short.extend_from_slice(&inner());
+    assert_eq!(bad(&short), Some(DecodeEvent::NshBadHeaderLength));
+    let mut nsh_in_nsh = h.clone();
+    nsh_in_nsh[3] = 4;
+    nsh_in_nsh.extend_from_slice(&inner());
+    assert_eq!(bad(&nsh_in_nsh), Some(DecodeEvent::NshUnknownPayload));
+    assert_eq!(bad(&[0, 6, 1]), Some(DecodeEvent::NshTooSmall));
+}
+
+#[test]
 fn port_extender_tags_and_vlans_accumulate() {
     // E-tag, then a VLAN tag, then IPv4.
     let mut e = vec![0x10, 0, 0, 0xd3, 0, 0, 0x81, 0x00, 0x00, 0x0b, 0x08, 0x00];
@@ -865,6 +905,7 @@ fn headers() -> Vec<(LinkType, Vec<u8>)> {
         (e, eth(0x8863, &[])),
         (e, eth(0x893f, &[])),
         (e, eth(0x8926, &[])),
+        (e, eth(0x894f, &[])),
         (e, eth(ETH_IPV4, &ipv4(OUT_A, OUT_B, 4, &[]))),
         (e, eth(ETH_IPV6, &ipv6(1, 2, 41, &[]))),
         (LinkType::Chdlc, vec![0x0f, 0x00, 0x08, 0x00]),
@@ -873,7 +914,7 @@ fn headers() -> Vec<(LinkType, Vec<u8>)> {
 
 proptest::proptest! {
     #[test]
-    fn any_bytes_after_any_header_never_panic(which in 0usize..17, tail: Vec<u8>) {
+    fn any_bytes_after_any_header_never_panic(which in 0usize..18, tail: Vec<u8>) {
         let all = headers();
         let (link, mut f) = all[which % all.len()].clone();
         f.extend_from_slice(&tail);
