@@ -144,12 +144,32 @@ const ARG_CONFIG: &[(&str, &str, &str)] = &[(
     "\n  checksum_validation: \"no\"\n",
 )];
 
-/// The shipped sensor.yaml, set to log every NTP mode 6/7 request (as
-/// Suricata does), with the counterparts of `args` (ARG_CONFIG).
+/// Where Suricata's default suricata.yaml logs otherwise than fumidai's
+/// shipped sensor.yaml: (what, the lines of sensor.yaml, Suricata's).
+const SURICATA_DEFAULTS: &[(&str, &str, &str)] = &[
+    (
+        "every NTP mode 6/7 request is a record (fumidai sums unanswered ones up)",
+        "\n  unanswered: summary\n",
+        "\n  unanswered: all\n",
+    ),
+    (
+        "decoder and stream anomalies are not logged (eve-log anomaly types: decode: no, \
+         stream: no)",
+        "\n    decode: true\n    stream: true\n",
+        "\n    decode: false\n    stream: false\n",
+    ),
+];
+
+/// The shipped sensor.yaml set to log what Suricata's defaults log
+/// (SURICATA_DEFAULTS), with the counterparts of `args` (ARG_CONFIG).
 fn config_for(args: &[String]) -> String {
     let shipped = std::fs::read_to_string(root().join("sensor.yaml")).expect("sensor.yaml");
-    let mut cfg = shipped.replace("\n  unanswered: summary\n", "\n  unanswered: all\n");
-    assert_ne!(shipped, cfg, "sensor.yaml sets ntp.unanswered");
+    let mut cfg = shipped.clone();
+    for (what, ours, theirs) in SURICATA_DEFAULTS {
+        let before = cfg.clone();
+        cfg = cfg.replace(ours, theirs);
+        assert_ne!(before, cfg, "sensor.yaml has {ours:?} ({what})");
+    }
     for (arg, line, with) in ARG_CONFIG {
         if args.iter().any(|a| a == arg) {
             let before = cfg.clone();

@@ -195,6 +195,10 @@ pub enum SmtpAnomaly {
     DuplicateFields,
     /// DATA answered with anything but 354.
     DataCommandRejected,
+    /// A BDAT command without a valid size and optional LAST.
+    InvalidBdat,
+    /// A command sent behind DATA or STARTTLS before its answer.
+    InvalidPipelinedSequence,
 }
 
 impl SmtpAnomaly {
@@ -210,6 +214,8 @@ impl SmtpAnomaly {
             SmtpAnomaly::Gap => "gap",
             SmtpAnomaly::DuplicateFields => "duplicate_fields",
             SmtpAnomaly::DataCommandRejected => "data_command_rejected",
+            SmtpAnomaly::InvalidBdat => "invalid_bdat",
+            SmtpAnomaly::InvalidPipelinedSequence => "invalid_pipelined_sequence",
         }
     }
 }
@@ -299,6 +305,9 @@ pub struct SmtpParser {
     server_opaque: bool,
     /// A finding in a MAIL command, for the transaction it opens.
     pending_shellshock: Option<Box<Hit>>,
+    /// The client sent more before DATA or STARTTLS was answered
+    /// (Suricata's INVALID_PIPELINED_SEQUENCE, once per such command).
+    pipelined_past: bool,
 }
 
 impl SmtpParser {
@@ -319,6 +328,7 @@ impl SmtpParser {
             next_id: 0,
             server_opaque: false,
             pending_shellshock: None,
+            pipelined_past: false,
         }
     }
 
@@ -487,7 +497,21 @@ impl SmtpParser {
     fn client_bytes(&mut self, input: &[u8], ev: &mut Vec<SmtpEvent>) -> usize {
         match self.client {
             Client::Opaque => input.len(),
-            Client::AwaitData { .. } | Client::AwaitAuth | Client::AwaitTls => 0,
+            Client::AwaitData { .. } | Client::AwaitTls => {
+                // RFC 2920 §3.1: DATA and STARTTLS end a pipelined group;
+                // a whole line behind them is a command sent too early (a
+                // TLS hello right behind STARTTLS is not a line).
+                if memchr(b'\n', input).is_some()
+                    && !std::mem::replace(&mut self.pipelined_past, true)
+                {
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: self.current,
+                        kind: SmtpAnomaly::InvalidPipelinedSequence,
+                    });
+                }
+                0
+            }
+            Client::AwaitAuth => 0,
             Client::Data { tx, line_start } => self.data_bytes(tx, line_start, input, ev),
             Client::Bdat { tx, left, last } => {
                 let n = (input.len() as u64).min(left);
@@ -641,20 +665,24 @@ impl SmtpParser {
                 let tx = self.current_or_new(ev);
                 self.push_cmd(Cmd::Data { tx }, ev);
                 self.client = Client::AwaitData { tx };
+                self.pipelined_past = false;
             }
             "BDAT" => {
-                let tx = self.current_or_new(ev);
                 let mut parts = arg
                     .split(|&c| c == b' ' || c == b'\t')
                     .filter(|p| !p.is_empty());
                 let size = parts
                     .next()
                     .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u64>().ok());
-                let last = parts
-                    .next()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(b"LAST"));
+                // `BDAT size [LAST]` and nothing else (RFC 3030 §2).
+                let (last, valid) = match (parts.next(), parts.next()) {
+                    (None, _) => (false, true),
+                    (Some(p), None) => (true, p.eq_ignore_ascii_case(b"LAST")),
+                    _ => (false, false),
+                };
                 match size {
-                    Some(n) => {
+                    Some(n) if valid => {
+                        let tx = self.current_or_new(ev);
                         if let Some(t) = self.tx_mut(tx) {
                             t.bdat = true;
                         }
@@ -666,12 +694,14 @@ impl SmtpParser {
                             self.data_ended(tx, ev);
                         }
                     }
-                    None => {
+                    _ => {
+                        // The server refuses it and no chunk follows
+                        // (Suricata's INVALID_BDAT): an ordinary command.
                         ev.push(SmtpEvent::Anomaly {
-                            tx: Some(tx),
-                            kind: SmtpAnomaly::UnknownCommand,
+                            tx: self.current,
+                            kind: SmtpAnomaly::InvalidBdat,
                         });
-                        self.push_cmd(Cmd::Other { tx: Some(tx) }, ev);
+                        self.push_cmd(Cmd::Other { tx: self.current }, ev);
                     }
                 }
             }
@@ -692,6 +722,7 @@ impl SmtpParser {
             "STARTTLS" => {
                 self.push_cmd(Cmd::StartTls, ev);
                 self.client = Client::AwaitTls;
+                self.pipelined_past = false;
             }
             "NOOP" | "VRFY" | "EXPN" | "HELP" | "TURN" | "ETRN" | "ATRN" | "XCLIENT"
             | "XFORWARD" => {
