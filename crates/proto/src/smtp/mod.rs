@@ -308,6 +308,9 @@ pub struct SmtpParser {
     /// The client sent more before DATA or STARTTLS was answered
     /// (Suricata's INVALID_PIPELINED_SEQUENCE, once per such command).
     pipelined_past: bool,
+    /// A later HELO/EHLO (verb, argument), waiting for the server to
+    /// accept it.
+    pending_helo: Option<Box<(String, String)>>,
 }
 
 impl SmtpParser {
@@ -329,6 +332,7 @@ impl SmtpParser {
             server_opaque: false,
             pending_shellshock: None,
             pipelined_past: false,
+            pending_helo: None,
         }
     }
 
@@ -372,6 +376,9 @@ impl SmtpParser {
                 .map(|(_, m)| m.heap_size())
                 .sum::<usize>()
             + self.awaiting_verdict.heap_size()
+            + self.pending_helo.as_ref().map_or(0, |h| {
+                std::mem::size_of::<(String, String)>() + h.0.capacity() + h.1.capacity()
+            })
     }
 
     fn tx_mut(&mut self, id: u64) -> Option<&mut SmtpTx> {
@@ -610,14 +617,18 @@ impl SmtpParser {
             "HELO" | "EHLO" => {
                 if self.session.helo.is_some() {
                     // Suricata's event for a second greeting in a session.
+                    // It resets the session only once the server accepts
+                    // it: a refused EHLO leaves the envelope as it was.
                     ev.push(SmtpEvent::Anomaly {
                         tx: None,
                         kind: SmtpAnomaly::DuplicateFields,
                     });
+                    self.pending_helo = Some(Box::new((verb, lossy(arg))));
+                } else {
+                    self.close_tx(ev);
+                    self.session.helo_verb = Some(verb);
+                    self.session.helo = Some(lossy(arg));
                 }
-                self.close_tx(ev);
-                self.session.helo_verb = Some(verb);
-                self.session.helo = Some(lossy(arg));
                 self.push_cmd(Cmd::Helo, ev);
             }
             "MAIL" => {
@@ -840,6 +851,14 @@ impl SmtpParser {
                 self.session.banner = Some(text);
             }
             Cmd::Helo => {
+                if let Some(again) = self.pending_helo.take()
+                    && r.is_positive()
+                {
+                    let (verb, helo) = *again;
+                    self.close_tx(ev);
+                    self.session.helo_verb = Some(verb);
+                    self.session.helo = Some(helo);
+                }
                 if r.is_positive() {
                     if let Some(d) = r.lines.first().and_then(|l| first_word(l)) {
                         self.session.server_domain.get_or_insert(d);
