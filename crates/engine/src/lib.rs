@@ -825,6 +825,11 @@ impl Engine {
         // whoever spoke first.
         let client = match p.l4 {
             L4::Tcp(t) if t.flags.syn() && t.flags.ack() => side.other(),
+            // Picked up midstream with the server's packet first (from a
+            // privileged port to an ephemeral one): the flow is the other
+            // side's, as Suricata ends up with once it sees the protocol
+            // run the other way (its "stream swap").
+            L4::Tcp(t) if !t.flags.syn() && t.sport < 1024 && t.dport >= 1024 => side.other(),
             // A DNS response first (its query not seen): the flow is the
             // querier's, as Suricata turns it round.
             L4::Udp(u)
