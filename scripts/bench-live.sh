@@ -15,7 +15,9 @@
 # top"; empty: only the elephant), WORKERS (default 2), METHODS (fumidai's capture.method values, default "pcap
 # af-packet"), FLUSH_MS (capture.flush_ms, default 1: latency over wakeups),
 # ELEPHANT=GB (also replay the elephant capture, scripts/make-elephant.sh, at ELEPHANT_RATES,
-# default "1000 top"; GB default 2, 0 to skip), SURICATA_CONFIG (default /etc/suricata/suricata.yaml).
+# default "1000 top"; GB default 2, 0 to skip), SURICATA_CONFIG (default the binary's own
+# etc/suricata/suricata.yaml, else /etc/suricata/suricata.yaml), SURICATA_RULES (default
+# benches/suricata/stepping-stones.rules: rules that make it inspect what fumidai inspects).
 # One tcpreplay tops out at a few hundred thousand packets/s on 2 cores and busy-waits a
 # whole core: at "top" it, not the sensor, may be the ceiling (see ../shared/bench/README.md).
 # Needs root, iproute2, tcpreplay, wireshark-common.
@@ -140,7 +142,7 @@ run_suricata() {
   local file=$1 mode=$2 rate=$3 out="$work/s"
   rm -rf "$out"; mkdir -p "$out"
   ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "$suricata" -c "$suricata_cfg" \
-    "--$mode=$dev_rx" -l "$out" --pidfile "$out/pid" -k none >"$out/err" 2>&1 &
+    -S "$suricata_rules" "--$mode=$dev_rx" -l "$out" --pidfile "$out/pid" -k none >"$out/err" 2>&1 &
   pids+=($!)
   local waited=0
   until grep -qE "engine started|Engine started|all [0-9]+ packet processing threads" "$out/err" "$out/suricata.log" 2>/dev/null \
@@ -213,13 +215,19 @@ for method in $methods; do
   for rate in $rates; do run_fumidai "$lab" "$method" "$rate"; done
 done
 
-suricata_cfg=${SURICATA_CONFIG:-/etc/suricata/suricata.yaml}
+suricata_cfg=${SURICATA_CONFIG:-}
+if [ -z "$suricata_cfg" ] && [ -n "$suricata" ]; then
+  suricata_cfg=$(dirname "$(dirname "$suricata")")/etc/suricata/suricata.yaml
+  [ -f "$suricata_cfg" ] || suricata_cfg=/etc/suricata/suricata.yaml
+fi
+suricata_rules=$(realpath "${SURICATA_RULES:-benches/suricata/stepping-stones.rules}")
 if [ -z "$suricata" ]; then
   echo "suricata: no binary given (scripts/bench-live.sh PCAP /path/to/suricata): its rows are skipped"
 elif [ ! -x "$suricata" ]; then
   echo "suricata: $suricata is not an executable here: its rows are skipped"
 else
-  "$suricata" -c "$suricata_cfg" -r "$lab" -l "$work/sref" -k none >/dev/null 2>&1
+  mkdir -p "$work/sref"
+  "$suricata" -c "$suricata_cfg" -S "$suricata_rules" -r "$lab" -l "$work/sref" -k none >/dev/null 2>&1
   alerts "$work/sref/eve.json" >"$work/sref.alerts"
   suri_ref="$work/sref.alerts"
   for mode in af-packet pcap; do

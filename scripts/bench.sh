@@ -15,7 +15,10 @@
 # from Zeek's repository: ZEEK_GIT_DIR=... scripts/bench.sh builds it once).
 # Environment: RUNS (default 3), WORKERS (default "1 2"), FUMIDAI_ARGS (extra arguments,
 # e.g. "-c sensor.yaml"), FUMIDAI (a binary to measure instead of building this tree's, e.g.
-# an older build for a before/after table), FLOWCOST=0 to skip the cost of one flow.
+# an older build for a before/after table), FLOWCOST=0 to skip the cost of one flow,
+# SURICATA (a suricata binary: its single and autofp run modes join the table, with
+# SURICATA_CONFIG, default its own etc/suricata/suricata.yaml, and SURICATA_RULES, default
+# benches/suricata/stepping-stones.rules: rules that make it inspect what fumidai inspects).
 # Live capture is measured by scripts/bench-live.sh (root, namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,6 +111,15 @@ for pcap in "${pcaps[@]}"; do
   # happens in the workers).
   read -r s u y r < <(best_of "$bin" -q -r "$pcap" -l "$out" --workers "$w" -c "$out/no-output.yaml" --summary-json "$out/s.json")
   report "  ... no output (sink off)" "$s" "$u" "$y" "$r"
+  if [ -n "${SURICATA:-}" ]; then
+    suri_cfg=${SURICATA_CONFIG:-$(dirname "$(dirname "$SURICATA")")/etc/suricata/suricata.yaml}
+    suri_rules=${SURICATA_RULES:-benches/suricata/stepping-stones.rules}
+    for mode in single autofp; do
+      rm -f "$out/s.json"
+      read -r s u y r < <(best_of sh -c "rm -rf '$out/suri'; mkdir -p '$out/suri'; exec '$SURICATA' -c '$suri_cfg' -S '$suri_rules' -r '$pcap' -l '$out/suri' -k none --runmode $mode")
+      report "suricata --runmode $mode" "$s" "$u" "$y" "$r"
+    done
+  fi
 done
 
 # What a flow costs when an attacker forges them (issue 12's targets).

@@ -11,11 +11,16 @@
 #                                   proxies, on odd ports, obeying their herder, assembling;
 #                                   Shellshock probes; WordPress pingback reflection and
 #                                   multicall brute force; bot DNS volume and MX lookups
+#   scripts/lab.sh chains           proxy chains from the attacker, one connection each:
+#                                   squid -> dante -> postfix (a relay attempt) and
+#                                   dante -> squid -> nginx (an absolute-form GET)
 #   scripts/lab.sh benign           ordinary use only (web page, local mail, time sync, an
 #                                   IRC chat, a WordPress visit, a few DNS lookups)
 #   scripts/lab.sh down             stop the daemons, remove namespaces and state
-#   scripts/lab.sh capture [OUTDIR [RUN...]]  up, record each run (attack, bots, benign by
-#                                   default) from flmir0 into OUTDIR/lab-RUN.pcap, down
+#   scripts/lab.sh capture [OUTDIR [RUN...]]  up, record each run (attack, bots, chains,
+#                                   benign by default) from flmir0 into OUTDIR/lab-RUN.pcap, down
+#   scripts/lab.sh record PCAP RUN  with the lab up (plain mirror): record one run from
+#                                   flmir0 into PCAP
 #   scripts/lab.sh versions         versions of the daemons and clients (dpkg)
 #   scripts/lab.sh supports MIRROR  exit 0 if this machine can build that mirror, 3 if not
 #
@@ -836,6 +841,29 @@ cmd_bots() {
   finish bots
 }
 
+# Proxy chains: stepping stones chained on purpose, one TCP connection from the attacker
+# relayed by two real proxies in turn (scripts/lab/chain.py). The sensor sees only the
+# attacker's connection to the first proxy; the second hop and the server are inside it.
+cmd_chains() {
+  require_up
+  local c=(python3 "$TPL/chain.py") out="$STATE/out"
+  log "chains: squid (:3128) -> dante (:1080) -> postfix (:25), a relay attempt"
+  # Postfix sees the chain's exit, dante's own address, which is not in mynetworks: the
+  # relay is refused (554), as it would be for most chains ending at a real mail server.
+  check chain-squid-dante-smtp 'CHAIN DONE' "${c[@]}" smtp "$VIC_IP:3128" "$VIC_IP:1080" "$VIC_IP:25" \
+    --helo chain.example --from spam@chain.example --to user@example.net
+  verdict chain-squid-connect '^<http-proxy HTTP/1\.[01] 200' "$out/chain-squid-dante-smtp.txt" 0
+  verdict chain-dante-granted '^<socks5 reply 0$' "$out/chain-squid-dante-smtp.txt" 0
+  verdict chain-postfix-banner '^<- 220 mail\.victim\.lab' "$out/chain-squid-dante-smtp.txt" 0
+  verdict chain-relay-refused '^<- 554 .*Relay access denied' "$out/chain-squid-dante-smtp.txt" 0
+
+  log "chains: dante (:1080) -> squid (:3128) -> nginx (:80), an absolute-form GET"
+  check chain-dante-squid-http 'CHAIN DONE' "${c[@]}" http "$VIC_IP:1080" "$VIC_IP:3128" "http://$VIC_IP/"
+  verdict chain-squid-fetched '^<- HTTP/1\.[01] 200' "$out/chain-dante-squid-http.txt" 0
+  verdict chain-nginx-served '^<- Server: nginx' "$out/chain-dante-squid-http.txt" 0
+  finish chains
+}
+
 cmd_benign() {
   require_up
   log "benign: web page, local mail, time sync, an IRC chat, a WordPress visit, DNS"
@@ -906,7 +934,7 @@ cmd_capture() {
   local outdir=${1:-$PWD/lab-capture}
   shift || true
   local runs=("$@")
-  [ ${#runs[@]} -gt 0 ] || runs=(attack bots benign)
+  [ ${#runs[@]} -gt 0 ] || runs=(attack bots chains benign)
   mkdir -p "$outdir"
   outdir=$(cd "$outdir" && pwd)
   trap 'stop_tcpdump; cmd_down' EXIT
@@ -930,6 +958,24 @@ cmd_capture() {
   log "capture: done in $outdir"
 }
 
+# record PCAP RUN: with the lab up on the plain mirror, one run recorded from flmir0.
+cmd_record() {
+  local file=${1:-} run=${2:-}
+  [ -n "$file" ] && [ -n "$run" ] || die "usage: $0 record PCAP RUN"
+  case "$run" in attack | bots | benign | chains) ;; *) die "unknown run $run" ;; esac
+  require_up
+  [ "$MIRROR" = plain ] || die "record needs the plain mirror (the lab is up with $MIRROR)"
+  trap 'stop_tcpdump' EXIT
+  start_tcpdump "$file"
+  local rc=0
+  ( "cmd_$run" ) || rc=$?
+  stop_tcpdump
+  trap - EXIT
+  cat "$file.log" >&2
+  rm -f "$file.log"
+  [ $rc -eq 0 ] || die "$run failed while recording"
+}
+
 # ---------------------------------------------------------------- main
 
 trap 'on_error "$BASH_COMMAND"' ERR
@@ -943,13 +989,18 @@ case "${1:-}" in
   attack) cmd_attack ;;
   benign) cmd_benign ;;
   bots) cmd_bots ;;
+  chains) cmd_chains ;;
+  record)
+    shift
+    cmd_record "$@"
+    ;;
   capture)
     shift
     cmd_capture "$@"
     ;;
   versions) cmd_versions ;;
   *)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^# Layout/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -91,6 +91,8 @@ pub struct SmtpConf {
     pub proxy_check_body_lines: usize,
     /// Memory for the per-host message counters of the bot detector.
     pub bots_memcap: ByteSize,
+    /// What is taken from message bodies.
+    pub mime: SmtpMimeConf,
 }
 
 impl Default for SmtpConf {
@@ -102,6 +104,44 @@ impl Default for SmtpConf {
             bot_messages_per_hour: 500,
             proxy_check_body_lines: 10,
             bots_memcap: ByteSize(16 << 20),
+            mime: SmtpMimeConf::default(),
+        }
+    }
+}
+
+/// URL extraction from message text (`email.url`), as Suricata's
+/// `app-layer.protocols.smtp.mime` options of the same names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpMimeConf {
+    /// Search message text for URLs.
+    pub extract_urls: bool,
+    /// Schemes searched for (`http`, `https`, `ftp`, `mailto` ...).
+    pub extract_urls_schemes: Vec<String>,
+    /// Keep the scheme (`http://`) in what is logged.
+    pub log_url_scheme: bool,
+    /// MD5s written in `email` (`body_md5`, `subject_md5`), as Suricata's
+    /// eve-log smtp `md5` option.
+    pub md5: Vec<Md5Of>,
+}
+
+/// What `smtp.mime.md5` hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Md5Of {
+    /// The message body as sent (after its headers).
+    Body,
+    /// The Subject header's value as sent.
+    Subject,
+}
+
+impl Default for SmtpMimeConf {
+    fn default() -> Self {
+        SmtpMimeConf {
+            extract_urls: true,
+            extract_urls_schemes: vec!["http".into()],
+            log_url_scheme: false,
+            md5: Vec::new(),
         }
     }
 }

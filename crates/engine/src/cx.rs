@@ -81,6 +81,8 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, t);
         header.tx_id = tx_id;
+        // As Suricata's: every record names its source (the flow-timeout
+        // pseudo-packet's at the flow's end).
         header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record { header, body });
     }
@@ -109,6 +111,8 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(ts, t);
         header.tx_id = tx_id;
+        // As Suricata's: every record names its source (the flow-timeout
+        // pseudo-packet's at the flow's end).
         header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record { header, body });
     }
@@ -196,6 +200,8 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, EventType::Anomaly);
         header.tx_id = tx_id;
+        // As Suricata's: every record names its source (the flow-timeout
+        // pseudo-packet's at the flow's end).
         header.pkt_src = Some(self.pkt_src());
         if reverse {
             std::mem::swap(&mut header.src_ip, &mut header.dest_ip);

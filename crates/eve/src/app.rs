@@ -138,6 +138,13 @@ pub struct EmailObj {
     pub received: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachment: Vec<String>,
+    /// URLs in the message text, the last found first (Suricata's order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub url: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_md5: Option<String>,
 }
 
 /// `socks` (overlay): what Zeek's socks.log carries.

@@ -354,7 +354,9 @@ pub struct Output {
     handle: OutputHandle,
     writers: Vec<JoinHandle<()>>,
     ticker: Option<JoinHandle<()>>,
-    stop_ticker: Arc<AtomicBool>,
+    /// Dropped to stop the ticker: it wakes at once rather than at its
+    /// next tick (a 50 ms sleep there was a fixed 0–50 ms on every exit).
+    stop_ticker: Option<Sender<()>>,
 }
 
 /// Sequence numbers start at the start-up time in microseconds, so they keep
@@ -442,16 +444,16 @@ impl Output {
             );
         }
         // SIGHUP arrives as a flag; turn it into a generation every writer sees.
-        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (stop_ticker, stop) = bounded::<()>(0);
         let ticker = {
-            let stop = Arc::clone(&stop_ticker);
             let reopen = opts.reopen;
             let sinks = Arc::clone(&handle.sinks);
             std::thread::Builder::new()
                 .name("fumidai-hup".into())
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(50));
+                    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                        stop.recv_timeout(Duration::from_millis(50))
+                    {
                         if reopen.swap(false, Ordering::Relaxed) {
                             generation.fetch_add(1, Ordering::Relaxed);
                             for s in sinks.iter() {
@@ -465,7 +467,7 @@ impl Output {
             handle,
             writers,
             ticker: Some(ticker),
-            stop_ticker,
+            stop_ticker: Some(stop_ticker),
         })
     }
 
@@ -488,7 +490,7 @@ impl Output {
         for w in self.writers.drain(..) {
             let _ = w.join();
         }
-        self.stop_ticker.store(true, Ordering::Relaxed);
+        drop(self.stop_ticker.take());
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }

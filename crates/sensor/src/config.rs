@@ -652,6 +652,14 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         u64::MAX,
     )?;
     range("smtp.bots_memcap", c.smtp.bots_memcap.0, 64 << 10, u64::MAX)?;
+    for (i, s) in c.smtp.mime.extract_urls_schemes.iter().enumerate() {
+        if s.is_empty() || s.len() > 250 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err((
+                format!("smtp.mime.extract_urls_schemes[{i}]"),
+                format!("{s:?} is not a URL scheme (1-250 printable characters, e.g. https)"),
+            ));
+        }
+    }
     let irc = &c.irc;
     secs("irc.bot_reaction_seconds", irc.bot_reaction_seconds)?;
     range(
@@ -779,6 +787,27 @@ mod tests {
         let e = parse(text, "bad.yaml").unwrap_err().to_string();
         assert!(e.contains("home_net[1]"), "{e}");
         assert!(e.starts_with("bad.yaml:3:"), "{e}");
+    }
+
+    #[test]
+    fn smtp_url_schemes_and_md5_are_checked() {
+        let e = parse(
+            "smtp:\n  mime:\n    extract_urls_schemes: [http, \"ht tp\"]\n",
+            "m.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("smtp.mime.extract_urls_schemes[1]"), "{e}");
+        let e = parse("smtp:\n  mime:\n    md5: [headers]\n", "m.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("m.yaml:3:"), "{e}");
+        let c = parse(
+            "smtp:\n  mime:\n    extract_urls_schemes: [https, ftp]\n    md5: [body]\n",
+            "m.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.smtp.mime.extract_urls_schemes, ["https", "ftp"]);
     }
 
     #[test]

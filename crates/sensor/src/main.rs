@@ -7,6 +7,7 @@ mod capture;
 mod cli;
 mod config;
 mod latency;
+mod prefetch;
 mod privs;
 mod progress;
 mod reader;

@@ -104,7 +104,11 @@ pub fn spawn(
                 });
                 entry.parts += 1;
                 entry.ts = entry.ts.max(part.ts);
-                entry.counters.merge(&part.counters);
+                if entry.parts == 1 {
+                    entry.counters = part.counters;
+                } else {
+                    entry.counters.merge(&part.counters);
+                }
                 if let Some((w, l)) = part.latency {
                     entry.latency.merge(&l);
                     entry.per_worker.push((w, l));
@@ -168,9 +172,7 @@ fn warn_memcaps(c: &Counters, warned: &mut std::collections::BTreeSet<String>) {
 
 fn write(out: &OutputHandle, ts: Timestamp, counters: &Counters, started: Instant) {
     // The outputs' own delivery counters, as they stand now.
-    let mut all = counters.clone();
-    all.merge(&out.counters());
-    let mut stats = all.to_json();
+    let mut stats = counters.to_json_with(&out.counters());
     if let serde_json::Value::Object(m) = &mut stats {
         m.insert("uptime".into(), started.elapsed().as_secs().into());
     }

@@ -12,7 +12,14 @@ use crate::afpacket::{Ring, with_vlan};
 
 use crate::batch::{Batch, ToWorker};
 use crate::latency::{Latency, wall_micros};
+use crate::prefetch;
 use crate::stats::{FINAL, StatsPart};
+
+/// How many packets ahead of the one being processed its successor's bytes
+/// are asked into cache, and how many of them (headers, and the payload the
+/// checksum reads).
+const PREFETCH_PKTS: usize = 4;
+const PREFETCH_BYTES: usize = 2048;
 
 /// Channels a worker uses.
 pub struct WorkerIo {
@@ -38,11 +45,19 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
             ToWorker::Packets(mut b) => {
                 fault_injection();
                 let started = std::time::Instant::now();
-                for (m, bytes) in b.iter() {
-                    let before = engine.output_len();
-                    engine.process_part(m.part, m.link, m.ts, m.wire_len, bytes);
-                    if io.live && engine.output_len() != before {
-                        caused.push(m.ts.0);
+                // A few packets ahead of the one being processed, its
+                // headers and payload are asked into cache (crate::prefetch).
+                {
+                    let mut ahead = b.iter().skip(PREFETCH_PKTS);
+                    for (m, bytes) in b.iter() {
+                        if let Some((_, next)) = ahead.next() {
+                            prefetch::head(next, PREFETCH_BYTES);
+                        }
+                        let before = engine.output_len();
+                        engine.process_part(m.part, m.link, m.ts, m.wire_len, bytes);
+                        if io.live && engine.output_len() != before {
+                            caused.push(m.ts.0);
+                        }
                     }
                 }
                 engine.advance(b.clock);

@@ -6,6 +6,12 @@
 //! (over the plain mirror) and then behave, SIGTERM ends the sensor, and the
 //! alerts must be those the scenarios call for.
 //!
+//! Over the plain mirror the lab also chains its proxies (`scripts/lab.sh
+//! chains`): squid -> dante -> postfix and dante -> squid -> nginx, each one
+//! connection from the attacker; the sensor must decode every hop inside
+//! them, and the same frames, recorded from the mirror while the sensor
+//! captured them and replayed with `-r`, must give the same records.
+//!
 //! The same run over a remote mirror: the lab's bridge ports mirrored with
 //! `tc ... action mirred` into a Linux vxlan device, or an erspan (type II)
 //! device, towards a collector namespace where fumidai listens, must give
@@ -26,8 +32,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bin, lab_config, root};
-use serde_json::Value;
+use common::{at, bin, lab_config, root};
+use serde_json::{Value, json};
 
 const VICTIM: &str = "10.77.0.2";
 const RELAY_OK_CLIENT: &str = "10.77.1.10";
@@ -245,10 +251,21 @@ fn live(mirror: Mirror) {
     std::thread::sleep(Duration::from_millis(500));
 
     lab(&state, &["attack"]);
+    let chains_pcap = work.path().join("chains.pcap");
     if mirror == Mirror::Plain {
         // Once, over the plain mirror: the remote mirrors carry the same
         // frames, and the attack run already shows they arrive whole.
         lab(&state, &["bots"]);
+        // The chains, also recorded from the mirror (tcpdump beside the
+        // sensor) to be replayed below.
+        lab(
+            &state,
+            &[
+                "record",
+                chains_pcap.to_str().expect("a UTF-8 path"),
+                "chains",
+            ],
+        );
     }
     // Packet time is wall time on a live link: what comes after this is benign.
     std::thread::sleep(Duration::from_millis(1100));
@@ -292,6 +309,14 @@ fn live(mirror: Mirror) {
         missing.extend(tunnel_expectations(mirror, &events, stats));
     } else {
         missing.extend(bots_expectations(&events));
+        missing.extend(chains_expectations(&events));
+        let replayed = common::replay(&[chains_pcap], &["-c", cfg.to_str().expect("UTF-8")]);
+        missing.extend(
+            chains_expectations(&replayed.events)
+                .into_iter()
+                .map(|m| format!("chains.pcap replayed: {m}")),
+        );
+        missing.extend(same_chain_records(&events, &replayed.events));
     }
     assert!(
         missing.is_empty(),
@@ -369,6 +394,312 @@ fn the_recorded_bots_replay_to_the_same_alerts() {
     let bots = common::replay(&[common::pcap("lab/lab-bots.pcap")], &["-c", &cfg]);
     let missing = bots_expectations(&bots.events);
     assert!(missing.is_empty(), "lab-bots.pcap: {missing:#?}");
+}
+
+/// The same for the "chains" run, recorded in pcaps/lab/lab-chains.pcap.
+#[test]
+fn the_recorded_chains_replay_to_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lab.yaml");
+    std::fs::write(&cfg, lab_config()).unwrap();
+    let cfg = cfg.display().to_string();
+    let chains = common::replay(&[common::pcap("lab/lab-chains.pcap")], &["-c", &cfg]);
+    let missing = chains_expectations(&chains.events);
+    assert!(missing.is_empty(), "lab-chains.pcap: {missing:#?}");
+}
+
+const ATTACKER: &str = "10.77.1.10";
+
+/// Checks every record the "chains" run calls for, on each of its two
+/// connections (found among whatever else the events hold), and nothing
+/// more on them:
+///
+/// - to squid (:3128): `CONNECT 10.77.0.2:1080` answered 200, a SOCKS5
+///   request for postfix (10.77.0.2:25) inside it, granted, and SMTP inside
+///   that, a relay to a foreign domain that postfix refuses (554);
+/// - to dante (:1080): a SOCKS5 request for squid (10.77.0.2:3128), granted,
+///   and an absolute-form `GET http://10.77.0.2/` inside it, which squid
+///   fetched from nginx (200).
+///
+/// Every record inside a tunnel carries the hops before it (`tunnel_chain`,
+/// outermost first) and starts its tunnel's transactions at 0; the flow
+/// record has every hop; 9700005 (the chain) fires once per connection and
+/// nowhere else.
+fn chains_expectations(events: &[Value]) -> Vec<String> {
+    let mut missing = Vec::new();
+    let flows_where = |f: &dyn Fn(&Value) -> bool| -> BTreeSet<u64> {
+        events
+            .iter()
+            .filter(|e| e["src_ip"] == ATTACKER && e["dest_ip"] == VICTIM && f(e))
+            .filter_map(|e| e["flow_id"].as_u64())
+            .collect()
+    };
+    let to_squid = flows_where(&|e| e["dest_port"] == 3128);
+    let to_dante = flows_where(&|e| {
+        e["dest_port"] == 1080
+            && e["event_type"] == "socks"
+            && e["socks"]["request"]["port"] == 3128
+    });
+    let hop_dante = json!({"proto": "http", "target": "10.77.0.2:1080", "tx_id": 0});
+    let hop_postfix = json!({"proto": "socks5", "target": "10.77.0.2:25", "tx_id": 0});
+    let hop_squid = json!({"proto": "socks5", "target": "10.77.0.2:3128", "tx_id": 0});
+    let in_dante = json!([hop_dante]);
+    let in_postfix = json!([hop_dante, hop_postfix]);
+    let in_squid = json!([hop_squid]);
+    let to_postfix = json!({"host": VICTIM, "port": 25});
+    let get = json!("http://10.77.0.2/");
+    let connect: Want = (
+        "http",
+        0,
+        Value::Null,
+        vec![
+            ("http.http_method", json!("CONNECT")),
+            ("http.url", json!("10.77.0.2:1080")),
+            ("http.status", json!(200)),
+        ],
+    );
+    let squid_dante_postfix: Vec<Want> = vec![
+        connect,
+        (
+            "alert",
+            9700004,
+            Value::Null,
+            vec![("http.url", json!("10.77.0.2:1080"))],
+        ),
+        (
+            "socks",
+            0,
+            in_dante.clone(),
+            vec![
+                ("socks.request", to_postfix.clone()),
+                ("socks.status", json!("succeeded")),
+            ],
+        ),
+        (
+            "alert",
+            9700005,
+            in_dante.clone(),
+            vec![("socks.request", to_postfix.clone())],
+        ),
+        (
+            "alert",
+            9700010,
+            in_dante.clone(),
+            vec![("socks.request", to_postfix.clone())],
+        ),
+        (
+            "alert",
+            9700011,
+            in_dante.clone(),
+            vec![("socks.status", json!("succeeded"))],
+        ),
+        (
+            "alert",
+            9700012,
+            in_dante.clone(),
+            vec![("socks.request", to_postfix.clone())],
+        ),
+        (
+            "smtp",
+            0,
+            in_postfix.clone(),
+            vec![
+                ("smtp.helo", json!("chain.example")),
+                ("smtp.mail_from", json!("<spam@chain.example>")),
+                ("smtp.rcpt_to", json!(["<user@example.net>"])),
+                ("smtp.recipients[0].reply_code", json!(554)),
+            ],
+        ),
+        (
+            "alert",
+            9700020,
+            in_postfix.clone(),
+            vec![("smtp.rcpt_to", json!(["<user@example.net>"]))],
+        ),
+        (
+            "alert",
+            9700023,
+            in_postfix.clone(),
+            vec![
+                (
+                    "fumidai.tunnel.request",
+                    json!("SOCKS5 CONNECT 10.77.0.2:25"),
+                ),
+                ("fumidai.tunnel.tx_id", json!(0)),
+            ],
+        ),
+        (
+            "flow",
+            0,
+            in_postfix.clone(),
+            vec![
+                ("app_proto", json!("smtp")),
+                ("app_proto_orig", json!("http")),
+            ],
+        ),
+    ];
+    let dante_squid_nginx: Vec<Want> = vec![
+        (
+            "socks",
+            0,
+            Value::Null,
+            vec![
+                ("socks.request", json!({"host": VICTIM, "port": 3128})),
+                ("socks.status", json!("succeeded")),
+            ],
+        ),
+        (
+            "alert",
+            9700012,
+            Value::Null,
+            vec![("socks.request.port", json!(3128))],
+        ),
+        (
+            "http",
+            0,
+            in_squid.clone(),
+            vec![
+                ("http.http_method", json!("GET")),
+                ("http.url", get.clone()),
+                ("http.hostname", json!(VICTIM)),
+                ("http.status", json!(200)),
+            ],
+        ),
+        (
+            "alert",
+            9700005,
+            in_squid.clone(),
+            vec![("http.url", get.clone())],
+        ),
+        ("alert", 9700001, in_squid.clone(), vec![("http.url", get)]),
+        (
+            "flow",
+            0,
+            in_squid,
+            vec![
+                ("app_proto", json!("http")),
+                ("app_proto_orig", json!("socks")),
+            ],
+        ),
+    ];
+    for (name, flows, wants) in [
+        ("squid -> dante -> postfix", &to_squid, squid_dante_postfix),
+        ("dante -> squid -> nginx", &to_dante, dante_squid_nginx),
+    ] {
+        let [flow] = flows.iter().collect::<Vec<_>>()[..] else {
+            missing.push(format!("{name}: one connection, not {flows:?}"));
+            continue;
+        };
+        let records: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["flow_id"] == *flow && e["event_type"] != "stats")
+            .collect();
+        missing.extend(exactly(name, &records, &wants));
+    }
+    let chains = events
+        .iter()
+        .filter(|e| e["event_type"] == "alert" && e["alert"]["signature_id"] == 9700005)
+        .count();
+    if chains != 2 {
+        missing.push(format!(
+            "9700005 twice (the two chains), not {chains} times"
+        ));
+    }
+    missing
+}
+
+/// A record expected on a flow: its `event_type`, its signature id (alerts;
+/// 0 otherwise), its `tunnel_chain` (null: none), and fields at dotted paths.
+type Want = (&'static str, u64, Value, Vec<(&'static str, Value)>);
+
+/// `records` (one flow's) are exactly `wants`, one each; every transaction's
+/// `tx_id` is 0 (each in its own tunnel).
+fn exactly(name: &str, records: &[&Value], wants: &[Want]) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut matched = vec![0usize; records.len()];
+    for (kind, sid, chain, fields) in wants {
+        let hits: Vec<usize> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                e["event_type"] == *kind
+                    && (*sid == 0 || e["alert"]["signature_id"] == *sid)
+                    && e.get("tunnel_chain").unwrap_or(&Value::Null) == chain
+                    && (*kind == "flow" || e["tx_id"] == 0)
+                    && fields.iter().all(|(p, v)| at(e, p) == Some(v))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if hits.len() != 1 {
+            let fields: Vec<String> = fields.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+            missing.push(format!(
+                "{name}: one {kind} {sid} with tunnel_chain {chain}, {}: found {}",
+                fields.join(", "),
+                hits.len()
+            ));
+        }
+        for i in hits {
+            matched[i] += 1;
+        }
+    }
+    for (e, n) in records.iter().zip(&matched) {
+        if *n == 0 {
+            missing.push(format!("{name}: a record not expected: {e}"));
+        }
+    }
+    missing
+}
+
+/// The chains' records from the live capture and from its recording
+/// replayed with `-r` are the same (the flow records aside: when a flow is
+/// written, on its timeout or at the end, depends on how the run ended).
+fn same_chain_records(live: &[Value], replayed: &[Value]) -> Vec<String> {
+    let key = |e: &Value| {
+        (
+            e["src_ip"].to_string(),
+            e["src_port"].to_string(),
+            e["dest_ip"].to_string(),
+            e["dest_port"].to_string(),
+        )
+    };
+    let flows: BTreeSet<_> = replayed
+        .iter()
+        .filter(|e| e["event_type"] == "flow")
+        .map(key)
+        .collect();
+    let records = |events: &[Value]| -> Vec<String> {
+        let mut v: Vec<String> = events
+            .iter()
+            .filter(|e| !matches!(e["event_type"].as_str(), Some("flow" | "stats")))
+            .filter(|e| flows.contains(&key(e)))
+            .map(|e| {
+                json!([
+                    e["event_type"],
+                    e["alert"]["signature_id"],
+                    e["src_ip"],
+                    e["src_port"],
+                    e["dest_ip"],
+                    e["dest_port"],
+                    e["tx_id"],
+                    e["app_proto"],
+                    e["tunnel_chain"],
+                    e["http"],
+                    e["socks"],
+                    e["smtp"],
+                ])
+                .to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (records(live), records(replayed));
+    if a == b && !a.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the chains live and replayed differ:\n  live:     {a:#?}\n  replayed: {b:#?}"
+    )]
 }
 
 /// Checks the alerts the "bots" run calls for (after "attack" or alone):

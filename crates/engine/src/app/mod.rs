@@ -390,7 +390,7 @@ impl App {
         self.state = match p {
             AppProto::Http => State::Http(Box::default()),
             AppProto::Socks => State::Socks(Box::new(socks::Session::new(cx))),
-            AppProto::Smtp => State::Smtp(Box::default()),
+            AppProto::Smtp => State::Smtp(Box::new(smtp::Session::new(cx))),
             AppProto::Irc => State::Irc(Box::new(irc::Session::new(cx))),
             AppProto::Dns => State::Dns(Box::default()),
         };

@@ -4,11 +4,13 @@
 use std::net::IpAddr;
 
 use fumidai_detect::catalog::{SHELLSHOCK_SMTP, SMTP_BOT_VOLUME, SMTP_IN_TUNNEL, SMTP_PROXY_CHECK};
+use fumidai_detect::config::Md5Of;
 use fumidai_detect::smtp::{Recipient, find_ipv4_port};
 use fumidai_eve::EventType;
 use fumidai_eve::app::{
     EmailObj, FumidaiObj, ProxyCheckObj, RecipientObj, SmtpObj, TunnelObj, VolumeObj,
 };
+use fumidai_proto::smtp::url::UrlConfig;
 use fumidai_proto::smtp::{
     Recipient as RcptLine, Session as SmtpSession, SmtpConfig, SmtpEvent, SmtpParser, SmtpTx,
 };
@@ -32,10 +34,19 @@ pub(crate) struct Session {
     session_shellshock: bool,
 }
 
-impl Default for Session {
-    fn default() -> Self {
+impl Session {
+    pub(crate) fn new(cx: &Cx<'_>) -> Self {
+        let mime = &cx.det.conf.smtp.mime;
+        let mut cfg = SmtpConfig::default();
+        cfg.message.urls = UrlConfig::new(
+            mime.extract_urls,
+            &mime.extract_urls_schemes,
+            mime.log_url_scheme,
+        );
+        cfg.message.body_md5 = mime.md5.contains(&Md5Of::Body);
+        cfg.message.subject_md5 = mime.md5.contains(&Md5Of::Subject);
         Session {
-            driver: StreamDriver::new(SmtpParser::new(SmtpConfig::default()), MAX_PENDING),
+            driver: StreamDriver::new(SmtpParser::new(cfg), MAX_PENDING),
             events: Vec::new(),
             fired: Vec::new(),
             logged: false,
@@ -263,7 +274,9 @@ impl Session {
     /// A connection that never got to a mail transaction (STARTTLS, or
     /// only a greeting and HELO) is still logged once, as Zeek does.
     fn log_session(&mut self, cx: &mut Cx<'_>, base: &mut Base<'_>) {
-        if self.logged {
+        // A transaction, once opened, is logged itself when it ends (the
+        // client may go on after the server closed).
+        if self.logged || self.driver.parser().tx_count() > 0 {
             return;
         }
         let session = self.driver.parser().session().clone();
@@ -375,6 +388,9 @@ fn evidence(t: &SmtpTx, s: &SmtpSession) -> Evidence {
             x_mailer: e.x_mailer.clone(),
             received: e.received.clone(),
             attachment: e.attachments.clone(),
+            url: e.urls.iter().rev().cloned().collect(),
+            body_md5: e.body_md5.clone(),
+            subject_md5: e.subject_md5.clone(),
         }),
         fumidai: None,
     }

@@ -5,6 +5,8 @@
 
 use base64::Engine;
 
+use super::url::{self, UrlBounds, UrlConfig, UrlScanner};
+
 /// What is kept of a message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Email {
@@ -23,6 +25,17 @@ pub struct Email {
     pub x_originating_ip: Option<String>,
     /// File names of attachments (Content-Disposition filename or Content-Type name).
     pub attachments: Vec<String>,
+    /// Attachment names beyond the bound.
+    pub attachments_dropped: u32,
+    /// URLs in the text, in the order found (see [`super::url`]).
+    pub urls: Vec<String>,
+    /// URLs beyond the bound.
+    pub urls_dropped: u32,
+    /// MD5 of the body (everything after the message's own headers, as
+    /// sent), in hex, when `Limits::body_md5`.
+    pub body_md5: Option<String>,
+    /// MD5 of the Subject header's value as sent, when `Limits::subject_md5`.
+    pub subject_md5: Option<String>,
     /// The first lines of the text body, decoded (quoted-printable, base64).
     pub body_lines: Vec<String>,
     /// Message bytes seen (after dot-unstuffing).
@@ -34,7 +47,8 @@ pub struct Email {
 }
 
 crate::heap_size_of_fields!(Email: from, to, cc, reply_to, subject, date, message_id, in_reply_to,
-    x_mailer, received, x_originating_ip, attachments, body_lines, shellshock);
+    x_mailer, received, x_originating_ip, attachments, urls, body_lines, shellshock, body_md5,
+    subject_md5);
 
 impl crate::heap::HeapSize for Part {
     fn heap_size(&self) -> usize {
@@ -43,7 +57,20 @@ impl crate::heap::HeapSize for Part {
 }
 
 crate::heap_size_of_fields!(MessageParser: email, header, partial, stack, current, part_ctype,
-    part_cdisp, part_cte, top_ctype, top_cte);
+    part_cdisp, part_cte, top_ctype, top_cte, url_scan, body_md5);
+
+/// A hash state owns no heap beyond itself (the `Box` counts its size).
+impl crate::heap::HeapSize for md5::Md5 {
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl crate::heap::HeapSize for UrlScanner {
+    fn heap_size(&self) -> usize {
+        UrlScanner::heap_size(self)
+    }
+}
 
 /// Limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +80,12 @@ pub struct Limits {
     pub body_lines: usize,
     /// Bytes of one header (with its folded lines) before it is cut.
     pub max_header: usize,
+    /// URL extraction (`email.url`); at most `max_list` URLs of at most
+    /// `max_value` bytes are kept.
+    pub urls: UrlConfig,
+    /// Compute `body_md5` and `subject_md5`.
+    pub body_md5: bool,
+    pub subject_md5: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +102,8 @@ struct Part {
     boundary: Option<Vec<u8>>,
     encoding: Encoding,
     text: bool,
+    /// Searched for URLs (Suricata's choice of parts, see [`super::url`]).
+    urls: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +135,15 @@ pub struct MessageParser {
     part_cte: Option<String>,
     top_ctype: Option<String>,
     top_cte: Option<String>,
+    url_scan: UrlScanner,
+    base64: url::Base64,
+    /// The body's MD5 so far, once the message's headers ended.
+    body_md5: Option<Box<md5::Md5>>,
+    /// The line being fed was dot-stuffed (its first `.` removed).
+    stuffed: bool,
+    /// A To (Cc) header was seen: later ones are not logged.
+    seen_to: bool,
+    seen_cc: bool,
 }
 
 const MAX_DEPTH: usize = 4;
@@ -119,12 +163,32 @@ impl MessageParser {
                 boundary: None,
                 encoding: Encoding::Plain,
                 text: true,
+                urls: false,
             },
             part_ctype: None,
             part_cdisp: None,
             part_cte: None,
             top_ctype: None,
             top_cte: None,
+            url_scan: UrlScanner::default(),
+            base64: url::Base64::default(),
+            body_md5: None,
+            stuffed: false,
+            seen_to: false,
+            seen_cc: false,
+        }
+    }
+
+    /// The next line fed starts after a transparency dot that was removed
+    /// (RFC 5321 4.5.2): the body's MD5 covers it, as Suricata's does.
+    pub fn stuffed_dot(&mut self) {
+        self.stuffed = true;
+    }
+
+    fn url_bounds(&self) -> UrlBounds {
+        UrlBounds {
+            max_urls: self.limits.max_list,
+            max_len: self.limits.max_value,
         }
     }
 
@@ -134,11 +198,13 @@ impl MessageParser {
         while !data.is_empty() {
             match memchr::memchr(b'\n', data) {
                 Some(i) => {
-                    if self.partial.is_empty() {
-                        self.line(&data[..i]);
+                    if self.partial.is_empty() && i < MAX_LINE {
+                        self.line(&data[..=i]);
                     } else {
+                        // A long line is cut, keeping its line break.
                         let room = MAX_LINE.saturating_sub(self.partial.len());
                         self.partial.extend_from_slice(&data[..i.min(room)]);
+                        self.partial.push(b'\n');
                         let line = std::mem::take(&mut self.partial);
                         self.line(&line);
                     }
@@ -161,9 +227,25 @@ impl MessageParser {
             self.line(&line);
         }
         self.flush_header();
+        if let Some(h) = self.body_md5.take() {
+            self.email.body_md5 = Some(hex_digest(&md5::Digest::finalize(*h)));
+        }
+        let b = self.url_bounds();
+        self.url_scan.finish(&self.limits.urls, b);
+        self.email.urls = std::mem::take(&mut self.url_scan.urls);
+        self.email.urls_dropped = self.url_scan.dropped;
     }
 
-    fn line(&mut self, line: &[u8]) {
+    /// One line: `full` with its line break, if it had one.
+    fn line(&mut self, full: &[u8]) {
+        if let Some(h) = self.body_md5.as_mut() {
+            if self.stuffed {
+                md5::Digest::update(h.as_mut(), b".");
+            }
+            md5::Digest::update(h.as_mut(), full);
+        }
+        self.stuffed = false;
+        let line = full.strip_suffix(b"\n").unwrap_or(full);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match self.at {
             Where::Headers | Where::PartHeaders => {
@@ -182,7 +264,7 @@ impl MessageParser {
                     self.header.extend_from_slice(&line[..line.len().min(room)]);
                 }
             }
-            Where::Body => self.body_line(line),
+            Where::Body => self.body_line(line, full),
         }
     }
 
@@ -225,11 +307,23 @@ impl MessageParser {
         let text = || cut(lossy(value), max);
         let e = &mut self.email;
         match name {
-            "from" => e.from = Some(text()),
-            "to" => push_list(&mut e.to, value, self.limits.max_list, max),
-            "cc" => push_list(&mut e.cc, value, self.limits.max_list, max),
+            // As Suricata logs them: the first header of each name.
+            "from" if e.from.is_none() => e.from = Some(text()),
+            "to" if !self.seen_to => {
+                self.seen_to = true;
+                push_list(&mut e.to, value, self.limits.max_list, max);
+            }
+            "cc" if !self.seen_cc => {
+                self.seen_cc = true;
+                push_list(&mut e.cc, value, self.limits.max_list, max);
+            }
             "reply-to" => e.reply_to = Some(text()),
-            "subject" => e.subject = Some(cut(decode_words(value), max)),
+            "subject" => {
+                e.subject = Some(cut(decode_words(value), max));
+                if self.limits.subject_md5 {
+                    e.subject_md5 = Some(hex_digest(&<md5::Md5 as md5::Digest>::digest(value)));
+                }
+            }
             "date" => e.date = Some(text()),
             "message-id" => e.message_id = Some(text()),
             "in-reply-to" => e.in_reply_to = Some(text()),
@@ -247,6 +341,9 @@ impl MessageParser {
         let (ctype, cte, cdisp) = match self.at {
             Where::Headers => {
                 self.email.headers_done = true;
+                if self.limits.body_md5 {
+                    self.body_md5 = Some(Box::new(<md5::Md5 as md5::Digest>::new()));
+                }
                 (self.top_ctype.take(), self.top_cte.take(), None)
             }
             _ => (
@@ -259,16 +356,29 @@ impl MessageParser {
             .as_deref()
             .unwrap_or("text/plain")
             .to_ascii_lowercase();
-        if let Some(name) = cdisp
+        let name = cdisp
             .as_deref()
             .and_then(|d| param(d, "filename"))
-            .or_else(|| ctype.as_deref().and_then(|c| param(c, "name")))
-            && self.email.attachments.len() < self.limits.max_list
-        {
-            self.email
-                .attachments
-                .push(cut(decode_words(name.as_bytes()), self.limits.max_value));
+            .or_else(|| ctype.as_deref().and_then(|c| param(c, "name")));
+        let attachment = name.is_some();
+        if let Some(name) = name {
+            if self.email.attachments.len() < self.limits.max_list {
+                self.email
+                    .attachments
+                    .push(cut(decode_words(name.as_bytes()), self.limits.max_value));
+            } else {
+                self.email.attachments_dropped = self.email.attachments_dropped.saturating_add(1);
+            }
         }
+        // Suricata's media type: the value up to `;`, compared exactly.
+        let media = ctype.as_deref().map(|c| c.split(';').next().unwrap_or(c));
+        if media.is_some_and(|m| m.starts_with("message/")) {
+            // An enclosed message: its own headers follow.
+            self.at = Where::PartHeaders;
+            self.url_scan.new_part();
+            return;
+        }
+        let urls = attachment || matches!(media, None | Some("text/plain" | "text/html"));
         let boundary = if ctype_l.starts_with("multipart/") {
             ctype
                 .as_deref()
@@ -286,14 +396,17 @@ impl MessageParser {
             boundary: boundary.clone(),
             encoding,
             text: ctype_l.starts_with("text/"),
+            urls: urls && boundary.is_none(),
         };
+        self.base64 = url::Base64::default();
         if boundary.is_some() && self.stack.len() < MAX_DEPTH {
             self.stack.push(self.current.clone());
         }
         self.at = Where::Body;
     }
 
-    fn body_line(&mut self, line: &[u8]) {
+    /// A body line: `line` without its line break, `full` with it.
+    fn body_line(&mut self, line: &[u8], full: &[u8]) {
         // A boundary line of an enclosing multipart starts or ends a part.
         if line.starts_with(b"--") {
             for depth in (0..self.stack.len()).rev() {
@@ -302,6 +415,7 @@ impl MessageParser {
                 };
                 let rest = &line[2..];
                 if let Some(tail) = rest.strip_prefix(b) {
+                    self.url_scan.new_part();
                     self.stack.truncate(depth + 1);
                     if tail.starts_with(b"--") {
                         // The multipart ended: its trailing text is not a part.
@@ -310,6 +424,7 @@ impl MessageParser {
                             boundary: None,
                             encoding: Encoding::Plain,
                             text: false,
+                            urls: false,
                         };
                     } else {
                         self.at = Where::PartHeaders;
@@ -317,6 +432,9 @@ impl MessageParser {
                     return;
                 }
             }
+        }
+        if self.current.urls && self.limits.urls.extract {
+            self.search_urls(line, full);
         }
         // Only the text of the message is searched for proxy-check markers.
         if !self.current.text || self.current.boundary.is_some() {
@@ -344,6 +462,34 @@ impl MessageParser {
             }
         }
     }
+}
+
+impl MessageParser {
+    /// A body line through the part's transfer decoding into the URL search
+    /// (`line` without its line break, `full` with it).
+    fn search_urls(&mut self, line: &[u8], full: &[u8]) {
+        let b = self.url_bounds();
+        let cfg = &self.limits.urls;
+        match self.current.encoding {
+            // The line as it came, with its break.
+            Encoding::Plain => self.url_scan.feed(cfg, b, full),
+            Encoding::QuotedPrintable => {
+                let eol = &full[line.len().min(full.len())..];
+                let mut out = Vec::with_capacity(full.len());
+                url::quoted_printable(line, eol, &mut out);
+                self.url_scan.feed(cfg, b, &out);
+            }
+            Encoding::Base64 => {
+                let mut out = Vec::with_capacity(line.len());
+                self.base64.decode(line, &mut out);
+                self.url_scan.feed(cfg, b, &out);
+            }
+        }
+    }
+}
+
+fn hex_digest(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -378,36 +524,43 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
-/// Splits an address list at top-level commas (not inside quotes, angle
-/// brackets or comments).
+/// Splits an address list as Suricata's `email.to`/`email.cc` do: at
+/// commas outside double quotes, leading spaces and tabs dropped, nothing
+/// else trimmed, empty pieces left out.
 fn push_list(out: &mut Vec<String>, value: &[u8], max_list: usize, max: usize) {
-    let s = lossy(value);
-    let mut depth_angle = 0i32;
-    let mut depth_paren = 0i32;
-    let mut quoted = false;
-    let mut start = 0;
-    let bytes = s.as_bytes();
-    let mut emit = |piece: &str| {
-        let p = piece.trim();
-        if !p.is_empty() && out.len() < max_list {
-            out.push(cut(p.to_owned(), max));
+    #[derive(PartialEq)]
+    enum At {
+        Start,
+        Field,
+        Quoted,
+    }
+    let mut emit = |piece: &[u8]| {
+        if out.len() < max_list {
+            out.push(cut(lossy(piece), max));
         }
     };
-    for (i, &c) in bytes.iter().enumerate() {
-        match c {
-            b'"' if i == 0 || bytes[i - 1] != b'\\' => quoted = !quoted,
-            b'<' if !quoted => depth_angle += 1,
-            b'>' if !quoted => depth_angle -= 1,
-            b'(' if !quoted => depth_paren += 1,
-            b')' if !quoted => depth_paren -= 1,
-            b',' if !quoted && depth_angle <= 0 && depth_paren <= 0 => {
-                emit(&s[start..i]);
+    let mut at = At::Start;
+    let mut start = 0;
+    for (i, &c) in value.iter().enumerate() {
+        match at {
+            At::Start if c == b' ' || c == b'\t' => start += 1,
+            At::Start | At::Field if c == b'"' => at = At::Quoted,
+            At::Start => at = At::Field,
+            At::Field if c == b',' => {
+                if i > start {
+                    emit(&value[start..i]);
+                }
                 start = i + 1;
+                at = At::Start;
             }
-            _ => {}
+            At::Field => {}
+            At::Quoted if c == b'"' => at = At::Field,
+            At::Quoted => {}
         }
     }
-    emit(&s[start..]);
+    if value.len() > start {
+        emit(&value[start..]);
+    }
 }
 
 /// A MIME parameter (`boundary=...`, `filename="..."`), case-insensitive name.
@@ -561,6 +714,9 @@ mod tests {
             max_list: 32,
             body_lines: 10,
             max_header: 8192,
+            urls: UrlConfig::new(true, &["http", "https", "ftp", "mailto"], true),
+            body_md5: true,
+            subject_md5: true,
         }
     }
 
@@ -585,6 +741,26 @@ mod tests {
         assert_eq!(e.x_mailer.as_deref(), Some("M 1"));
         assert_eq!(e.body_lines, ["body line"]);
         assert!(e.headers_done);
+    }
+
+    #[test]
+    fn address_lists_split_as_suricata_splits_them() {
+        let e = parse(
+            b"To: \t a@x ,b@y, \"jam,abrakadabra.ch\" <m@a.ch>,, (Smith, John) <s@x>\r\n\
+              To: later@x\r\nCc:\r\nCc: c@x\r\nFrom: first@x\r\nFrom: second@x\r\n\r\n",
+        );
+        assert_eq!(
+            e.to,
+            [
+                "a@x ",
+                "b@y",
+                "\"jam,abrakadabra.ch\" <m@a.ch>",
+                ", (Smith",
+                "John) <s@x>"
+            ]
+        );
+        assert!(e.cc.is_empty());
+        assert_eq!(e.from.as_deref(), Some("first@x"));
     }
 
     #[test]
@@ -621,8 +797,55 @@ mod tests {
     }
 
     #[test]
+    fn urls_in_the_parts_suricata_searches() {
+        let e = parse(
+            b"Content-Type: multipart/mixed; boundary=XX\r\n\r\npreamble http://pre.example\r\n\
+              --XX\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+              <a href=3D\"https://qp.exa=\r\nmple/x\">\r\n\
+              --XX\r\nContent-Type: text/csv\r\n\r\nhttp://csv.example\r\n\
+              --XX\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+              Z28gaHR0cDovL2I2\r\nNC5leGFtcGxlLyBub3cK\r\n\
+              --XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner http://hdr.example\r\n\r\n\
+              inner http://inner.example.\r\n--XX--\r\nepilogue http://epi.example\r\n",
+        );
+        assert_eq!(
+            e.urls,
+            [
+                "https://qp.example/x",
+                "http://b64.example/",
+                "http://inner.example.\r\n"
+            ]
+        );
+        assert_eq!(e.attachments, ["a.pdf"]);
+        let plain = parse(b"To: a@b\r\n\r\nsee http://x.example/a and http://y.example\r\n");
+        assert_eq!(plain.urls, ["http://x.example/a", "http://y.example\r\n"]);
+    }
+
+    #[test]
+    fn md5_of_body_and_subject() {
+        let e = parse(b"Subject: Hi there\r\nTo: a@b\r\n\r\nhello\r\n--x\r\n");
+        assert_eq!(
+            e.body_md5.as_deref(),
+            Some("aa58f47f5ad9a7b3988c6f857cbce20d")
+        );
+        assert_eq!(
+            e.subject_md5.as_deref(),
+            Some("d9385462d3deff78c352ebb3f941ce12")
+        );
+        let mut off = limits();
+        off.body_md5 = false;
+        off.subject_md5 = false;
+        let mut p = MessageParser::new(off);
+        p.feed(b"Subject: Hi\r\n\r\nbody\r\n");
+        p.finish();
+        assert_eq!((p.email.body_md5, p.email.subject_md5), (None, None));
+    }
+
+    #[test]
     fn pieces_make_no_difference() {
-        let msg = b"Subject: =?utf-8?B?w6k=?=\r\nTo: a@b\r\n\r\nline one\r\nline two\r\n";
+        let msg =
+            b"Subject: =?utf-8?B?w6k=?=\r\nTo: a@b\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+            aHR0cDovL2E=\r\nLmV4YW1wbGUvIGFuZCBmdHA6Ly9i\r\n";
         let whole = parse(msg);
         for step in 1..msg.len() {
             let mut p = MessageParser::new(limits());

@@ -10,10 +10,17 @@
 //! lines are kept.
 //!
 //! A mail transaction runs from MAIL (or a RCPT with none before it) to the
-//! answer to the end of its data, or to RSET, HELO, QUIT, a new MAIL, or
-//! the end of the connection.
+//! answer to the end of its data, or to a new MAIL, QUIT, the end of the
+//! connection, or (as Suricata has it) a RSET or mid-transaction HELO/EHLO
+//! once the server answers it 250, or a STARTTLS once answered 220: a
+//! refused RSET or EHLO leaves the envelope as it was.
+//!
+//! Lines are cut at `max_line` bytes with their line break, as Suricata's
+//! are: a longer command is still taken (its first `max_line` bytes, with
+//! no line break removed) and the rest of the line is skipped.
 
 pub mod message;
+pub mod url;
 
 use std::collections::VecDeque;
 
@@ -26,7 +33,7 @@ pub use message::{Email, Limits, MessageParser};
 /// Limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpConfig {
-    /// Longest command or reply line kept.
+    /// Longest command or reply line kept, line break included.
     pub max_line: usize,
     /// Recipients kept per transaction.
     pub max_recipients: usize,
@@ -49,6 +56,9 @@ impl Default for SmtpConfig {
                 max_list: 32,
                 body_lines: 10,
                 max_header: 16384,
+                urls: url::UrlConfig::default(),
+                body_md5: false,
+                subject_md5: false,
             },
         }
     }
@@ -190,6 +200,10 @@ pub enum SmtpAnomaly {
     TooManyRecipients,
     TooManyTransactions,
     TooManyPendingCommands,
+    /// More URLs in a message than are kept (`email.url`).
+    TooManyUrls,
+    /// More attachments in a message than are kept (`email.attachment`).
+    TooManyAttachments,
     Gap,
     /// A second HELO/EHLO in a session.
     DuplicateFields,
@@ -211,6 +225,8 @@ impl SmtpAnomaly {
             SmtpAnomaly::TooManyRecipients => "too_many_recipients",
             SmtpAnomaly::TooManyTransactions => "too_many_transactions",
             SmtpAnomaly::TooManyPendingCommands => "too_many_pending_commands",
+            SmtpAnomaly::TooManyUrls => "too_many_urls",
+            SmtpAnomaly::TooManyAttachments => "too_many_attachments",
             SmtpAnomaly::Gap => "gap",
             SmtpAnomaly::DuplicateFields => "duplicate_fields",
             SmtpAnomaly::DataCommandRejected => "data_command_rejected",
@@ -247,15 +263,36 @@ pub enum SmtpEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmd {
     Greeting,
-    Helo,
-    Mail { tx: u64 },
-    Rcpt { tx: u64, index: Option<usize> },
-    Data { tx: u64 },
-    DataEnd { tx: u64 },
-    Bdat { tx: u64, last: bool },
+    /// `reset`: the transaction a 250 ends (a HELO in the middle of one).
+    Helo {
+        reset: Option<u64>,
+    },
+    /// The transaction a 250 ends.
+    Rset {
+        tx: Option<u64>,
+    },
+    Mail {
+        tx: u64,
+    },
+    Rcpt {
+        tx: u64,
+        index: Option<usize>,
+    },
+    Data {
+        tx: u64,
+    },
+    DataEnd {
+        tx: u64,
+    },
+    Bdat {
+        tx: u64,
+        last: bool,
+    },
     Auth,
     StartTls,
-    Other { tx: Option<u64> },
+    Other {
+        tx: Option<u64>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,12 +342,28 @@ pub struct SmtpParser {
     server_opaque: bool,
     /// A finding in a MAIL command, for the transaction it opens.
     pending_shellshock: Option<Box<Hit>>,
+    /// The rest of a cut line is being skipped, per direction (client, server).
+    skip_line: [bool; 2],
+    /// The server's side of the connection ended: no reply will come.
+    server_ended: bool,
     /// The client sent more before DATA or STARTTLS was answered
     /// (Suricata's INVALID_PIPELINED_SEQUENCE, once per such command).
     pipelined_past: bool,
-    /// A later HELO/EHLO (verb, argument), waiting for the server to
-    /// accept it.
-    pending_helo: Option<Box<(String, String)>>,
+}
+
+/// The next line of one direction.
+enum Line<'a> {
+    /// Not complete yet.
+    More,
+    /// Bytes of a cut line's rest, skipped.
+    Skip(usize),
+    /// A line: its text without the line break (or, `cut`, its first
+    /// `max_line` bytes as they are) and the bytes it used.
+    Got {
+        text: &'a [u8],
+        used: usize,
+        cut: bool,
+    },
 }
 
 impl SmtpParser {
@@ -331,8 +384,9 @@ impl SmtpParser {
             next_id: 0,
             server_opaque: false,
             pending_shellshock: None,
+            skip_line: [false; 2],
+            server_ended: false,
             pipelined_past: false,
-            pending_helo: None,
         }
     }
 
@@ -352,6 +406,11 @@ impl SmtpParser {
 
     /// Reports `tx` done; it stays readable until the caller takes it.
     fn done(&mut self, tx: u64, ev: &mut Vec<SmtpEvent>) {
+        // Already taken (its data may end after the connection was closed
+        // under it): nothing to report.
+        if self.tx(tx).is_none() {
+            return;
+        }
         if !self.done.contains(&tx) {
             self.done.push(tx);
         }
@@ -376,9 +435,6 @@ impl SmtpParser {
                 .map(|(_, m)| m.heap_size())
                 .sum::<usize>()
             + self.awaiting_verdict.heap_size()
-            + self.pending_helo.as_ref().map_or(0, |h| {
-                std::mem::size_of::<(String, String)>() + h.0.capacity() + h.1.capacity()
-            })
     }
 
     fn tx_mut(&mut self, id: u64) -> Option<&mut SmtpTx> {
@@ -390,7 +446,7 @@ impl SmtpParser {
         // Too many transactions open (pipelined, or never answered): the
         // oldest is completed now rather than dropped, so that it is still
         // judged and logged, with an anomaly saying why it ended early.
-        if self.txs.len() - self.done.len() >= self.cfg.max_txs
+        if self.txs.len().saturating_sub(self.done.len()) >= self.cfg.max_txs
             && let Some(old) = self
                 .txs
                 .iter()
@@ -432,8 +488,18 @@ impl SmtpParser {
         if self.current == Some(tx) {
             self.current = None;
         }
-        if !self.awaiting_verdict.contains(&tx) {
+        if self.server_ended {
+            self.done(tx, ev);
+        } else if !self.awaiting_verdict.contains(&tx) {
             self.awaiting_verdict.push(tx);
+        }
+    }
+
+    /// A RSET (or mid-transaction HELO) was accepted: the transaction it
+    /// was sent in ends, unless a later command already ended it.
+    fn reset(&mut self, tx: Option<u64>, ev: &mut Vec<SmtpEvent>) {
+        if tx.is_some() && self.current == tx {
+            self.close_tx(ev);
         }
     }
 
@@ -472,6 +538,14 @@ impl SmtpParser {
         };
         let (_, mut m) = self.messages.swap_remove(i);
         m.finish();
+        for (dropped, kind) in [
+            (m.email.urls_dropped, SmtpAnomaly::TooManyUrls),
+            (m.email.attachments_dropped, SmtpAnomaly::TooManyAttachments),
+        ] {
+            if dropped > 0 {
+                ev.push(SmtpEvent::Anomaly { tx: Some(tx), kind });
+            }
+        }
         let complete = self.tx(tx).is_some_and(|t| t.data_complete);
         if let Some(t) = self.tx_mut(tx) {
             t.email = Some(m.email);
@@ -481,21 +555,55 @@ impl SmtpParser {
         }
     }
 
-    fn line<'a>(&self, input: &'a [u8], ev: &mut Vec<SmtpEvent>) -> Option<(&'a [u8], usize)> {
-        match memchr(b'\n', input) {
-            Some(i) if i <= self.cfg.max_line => {
+    /// The next line travelling in `dir`, cut as Suricata cuts lines: one
+    /// whose bytes with the line break reach `max_line` is taken as its
+    /// first `max_line` bytes, unstripped, and the rest skipped.
+    fn line<'a>(&mut self, dir: Direction, input: &'a [u8], ev: &mut Vec<SmtpEvent>) -> Line<'a> {
+        let max = self.cfg.max_line.max(1);
+        let skipping = &mut self.skip_line[dir.index()];
+        let lf = memchr(b'\n', input);
+        if *skipping {
+            return match lf {
+                Some(i) => {
+                    *skipping = false;
+                    Line::Skip(i + 1)
+                }
+                None => Line::Skip(input.len()),
+            };
+        }
+        match lf {
+            Some(i) if i + 1 < max => {
                 let l = &input[..i];
-                Some((l.strip_suffix(b"\r").unwrap_or(l), i + 1))
+                Line::Got {
+                    text: l.strip_suffix(b"\r").unwrap_or(l),
+                    used: i + 1,
+                    cut: false,
+                }
             }
-            _ if input.len() > self.cfg.max_line => {
+            Some(i) => {
                 ev.push(SmtpEvent::Anomaly {
                     tx: self.current,
                     kind: SmtpAnomaly::LineTooLong,
                 });
-                let end = memchr(b'\n', input).map_or(input.len(), |i| i + 1);
-                Some((&input[..self.cfg.max_line], end))
+                Line::Got {
+                    text: &input[..max],
+                    used: i + 1,
+                    cut: true,
+                }
             }
-            _ => None,
+            None if input.len() >= max => {
+                ev.push(SmtpEvent::Anomaly {
+                    tx: self.current,
+                    kind: SmtpAnomaly::LineTooLong,
+                });
+                *skipping = true;
+                Line::Got {
+                    text: &input[..max],
+                    used: input.len(),
+                    cut: true,
+                }
+            }
+            None => Line::More,
         }
     }
 
@@ -537,21 +645,23 @@ impl SmtpParser {
                 }
                 n as usize
             }
-            Client::AuthLine => {
+            Client::AuthLine => match self.line(Direction::ToServer, input, ev) {
                 // A credential: consumed, never kept.
-                let Some((_, used)) = self.line(input, ev) else {
-                    return 0;
-                };
-                self.client = Client::AwaitAuth;
-                used
-            }
-            Client::Commands => {
-                let Some((line, used)) = self.line(input, ev) else {
-                    return 0;
-                };
-                self.command(line, ev);
-                used
-            }
+                Line::More => 0,
+                Line::Skip(n) => n,
+                Line::Got { used, .. } => {
+                    self.client = Client::AwaitAuth;
+                    used
+                }
+            },
+            Client::Commands => match self.line(Direction::ToServer, input, ev) {
+                Line::More => 0,
+                Line::Skip(n) => n,
+                Line::Got { text, used, cut } => {
+                    self.command(text, cut, ev);
+                    used
+                }
+            },
         }
     }
 
@@ -585,7 +695,10 @@ impl SmtpParser {
                     }
                 }
                 // Dot-stuffed: drop the first dot.
-                Some(_) => at = 1,
+                Some(_) => {
+                    at = 1;
+                    self.message(tx).stuffed_dot();
+                }
             }
         }
         let rest = &input[at..];
@@ -601,8 +714,10 @@ impl SmtpParser {
         at + chunk.len()
     }
 
-    fn command(&mut self, line: &[u8], ev: &mut Vec<SmtpEvent>) {
-        let line = trim(line);
+    /// One command line; `cut`: its first `max_line` bytes, kept as sent
+    /// to the end (Suricata logs a cut HELO with whatever it ends in).
+    fn command(&mut self, line: &[u8], cut: bool, ev: &mut Vec<SmtpEvent>) {
+        let line = if cut { trim_start(line) } else { trim(line) };
         if line.is_empty() {
             return;
         }
@@ -611,25 +726,33 @@ impl SmtpParser {
             .position(|&c| c == b' ' || c == b'\t')
             .unwrap_or(line.len());
         let verb = String::from_utf8_lossy(&line[..verb_end]).to_ascii_uppercase();
-        let arg = trim(&line[verb_end..]);
+        let arg = if cut {
+            trim_start(&line[verb_end..])
+        } else {
+            trim(&line[verb_end..])
+        };
         self.shellshock_command(&line[..verb_end], arg);
         match verb.as_str() {
             "HELO" | "EHLO" => {
+                // The first HELO names the client for the whole connection,
+                // as in Suricata (a later one is a duplicate, its event
+                // DUPLICATE_FIELDS).
                 if self.session.helo.is_some() {
-                    // Suricata's event for a second greeting in a session.
-                    // It resets the session only once the server accepts
-                    // it: a refused EHLO leaves the envelope as it was.
                     ev.push(SmtpEvent::Anomaly {
                         tx: None,
                         kind: SmtpAnomaly::DuplicateFields,
                     });
-                    self.pending_helo = Some(Box::new((verb, lossy(arg))));
-                } else {
-                    self.close_tx(ev);
+                }
+                if self.session.helo.is_none() {
                     self.session.helo_verb = Some(verb);
                     self.session.helo = Some(lossy(arg));
                 }
-                self.push_cmd(Cmd::Helo, ev);
+                self.push_cmd(
+                    Cmd::Helo {
+                        reset: self.current,
+                    },
+                    ev,
+                );
             }
             "MAIL" => {
                 let tx = self.open_tx(ev);
@@ -675,24 +798,39 @@ impl SmtpParser {
             "DATA" => {
                 let tx = self.current_or_new(ev);
                 self.push_cmd(Cmd::Data { tx }, ev);
-                self.client = Client::AwaitData { tx };
+                // What follows is the message only if the server says so:
+                // a client sending on past a refused DATA is sending
+                // commands the server will act on. With the server gone,
+                // nobody will say: it is taken as the message (see `end`).
+                self.client = if self.server_ended {
+                    Client::Data {
+                        tx,
+                        line_start: true,
+                    }
+                } else {
+                    Client::AwaitData { tx }
+                };
                 self.pipelined_past = false;
             }
             "BDAT" => {
+                // `BDAT <size> [LAST]` exactly; anything else is refused by
+                // the server and opens nothing.
                 let mut parts = arg
                     .split(|&c| c == b' ' || c == b'\t')
                     .filter(|p| !p.is_empty());
                 let size = parts
                     .next()
                     .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u64>().ok());
-                // `BDAT size [LAST]` and nothing else (RFC 3030 §2).
-                let (last, valid) = match (parts.next(), parts.next()) {
-                    (None, _) => (false, true),
-                    (Some(p), None) => (true, p.eq_ignore_ascii_case(b"LAST")),
-                    _ => (false, false),
+                let (last, tail_ok) = match parts.next() {
+                    None => (false, true),
+                    Some(p) => (
+                        p.eq_ignore_ascii_case(b"LAST"),
+                        p.eq_ignore_ascii_case(b"LAST"),
+                    ),
                 };
+                let size = size.filter(|_| tail_ok && parts.next().is_none());
                 match size {
-                    Some(n) if valid => {
+                    Some(n) => {
                         let tx = self.current_or_new(ev);
                         if let Some(t) = self.tx_mut(tx) {
                             t.bdat = true;
@@ -705,9 +843,7 @@ impl SmtpParser {
                             self.data_ended(tx, ev);
                         }
                     }
-                    _ => {
-                        // The server refuses it and no chunk follows
-                        // (Suricata's INVALID_BDAT): an ordinary command.
+                    None => {
                         ev.push(SmtpEvent::Anomaly {
                             tx: self.current,
                             kind: SmtpAnomaly::InvalidBdat,
@@ -717,8 +853,7 @@ impl SmtpParser {
                 }
             }
             "RSET" => {
-                self.close_tx(ev);
-                self.push_cmd(Cmd::Other { tx: None }, ev);
+                self.push_cmd(Cmd::Rset { tx: self.current }, ev);
             }
             "QUIT" => {
                 self.close_tx(ev);
@@ -785,8 +920,10 @@ impl SmtpParser {
         if self.server_opaque {
             return input.len();
         }
-        let Some((line, used)) = self.line(input, ev) else {
-            return 0;
+        let (line, used) = match self.line(Direction::ToClient, input, ev) {
+            Line::More => return 0,
+            Line::Skip(n) => return n,
+            Line::Got { text, used, .. } => (text, used),
         };
         let Some((code, last, text)) = reply_line(line) else {
             if !line.is_empty() {
@@ -850,14 +987,9 @@ impl SmtpParser {
                 self.session.server_domain = first_word(&text);
                 self.session.banner = Some(text);
             }
-            Cmd::Helo => {
-                if let Some(again) = self.pending_helo.take()
-                    && r.is_positive()
-                {
-                    let (verb, helo) = *again;
-                    self.close_tx(ev);
-                    self.session.helo_verb = Some(verb);
-                    self.session.helo = Some(helo);
+            Cmd::Helo { reset } => {
+                if r.code == 250 {
+                    self.reset(reset, ev);
                 }
                 if r.is_positive() {
                     if let Some(d) = r.lines.first().and_then(|l| first_word(l)) {
@@ -929,8 +1061,15 @@ impl SmtpParser {
                     }
                 }
             }
+            Cmd::Rset { tx } => {
+                if r.code == 250 {
+                    self.reset(tx, ev);
+                }
+            }
             Cmd::StartTls => {
                 if r.code == 220 {
+                    // The transaction STARTTLS was part of ends with it.
+                    self.close_tx(ev);
                     self.session.tls = true;
                     for t in self.txs.iter_mut() {
                         t.tls = true;
@@ -999,19 +1138,40 @@ impl StreamParser for SmtpParser {
     }
 
     fn end(&mut self, dir: Direction, events: &mut Vec<SmtpEvent>) {
-        if dir == Direction::ToClient
-            && let Some(r) = self.reply.take()
-        {
-            self.answer(r, events);
+        match dir {
+            Direction::ToClient => {
+                if let Some(r) = self.reply.take() {
+                    self.answer(r, events);
+                }
+                // No verdict will come any more; the client may still
+                // send (a server closing after an error does not stop a
+                // pipelining client), so the transaction stays open, and
+                // what it sends after a DATA nobody answered is taken as
+                // the message, as Suricata takes it.
+                self.server_ended = true;
+                if let Client::AwaitData { tx } = self.client {
+                    self.client = Client::Data {
+                        tx,
+                        line_start: true,
+                    };
+                }
+            }
+            Direction::ToServer => self.close_tx(events),
         }
-        self.close_tx(events);
-        if dir == Direction::ToClient {
-            // No verdict will come any more.
+        if self.server_ended {
             for tx in std::mem::take(&mut self.awaiting_verdict) {
                 self.done(tx, events);
             }
         }
     }
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    &b[s..]
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -1085,7 +1245,8 @@ fn reply_line(line: &[u8]) -> Option<(u16, bool, String)> {
 pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     let want: &[&[u8]] = match dir {
         Direction::ToClient => &[b"220 ", b"220-"],
-        Direction::ToServer => &[b"EHLO ", b"HELO "],
+        // Suricata's patterns: the verb alone (`EHLO` without a name too).
+        Direction::ToServer => &[b"EHLO", b"HELO"],
     };
     let mut need_more = false;
     for w in want {

@@ -104,12 +104,42 @@ fn pipelined_relay_dialogue() {
     );
 }
 
+/// A MIME message with URLs in quoted-printable and base64 text and a
+/// dot-stuffed line; a refused RSET keeps the envelope, an accepted one
+/// ends it.
+const MIME: &[(Direction, &[u8])] = &[
+    (TC, b"220 mx.example.net ESMTP\r\n"),
+    (TS, b"EHLO c.example\r\n"),
+    (TC, b"250-mx.example.net\r\n250 PIPELINING\r\n"),
+    (TS, b"MAIL FROM:<a@c.example>\r\nRSET\r\n"),
+    (TC, b"250 ok\r\n500 not now\r\n"),
+    (TS, b"RCPT TO:<b@mx.example.net>\r\nDATA\r\n"),
+    (TC, b"250 ok\r\n354 go\r\n"),
+    (
+        TS,
+        b"Subject: links\r\n\
+          Content-Type: multipart/alternative; boundary=\"B\"\r\n\r\n--B\r\n\
+          Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+          see http://qp.exa=\r\nmple/x now\r\n..dotted http://dot.example/\r\n--B\r\n\
+          Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+          PGEgaHJlZj0iaHR0cDovL2I2NC5leGFt\r\ncGxlLyI+eDwvYT4K\r\n--B--\r\n.\r\nRSET\r\n",
+    ),
+    (TC, b"250 queued\r\n250 reset\r\n"),
+];
+
 #[test]
 fn every_split_gives_the_same_result() {
-    let whole = run(RELAY);
-    for step in 1..48 {
-        assert_eq!(run_split(RELAY, step), whole, "step {step}");
+    for script in [RELAY, MIME] {
+        let whole = run(script);
+        for step in 1..48 {
+            assert_eq!(run_split(script, step), whole, "step {step}");
+        }
     }
+    let (_, txs, _) = run(MIME);
+    let e = txs[0].email.as_ref().expect("message");
+    assert_eq!(e.urls, ["qp.example/x", "dot.example/\r\n", "b64.example/"]);
+    assert_eq!(txs[0].rcpt.len(), 1);
+    assert_eq!(txs[0].mail_from.as_deref(), Some("<a@c.example>"));
 }
 
 /// Zeek's smtp-mail-transactions-invalid trace: after a refused DATA the
@@ -295,12 +325,14 @@ mod props {
 
     proptest! {
         #[test]
-        fn any_cut_points_give_the_same_result(cuts in proptest::collection::vec(0usize..300, 0..10)) {
-            let whole = run(RELAY);
+        fn any_cut_points_give_the_same_result(cuts in proptest::collection::vec(0usize..600, 0..10),
+                                               mime in any::<bool>()) {
+            let script = if mime { MIME } else { RELAY };
+            let whole = run(script);
             let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
             let mut ev = Vec::new();
             let mut done = Vec::new();
-            for &(dir, bytes) in RELAY {
+            for &(dir, bytes) in script {
                 let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
                 points.sort_unstable();
                 let mut at = 0;
@@ -370,6 +402,197 @@ fn shellshock_in_commands_and_headers() {
     assert_eq!(e.finding.variant, crate::shellshock::Variant::Cve2014_6278);
     let h = txs[1].shellshock.as_deref().expect("RCPT");
     assert_eq!(h.name.as_deref(), Some("RCPT"));
+}
+
+/// Suricata's line cut: a command as long as `max_line` with its line
+/// break is taken as its first `max_line` bytes, line break and all.
+#[test]
+fn over_long_command_is_cut_not_dropped() {
+    let name = "OBLAH".repeat(900);
+    let line = format!("EHLO {name}\r\n");
+    assert_eq!(line.len(), 4507);
+    let (ev, _, session) = run_split(
+        &[
+            (TC, b"220 mail ESMTP\r\n"),
+            (TS, line.as_bytes()),
+            (TC, b"250 mail\r\n"),
+        ],
+        1000,
+    );
+    let helo = session.helo.expect("helo");
+    assert_eq!(helo.len(), 4096 - 5);
+    assert!(ev.contains(&SmtpEvent::Anomaly {
+        tx: None,
+        kind: SmtpAnomaly::LineTooLong
+    }));
+    // Exactly at the limit: the CR stays, the LF is beyond.
+    let name = "x".repeat(4096 - 5 - 1);
+    let (_, _, session) = run(&[(TS, format!("EHLO {name}\r\n").as_bytes())]);
+    assert_eq!(session.helo, Some(format!("{}\r", &name[..4090])));
+    // The rest of a cut line is skipped, not read as commands.
+    let long = format!(
+        "NOOP {}\r\nMAIL FROM:<a@b>\r\n",
+        "RCPT TO:<x@y> ".repeat(400)
+    );
+    let (_, txs, _) = run_split(&[(TS, long.as_bytes())], 700);
+    assert_eq!(txs.len(), 1);
+    assert!(txs[0].rcpt.is_empty());
+    assert_eq!(txs[0].mail_from.as_deref(), Some("<a@b>"));
+}
+
+/// A RSET or mid-transaction EHLO ends the transaction when answered 250;
+/// refused, the envelope stays. The first HELO names the client.
+#[test]
+fn rset_and_helo_end_transactions_on_their_answer() {
+    let (_, txs, session) = run(&[
+        (TC, b"220 mail ESMTP\r\n"),
+        (TS, b"helo client.example.com\r\n"),
+        (TC, b"250 mail\r\n"),
+        (TS, b"mail from:<alice@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"ehlo\r\n"),
+        (TC, b"501 Syntax: EHLO hostname\r\n"),
+        (TS, b"rcpt to:<bob@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"RSET\r\n"),
+        (TC, b"502 not now\r\n"),
+        (TS, b"RCPT TO:<carol@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"EHLO again.example\r\n"),
+        (TC, b"250 mail\r\n"),
+        (TS, b"MAIL FROM:<bob@example.com>\r\n"),
+        (TC, b"250 Ok\r\n"),
+        (TS, b"RSET\r\n"),
+        (TC, b"250 Reset\r\n"),
+        (TS, b"MAIL FROM:<carol@example.com>\r\n"),
+    ]);
+    let rows: Vec<(Option<&str>, usize, Option<&str>)> = txs
+        .iter()
+        .map(|t| (t.mail_from.as_deref(), t.rcpt.len(), t.helo.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (Some("<alice@example.com>"), 2, Some("client.example.com")),
+            (Some("<bob@example.com>"), 0, Some("client.example.com")),
+            (Some("<carol@example.com>"), 0, Some("client.example.com")),
+        ]
+    );
+    assert_eq!(session.helo.as_deref(), Some("client.example.com"));
+}
+
+/// `EHLO` with no name is SMTP; RSET and STARTTLS before any mail leave
+/// no transaction, and the accepted STARTTLS ends an open one.
+#[test]
+fn bare_ehlo_rset_and_starttls() {
+    assert_eq!(probe(TS, b"EHLO\n"), Probe::Match);
+    let (ev, txs, session) = run(&[
+        (TS, b"EHLO\n"),
+        (TC, b"250\n"),
+        (TS, b"rset\nstaRttLs\n"),
+        (TC, b"250\n220\n"),
+    ]);
+    assert!(txs.is_empty());
+    assert_eq!(session.helo.as_deref(), Some(""));
+    assert!(session.tls && ev.contains(&SmtpEvent::StartTls));
+    let (_, txs, _) = run(&[
+        (TS, b"EHLO a\r\nMAIL FROM:<a@b>\r\nSTARTTLS\r\n"),
+        (TC, b"250 x\r\n250 ok\r\n220 go\r\n"),
+    ]);
+    assert_eq!(txs.len(), 1);
+    assert!(txs[0].tls);
+}
+
+/// `BDAT 5 X` is refused and opens nothing; a pipelining client's message
+/// sent without waiting for the 354 is read as the message, also after
+/// the server has closed.
+#[test]
+fn bad_bdat_tail_and_pipelined_data_after_the_server_left() {
+    let script: &[(Direction, &[u8])] = &[
+        (TC, b"220 mail ESMTP\r\n"),
+        (TS, b"ehlo c\r\n"),
+        (TC, b"250-mail\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+        (
+            TS,
+            b"mail from:<alice@example.com>\r\nrcpt to:<bob@example.com>\r\n",
+        ),
+        (TC, b"250 Ok\r\n250 Ok\r\n"),
+        (TS, b"BDAT 5 X\r\n"),
+        (TC, b"521 5.5.4 Syntax: BDAT count [LAST]\r\n"),
+    ];
+    let tail: &[u8] = b"BDAT 12 LAST\r\nSubject: a\r\n\r\nmail from:<bob@example.com>\r\n\
+        rcpt to:<alice@example.com>\r\ndata\r\nSubject: b\r\n\r\nsee http://x.example/\r\n.\r\n";
+    let mut d = StreamDriver::new(SmtpParser::new(SmtpConfig::default()), 1 << 16);
+    let (mut ev, mut done) = (Vec::new(), Vec::new());
+    for &(dir, bytes) in script {
+        d.feed(dir, bytes, &mut ev);
+    }
+    d.end(TC, &mut ev);
+    d.feed(TS, tail, &mut ev);
+    d.end(TS, &mut ev);
+    collect(&mut d, &ev, &mut done);
+    let rows: Vec<(u64, Option<&str>, Option<&str>, bool)> = done
+        .iter()
+        .map(|t| {
+            let e = t.email.as_ref();
+            (
+                t.id,
+                t.mail_from.as_deref(),
+                e.and_then(|e| e.subject.as_deref()),
+                t.data_complete,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (0, Some("<alice@example.com>"), Some("a"), true),
+            (1, Some("<bob@example.com>"), Some("b"), true),
+        ]
+    );
+    assert_eq!(done[1].email.as_ref().unwrap().urls, ["x.example/\r\n"]);
+}
+
+/// The fuzz target's driver (fuzz/fuzz_targets/common.rs): control bytes
+/// say direction, length, gaps and ends, and ends may come more than once.
+fn fuzz_drive(data: &[u8]) {
+    let cfg = SmtpConfig {
+        max_line: 256,
+        max_txs: 4,
+        ..SmtpConfig::default()
+    };
+    let mut d = StreamDriver::new(SmtpParser::new(cfg), 4096);
+    let (mut ev, mut done) = (Vec::new(), Vec::new());
+    let mut rest = data;
+    while let Some((&ctl, tail)) = rest.split_first() {
+        let dir = if ctl & 1 == 0 { TS } else { TC };
+        let len = usize::from((ctl >> 1) & 0x3f).min(tail.len());
+        let before = ev.len();
+        if ctl == 0xff {
+            d.end(TS, &mut ev);
+            d.end(TC, &mut ev);
+            rest = tail;
+        } else if ctl & 0x80 != 0 {
+            d.gap(dir, len as u64 + 1, &mut ev);
+            rest = tail;
+        } else {
+            d.feed(dir, &tail[..len], &mut ev);
+            rest = &tail[len..];
+        }
+        collect(&mut d, &ev[before..], &mut done);
+    }
+    d.end(TS, &mut ev);
+    d.end(TC, &mut ev);
+}
+
+/// Found by the fuzzer: a message whose end comes after the connection was
+/// ended under it reported a transaction already taken, and the count of
+/// open transactions went below zero.
+#[test]
+fn data_ending_after_the_close_reports_nothing_taken() {
+    fuzz_drive(include_bytes!(
+        "../../../../fuzz/corpora/smtp/regress-done-after-close"
+    ));
 }
 
 /// The anomalies of a run, by name.

@@ -13,6 +13,7 @@ use fumidai_pcapfile::{Open, Reader, Record, Step};
 use memmap2::{Mmap, MmapOptions};
 
 use super::Stop;
+use crate::prefetch;
 
 /// Bytes mapped at a time (more when one record is larger).
 pub const WINDOW: usize = 2 << 20;
@@ -45,6 +46,8 @@ pub struct MappedFile {
     window_start: u64,
     /// File offset of the next record.
     pos: u64,
+    /// Window offset up to which the bytes have been asked into cache.
+    warmed: usize,
 }
 
 fn map(file: &File, start: u64, len: usize) -> std::io::Result<Window> {
@@ -64,6 +67,22 @@ fn map(file: &File, start: u64, len: usize) -> std::io::Result<Window> {
             .map(file)?
     };
     Ok(Window { map })
+}
+
+/// How far ahead of the record being read the file is asked into cache
+/// (see `crate::prefetch`): the next records' headers are read on this
+/// thread, their packets on the workers soon after.
+const AHEAD: usize = 8 << 10;
+
+/// Asks the bytes of `window` from `warmed` up to `next + AHEAD` into cache;
+/// returns the new high mark.
+fn warm(window: &[u8], next: usize, warmed: usize) -> usize {
+    let from = warmed.max(next);
+    let to = (next + AHEAD).min(window.len());
+    if from < to {
+        prefetch::head(&window[from..to], to - from);
+    }
+    to.max(warmed)
 }
 
 impl MappedFile {
@@ -96,6 +115,7 @@ impl MappedFile {
             window: Arc::new(window),
             window_start: 0,
             pos: header as u64,
+            warmed: 0,
         })
     }
 
@@ -126,6 +146,7 @@ impl MappedFile {
                     };
                     let n = record.data.len();
                     self.pos += len as u64;
+                    self.warmed = warm(&self.window, rel + len, self.warmed);
                     let data = &self.window[at..at + n];
                     return Ok(Some((Record { data, ..r }, &self.window)));
                 }
@@ -148,6 +169,7 @@ impl MappedFile {
                         .map_err(|e| Stop::at(self.pos, format!("cannot map: {e}")))?;
                     self.window = Arc::new(w);
                     self.window_start = self.pos;
+                    self.warmed = 0;
                 }
                 Step::Bad(m) => return Err(Stop::at(self.pos, m)),
             }
