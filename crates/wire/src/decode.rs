@@ -138,11 +138,8 @@ impl L4<'_> {
             // §3.1); Suricata keys and logs SCTP flows by them.
             L4::Other {
                 proto: 132,
-                payload,
-            } => match payload {
-                [a, b, c, d, ..] => (u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d])),
-                _ => (0, 0),
-            },
+                payload: [a, b, c, d, ..],
+            } => (u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d])),
             _ => (0, 0),
         }
     }
