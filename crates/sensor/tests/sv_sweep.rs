@@ -268,6 +268,21 @@ fn suricata_verify_sweep() {
             t.name
         );
     }
+    // Every single check policy.yaml skips is one of a copied test.
+    for key in policy.checks.keys() {
+        let known = key.rsplit_once(" #").is_some_and(|(name, n)| {
+            tests.iter().any(|(_, t)| {
+                t.name == name
+                    && n.parse::<usize>().is_ok_and(|n| {
+                        n >= 1 && n <= t.yaml["checks"].as_array().map_or(0, Vec::len)
+                    })
+            })
+        });
+        assert!(
+            known,
+            "policy.yaml checks: {key:?} names no check of a copied test"
+        );
+    }
     let v = schema::validator();
     // One replay per capture and configuration.
     let mut runs: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
