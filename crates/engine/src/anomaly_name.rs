@@ -19,6 +19,8 @@ const RENAMED: &[(&str, &str, &str)] = &[
         "unexpected_reply",
         "UNABLE_TO_MATCH_REPLY_WITH_REQUEST",
     ),
+    // A line over the limit, cut, either direction (app-layer-smtp.c).
+    ("smtp", "line_too_long", "TRUNCATED_LINE"),
 ];
 
 /// Suricata's app-layer event names (its app-layer-htp.c and
@@ -92,6 +94,7 @@ mod tests {
     #[test]
     fn suricata_names_where_suricata_has_the_event() {
         assert_eq!(applayer("smtp", "invalid_reply"), "INVALID_REPLY");
+        assert_eq!(applayer("smtp", "line_too_long"), "TRUNCATED_LINE");
         assert_eq!(
             applayer("smtp", "unexpected_reply"),
             "UNABLE_TO_MATCH_REPLY_WITH_REQUEST"
