@@ -316,7 +316,7 @@ fn suricata_verify_sweep() {
         *reasons.entry(head.to_owned()).or_default() += 1;
     }
     println!(
-        "\n{} tests selected: {} run ({} captures), {} skipped (pcaps/sv/skipped.yaml):",
+        "\n{} tests selected: {} run ({} replays of their captures), {} skipped (pcaps/sv/skipped.yaml):",
         tests.len() + skipped.len(),
         tests.len(),
         runs.len(),
