@@ -51,6 +51,9 @@ pub struct Cx<'a> {
     pub det: &'a Detector,
     pub cfg: &'a EngineConfig,
     pub stats: &'a mut AppCounters,
+    /// Records are written as the flow ends (timeout, eviction, end of
+    /// input), not on a packet: Suricata's `pkt_src` "stream (flow timeout)".
+    pub flow_end: bool,
 }
 
 #[derive(Serialize)]
@@ -78,9 +81,20 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, t);
         header.tx_id = tx_id;
-        // As Suricata's: every record made from a packet names its source.
-        header.pkt_src = Some(self.meta.pkt_src());
+        // As Suricata's: every record names its source (the flow-timeout
+        // pseudo-packet's at the flow's end).
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record { header, body });
+    }
+
+    /// Suricata's `pkt_src` of a record written now: the packet's source,
+    /// or the flow-timeout pseudo-packet's when the flow is ending.
+    pub fn pkt_src(&self) -> &'static str {
+        if self.flow_end && self.meta.tunnel.is_none() {
+            "stream (flow timeout)"
+        } else {
+            self.meta.pkt_src()
+        }
     }
 
     /// As [`event`](Self::event), for something that happened at `ts`
@@ -97,7 +111,9 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(ts, t);
         header.tx_id = tx_id;
-        header.pkt_src = Some(self.meta.pkt_src());
+        // As Suricata's: every record names its source (the flow-timeout
+        // pseudo-packet's at the flow's end).
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record { header, body });
     }
 
@@ -136,7 +152,7 @@ impl Cx<'_> {
         }
         let mut header = self.meta.header(self.ts, EventType::Alert);
         header.tx_id = tx_id;
-        header.pkt_src = Some(self.meta.pkt_src());
+        header.pkt_src = Some(self.pkt_src());
         self.out.push(&Record {
             header,
             body: AlertBody {
@@ -147,22 +163,57 @@ impl Cx<'_> {
         true
     }
 
+    /// As [`anomaly`](Self::anomaly), for an event of a packet travelling
+    /// in `dir`: its record names that packet's sender as `src_ip`, as
+    /// Suricata's do (for a datagram, logged as it arrives).
+    pub fn anomaly_dir(
+        &mut self,
+        app_proto: &'static str,
+        event: &str,
+        tx_id: Option<u64>,
+        dir: fumidai_proto::Direction,
+    ) {
+        self.applayer_anomaly(
+            app_proto,
+            event,
+            tx_id,
+            dir == fumidai_proto::Direction::ToClient,
+        );
+    }
+
     /// Logs an application-layer anomaly (`anomaly.type` `applayer`).
     pub fn anomaly(&mut self, app_proto: &'static str, event: &str, tx_id: Option<u64>) {
+        self.applayer_anomaly(app_proto, event, tx_id, false);
+    }
+
+    /// `reverse`: written server to client.
+    fn applayer_anomaly(
+        &mut self,
+        app_proto: &'static str,
+        event: &str,
+        tx_id: Option<u64>,
+        reverse: bool,
+    ) {
         self.stats.anomalies += 1;
         if !(self.cfg.anomaly.applayer && self.logs(EventType::Anomaly)) {
             return;
         }
         let mut header = self.meta.header(self.ts, EventType::Anomaly);
         header.tx_id = tx_id;
-        header.pkt_src = Some(self.meta.pkt_src());
+        // As Suricata's: every record names its source (the flow-timeout
+        // pseudo-packet's at the flow's end).
+        header.pkt_src = Some(self.pkt_src());
+        if reverse {
+            std::mem::swap(&mut header.src_ip, &mut header.dest_ip);
+            std::mem::swap(&mut header.src_port, &mut header.dest_port);
+        }
         self.out.push(&Record {
             header,
             body: AnomalyBody {
                 anomaly: AnomalyObj {
                     app_proto: Some(app_proto),
                     kind: "applayer",
-                    event: format!("{app_proto}.{event}"),
+                    event: crate::anomaly_name::applayer(app_proto, event),
                     layer: Some("proto_parser"),
                 },
             },

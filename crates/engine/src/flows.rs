@@ -50,6 +50,7 @@ impl Flow {
                 bytes: [0; 2],
                 state: State::New,
                 icmp,
+                icmp_reply: None,
                 alerted: false,
                 seed,
                 app_proto: None,
@@ -91,8 +92,12 @@ impl Flow {
         self.meta.state = match &self.tcp {
             Some(t) => match t.state {
                 TcpState::None | TcpState::SynSent | TcpState::SynRecv => State::New,
-                TcpState::Established | TcpState::FinWait1 => State::Established,
-                TcpState::Closed => State::Closed,
+                TcpState::Established
+                | TcpState::FinWait1
+                | TcpState::FinWait2
+                | TcpState::Closing
+                | TcpState::CloseWait => State::Established,
+                TcpState::LastAck | TcpState::TimeWait | TcpState::Closed => State::Closed,
             },
             None if self.meta.pkts[1] > 0 && self.meta.pkts[0] > 0 => State::Established,
             None => State::New,
@@ -104,6 +109,10 @@ impl Flow {
 struct FlowBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     app_proto_orig: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_icmp_code: Option<u8>,
     flow: FlowObj,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpObj>,
@@ -115,6 +124,8 @@ pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
     let m = &flow.meta;
     let body = FlowBody {
         app_proto_orig: m.tunnel_chain.as_ref().map(|c| c.orig),
+        response_icmp_type: m.icmp_reply.map(|r| r.0),
+        response_icmp_code: m.icmp_reply.map(|r| r.1),
         flow: FlowObj {
             pkts_toserver: m.pkts[0],
             pkts_toclient: m.pkts[1],

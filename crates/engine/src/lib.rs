@@ -7,6 +7,7 @@
 //! is packet time: it advances with the packets and with the ticks the
 //! capture thread sends, so a replay gives the same events at any speed.
 
+mod anomaly_name;
 pub mod app;
 pub mod counters;
 pub mod cx;
@@ -35,7 +36,7 @@ use fumidai_wire::checksum::{self, Verdict};
 use fumidai_wire::defrag::{DefragConfig, Defragmenter, Outcome};
 use fumidai_wire::tunnel::{self as decap, Decap, DecoderConfig};
 use fumidai_wire::{
-    DecodeEvent, Decoded, FlowKey, Fragment, L4, LinkType, Packet, Side, Timestamp, Udp,
+    DecodeEvent, Decoded, Endpoint, FlowKey, Fragment, L4, LinkType, Packet, Side, Timestamp, Udp,
     decode_reassembled,
 };
 use ipnet::IpNet;
@@ -574,6 +575,9 @@ impl Engine {
             self.counters.bad_checksum_ipv4 += 1;
             return;
         }
+        if !carrier && self.icmp_error_of_flow(ts, frames, wire_bytes, p) {
+            return;
+        }
         let (key, side) = FlowKey::of(p);
         let mut fref = self.flows.get(&key, ts, &mut self.ended);
         if let (Some(r), L4::Tcp(t)) = (fref, &p.l4)
@@ -596,6 +600,9 @@ impl Engine {
         let dir = meta.direction(side);
         meta.pkts[dir.index()] += frames;
         meta.bytes[dir.index()] += wire_bytes;
+        if let (L4::Icmp(i), Direction::ToClient, None) = (&p.l4, dir, meta.icmp_reply) {
+            meta.icmp_reply = Some((i.icmp_type, i.code));
+        }
         if ts > meta.last {
             meta.last = ts;
         }
@@ -611,6 +618,7 @@ impl Engine {
             det: &self.det,
             cfg: &self.cfg,
             stats: &mut self.app_stats,
+            flow_end: false,
         };
         // The receiver drops a segment or datagram with a bad checksum, so
         // must the sensor: its bytes would be an insertion. (It still counts
@@ -680,9 +688,17 @@ impl Engine {
                     }
                 }
             }
-            (L4::Udp(u), _) if !carrier => {
+            (L4::Udp(u), _) => {
                 let mut cx = cx;
-                udp::datagram(&mut cx, app, &mut self.amp, p, u);
+                if !carrier {
+                    udp::datagram(&mut cx, app, &mut self.amp, p, u);
+                }
+                // Data none of the parsers took: detection ran and failed,
+                // which Suricata writes as app_proto "failed" (a tunnel's
+                // carrier flow included: its decoder is not an app-layer).
+                if cx.meta.app_proto.is_none() && (carrier || !u.payload.is_empty()) {
+                    cx.meta.app_proto = Some("failed");
+                }
             }
             _ => {}
         }
@@ -744,6 +760,7 @@ impl Engine {
                         det: &self.det,
                         cfg: &self.cfg,
                         stats: &mut self.app_stats,
+                        flow_end: false,
                     };
                     a.memcap_stop(&mut cx);
                     let left = a.memuse();
@@ -762,11 +779,67 @@ impl Engine {
         }
     }
 
+    /// An ICMPv4 destination unreachable about a TCP or UDP packet of a
+    /// flow being tracked is counted in that flow, as Suricata counts it
+    /// (flow-hash.c, `ICMPV4_DEST_UNREACH_IS_VALID`): towards the client
+    /// unless the client sent it. True when it was.
+    fn icmp_error_of_flow(
+        &mut self,
+        ts: Timestamp,
+        frames: u64,
+        wire_bytes: u64,
+        p: &Packet<'_>,
+    ) -> bool {
+        let L4::Icmp(i) = p.l4 else {
+            return false;
+        };
+        if i.v6 || i.icmp_type != 3 {
+            return false;
+        }
+        let Some((src, dst, proto)) = embedded_ipv4_ports(i.payload) else {
+            return false;
+        };
+        let (mut key, _) = FlowKey::from_endpoints(src, dst, proto, p.vlan);
+        key.tunnel = p.tunnel;
+        let Some(fref) = self.flows.get(&key, ts, &mut self.ended) else {
+            return false;
+        };
+        let meta = &mut self.flows.flow_mut(fref).meta;
+        let dir = if p.src == meta.client().addr {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        meta.pkts[dir.index()] += frames;
+        meta.bytes[dir.index()] += wire_bytes;
+        if ts > meta.last {
+            meta.last = ts;
+        }
+        let class = meta.class();
+        self.flows.touch(fref, class, ts);
+        true
+    }
+
     fn new_flow(&mut self, key: FlowKey, side: Side, ts: Timestamp, p: &Packet<'_>) -> FlowRef {
         // The client is the SYN's sender; a SYN-ACK's receiver; otherwise
         // whoever spoke first.
         let client = match p.l4 {
             L4::Tcp(t) if t.flags.syn() && t.flags.ack() => side.other(),
+            // Picked up midstream with the server's packet first (from a
+            // privileged port to an ephemeral one): the flow is the other
+            // side's, as Suricata ends up with once it sees the protocol
+            // run the other way (its "stream swap").
+            L4::Tcp(t) if !t.flags.syn() && t.sport < 1024 && t.dport >= 1024 => side.other(),
+            // A DNS response first (its query not seen): the flow is the
+            // querier's, as Suricata turns it round.
+            L4::Udp(u)
+                if u.sport == 53
+                    && u.dport != 53
+                    && u.payload.len() >= 12
+                    && u.payload[2] & 0x80 != 0 =>
+            {
+                side.other()
+            }
             _ => side,
         };
         let icmp = match p.l4 {
@@ -922,6 +995,7 @@ impl Engine {
             det: &self.det,
             cfg: &self.cfg,
             stats: &mut self.app_stats,
+            flow_end: true,
         };
         if let Some(sess) = tcp.as_mut() {
             let mut ctx = Ctx {
@@ -1084,4 +1158,35 @@ fn sweep(cx: &mut Cx<'_>, p: &Packet<'_>, port: u16) {
         };
         cx.alert(sid, None, &ev);
     }
+}
+
+/// The endpoints and protocol of the TCP or UDP packet an ICMPv4 error
+/// quotes (its IPv4 header and at least the ports), sender first.
+fn embedded_ipv4_ports(b: &[u8]) -> Option<(Endpoint, Endpoint, u8)> {
+    let first = *b.first()?;
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < 20 {
+        return None;
+    }
+    let proto = *b.get(9)?;
+    if !matches!(proto, 6 | 17) {
+        return None;
+    }
+    let addr = |at: usize| -> Option<IpAddr> {
+        let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        Some(IpAddr::from(a))
+    };
+    let port = |at: usize| -> Option<u16> {
+        let p: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+        Some(u16::from_be_bytes(p))
+    };
+    let src = Endpoint {
+        addr: addr(12)?,
+        port: port(ihl)?,
+    };
+    let dst = Endpoint {
+        addr: addr(16)?,
+        port: port(ihl + 2)?,
+    };
+    Some((src, dst, proto))
 }

@@ -51,6 +51,9 @@ pub struct Meta {
     pub alerted: bool,
     /// ICMP type and code of the first packet: ICMP's "ports" for Community ID.
     pub icmp: Option<(u8, u8)>,
+    /// ICMP type and code of the first packet the other way (Suricata's
+    /// `response_icmp_type`/`_code`).
+    pub icmp_reply: Option<(u8, u8)>,
     /// The Community ID seed.
     pub seed: u16,
     /// The encapsulation the flow's first packet arrived in (boxed: most

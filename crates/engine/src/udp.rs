@@ -147,7 +147,7 @@ fn ntp_datagram(
     n: &NtpPacket<'_>,
     bytes: u64,
 ) {
-    if cx.meta.app_proto.is_none() {
+    if matches!(cx.meta.app_proto, None | Some("failed")) {
         cx.meta.app_proto = Some("ntp");
         cx.stats.flow("ntp");
     }

@@ -25,9 +25,20 @@ pub enum TcpState {
     SynSent,
     SynRecv,
     Established,
-    /// One side has sent FIN.
+    /// The server sent the first FIN (Suricata names the states after the
+    /// server's side: a client's first FIN is `CloseWait`).
     FinWait1,
-    /// Both sides sent FIN, or one sent RST.
+    /// The client acknowledged the server's FIN.
+    FinWait2,
+    /// The client's FIN crossed the server's, without acknowledging it.
+    Closing,
+    /// The client sent the first FIN.
+    CloseWait,
+    /// The server's FIN answered the client's.
+    LastAck,
+    /// The second FIN came with an acknowledgement of the first.
+    TimeWait,
+    /// The last FIN was acknowledged, or a side sent RST.
     Closed,
 }
 
@@ -39,6 +50,11 @@ impl TcpState {
             TcpState::SynRecv => "syn_recv",
             TcpState::Established => "established",
             TcpState::FinWait1 => "fin_wait1",
+            TcpState::FinWait2 => "fin_wait2",
+            TcpState::Closing => "closing",
+            TcpState::CloseWait => "close_wait",
+            TcpState::LastAck => "last_ack",
+            TcpState::TimeWait => "time_wait",
             TcpState::Closed => "closed",
         }
     }
@@ -115,6 +131,8 @@ pub struct TcpSession {
     /// Flags seen from the client and from the server.
     pub flags: [u8; 2],
     fin_seen: [bool; 2],
+    /// Per side, the sequence number after its FIN (what acknowledges it).
+    fin_next: [u32; 2],
     /// A RST was seen. It closes the session, but the streams are not
     /// ended: a RST the sensor accepts may still be refused by the endpoint
     /// in ways it cannot see, so bytes that keep coming are still reassembled.
@@ -136,6 +154,7 @@ impl Default for TcpSession {
             streams: [Stream::default(), Stream::default()],
             flags: [0; 2],
             fin_seen: [false; 2],
+            fin_next: [0; 2],
             rst_seen: false,
             established_once: false,
             midstream: false,
@@ -286,18 +305,43 @@ impl TcpSession {
             );
         }
         if flags.fin() {
+            let first = !self.fin_seen[i];
             self.fin_seen[i] = true;
             let fin_seq = data_seq.wrapping_add(seg.payload.len() as u32);
+            self.fin_next[i] = fin_seq.wrapping_add(1);
             let mut one = OneWay { dir, rx: &mut *rx };
             self.streams[i].fin(fin_seq, ctx.mem, &mut one);
-            if self.state != TcpState::Closed {
-                self.state = if self.fin_seen[r] {
-                    TcpState::Closed
-                } else {
-                    TcpState::FinWait1
-                };
+            if first {
+                self.closing_fin(dir, flags.ack());
             }
+        } else if flags.ack() && self.fin_seen[r] && seg.ack == self.fin_next[r] {
+            self.closing_ack(dir);
         }
+    }
+
+    /// Suricata's state after a side's first FIN (stream-tcp.c): the
+    /// first FIN of the connection, then the other side's.
+    fn closing_fin(&mut self, dir: Direction, ack: bool) {
+        self.state = match (self.state, dir) {
+            (TcpState::Established, Direction::ToServer) => TcpState::CloseWait,
+            (TcpState::Established, Direction::ToClient) => TcpState::FinWait1,
+            (TcpState::FinWait1, _) if ack => TcpState::TimeWait,
+            (TcpState::FinWait1, _) => TcpState::Closing,
+            (TcpState::FinWait2, _) => TcpState::TimeWait,
+            (TcpState::CloseWait, Direction::ToClient) => TcpState::LastAck,
+            (s, _) => s,
+        };
+    }
+
+    /// Suricata's state after an acknowledgement of the other side's FIN.
+    fn closing_ack(&mut self, dir: Direction) {
+        self.state = match (self.state, dir) {
+            (TcpState::FinWait1, Direction::ToServer) => TcpState::FinWait2,
+            (TcpState::Closing, _) => TcpState::TimeWait,
+            (TcpState::LastAck, Direction::ToServer) => TcpState::Closed,
+            (TcpState::TimeWait, _) => TcpState::Closed,
+            (s, _) => s,
+        };
     }
 
     /// Inserts a segment's payload, as the receiver would take it.
@@ -623,9 +667,13 @@ mod tests {
         assert_eq!(r.s.state, TcpState::Established);
         r.pkt(TS, seg(101, 5001, A | P, b"HELO x\r\n"));
         r.pkt(TC, seg(5001, 109, A | P, b"250 ok\r\n"));
+        // Suricata's names: the client's FIN first is close_wait, the
+        // server's answering FIN last_ack, its acknowledgement closed.
         r.pkt(TS, seg(109, 5009, A | F, b""));
-        assert_eq!(r.s.state, TcpState::FinWait1);
+        assert_eq!(r.s.state, TcpState::CloseWait);
         r.pkt(TC, seg(5009, 110, A | F, b""));
+        assert_eq!(r.s.state, TcpState::LastAck);
+        r.pkt(TS, seg(110, 5010, A, b""));
         assert_eq!(r.s.state, TcpState::Closed);
         assert_eq!(r.rx.data[0], b"HELO x\r\n");
         assert_eq!(r.rx.data[1], b"250 ok\r\n");

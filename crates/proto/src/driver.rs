@@ -161,6 +161,11 @@ impl<P: StreamParser> StreamDriver<P> {
 
     /// No more bytes will travel in `dir`.
     pub fn end(&mut self, dir: Direction, events: &mut Vec<P::Event>) {
+        let p = &mut self.pending[dir.index()];
+        if !p.is_empty() {
+            self.parser.unterminated(dir, p.bytes(), events);
+            p.consume(p.len());
+        }
         self.parser.end(dir, events);
     }
 

@@ -168,6 +168,8 @@ crate::heap_size_of_fields!(HttpTx: request, response);
 pub enum HttpAnomaly {
     LineTooLong,
     InvalidRequestLine,
+    /// A request line without a version, followed by header lines.
+    RequestLineMissingProtocol,
     MissingUri,
     InvalidStatusLine,
     HeaderWithoutColon,
@@ -188,6 +190,7 @@ impl HttpAnomaly {
         match self {
             HttpAnomaly::LineTooLong => "line_too_long",
             HttpAnomaly::InvalidRequestLine => "invalid_request_line",
+            HttpAnomaly::RequestLineMissingProtocol => "request_line_missing_protocol",
             HttpAnomaly::MissingUri => "missing_uri",
             HttpAnomaly::InvalidStatusLine => "invalid_status_line",
             HttpAnomaly::HeaderWithoutColon => "header_without_colon",
@@ -297,6 +300,8 @@ pub struct HttpParser {
     /// which a folded line continues: past `max_headers` it is not kept in
     /// the headers, yet a probe there is still reported under its name.
     last_req_header: Vec<u8>,
+    /// A header line of the current request was read.
+    req_header_seen: bool,
 }
 
 impl HttpParser {
@@ -311,6 +316,7 @@ impl HttpParser {
             ended: [false; 2],
             inspect: None,
             last_req_header: Vec::new(),
+            req_header_seen: false,
         }
     }
 
@@ -434,6 +440,18 @@ impl HttpParser {
                 let Some((line, used)) = self.line(input, Some(tx), ev) else {
                     return 0;
                 };
+                if !line.is_empty()
+                    && !std::mem::replace(&mut self.req_header_seen, true)
+                    && self.is_http09(tx)
+                {
+                    // More lines after a request line without a version
+                    // (headers, or libhtp's folding whitespace): HTTP/1.x
+                    // missing its protocol, not HTTP/0.9.
+                    ev.push(HttpEvent::Anomaly {
+                        tx: Some(tx),
+                        kind: HttpAnomaly::RequestLineMissingProtocol,
+                    });
+                }
                 if !line.iter().all(|b| b.is_ascii_whitespace()) {
                     self.header_line(Direction::ToServer, tx, line, ev);
                     return used;
@@ -447,6 +465,7 @@ impl HttpParser {
     fn start_request(&mut self, r: RequestLine, ev: &mut Vec<HttpEvent>) {
         let id = self.new_tx(ev);
         self.last_req_header.clear();
+        self.req_header_seen = false;
         if r.uri.is_empty() {
             ev.push(HttpEvent::Anomaly {
                 tx: Some(id),
@@ -1124,6 +1143,30 @@ impl StreamParser for HttpParser {
         }
     }
 
+    fn unterminated(&mut self, dir: Direction, rest: &[u8], events: &mut Vec<HttpEvent>) {
+        let side = match dir {
+            Direction::ToServer => self.req,
+            Direction::ToClient => self.resp,
+        };
+        // A request line or header line cut by the end of the stream is
+        // read as complete, as libhtp reads it (a bare `GET /` the client
+        // closed after is a request); bodies are handled by `end`.
+        if !matches!(side, Side::Start | Side::Headers { .. }) || memchr(b'\n', rest).is_some() {
+            return;
+        }
+        let mut line = Vec::with_capacity(rest.len() + 1);
+        line.extend_from_slice(rest);
+        line.push(b'\n');
+        let mut at = 0;
+        while at < line.len() {
+            let n = self.parse(dir, &line[at..], events);
+            if n == 0 {
+                break;
+            }
+            at += n;
+        }
+    }
+
     fn end(&mut self, dir: Direction, events: &mut Vec<HttpEvent>) {
         self.ended[dir.index()] = true;
         if dir == Direction::ToServer
@@ -1549,6 +1592,42 @@ mod tests {
         d.end(TC, &mut ev);
         collect(&mut d, &ev[before..], &mut done);
         (ev, done)
+    }
+
+    #[test]
+    fn a_request_line_cut_by_the_end_of_the_stream_is_a_request() {
+        // Suricata-verify bug-4702-01: `GET /` without a line end, the
+        // client closes; libhtp logs the request.
+        for step in [1, 2, 5] {
+            let (_, txs) = run_split(&[(TS, b"GET /")], step);
+            assert_eq!(txs.len(), 1, "step {step}");
+            assert_eq!(req(&txs[0]).uri, "/");
+        }
+        // An unfinished header line does not make a request of nothing.
+        let (_, txs) = run(&[(TS, b"\r\n")]);
+        assert!(txs.is_empty());
+    }
+
+    #[test]
+    fn headers_after_a_request_line_without_a_version() {
+        let missing = |ev: &[HttpEvent]| {
+            ev.iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        HttpEvent::Anomaly {
+                            kind: HttpAnomaly::RequestLineMissingProtocol,
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        let (ev, txs) = run(&[(TS, b"GET /\r\nHost: a\r\nX: y\r\n\r\n")]);
+        assert_eq!(missing(&ev), 1);
+        assert_eq!(req(&txs[0]).headers.host.as_deref(), Some("a"));
+        let (ev, _) = run(&[(TS, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")]);
+        assert_eq!(missing(&ev), 0);
     }
 
     fn collect(d: &mut StreamDriver<HttpParser>, ev: &[HttpEvent], done: &mut Vec<HttpTx>) {

@@ -61,6 +61,12 @@ pub trait StreamParser {
 
     /// No more bytes will travel in `dir`.
     fn end(&mut self, dir: Direction, events: &mut Vec<Self::Event>);
+
+    /// `dir` is ending with `rest` left unconsumed (a last line without its
+    /// line end, say): what a parser that reads such a line as complete,
+    /// as libhtp does at the end of a stream, makes of it. Called before
+    /// [`end`](Self::end); by default the bytes are dropped.
+    fn unterminated(&mut self, _dir: Direction, _rest: &[u8], _events: &mut Vec<Self::Event>) {}
 }
 
 /// What a protocol's probe concludes from the first bytes of a direction.

@@ -60,6 +60,8 @@ fn either(a: Probe, b: Probe) -> Probe {
 }
 
 const DNS_PORT: u16 = 53;
+/// SMTP's port, where a bare QUIT is enough to tell SMTP.
+const SMTP_PORT: u16 = 25;
 
 /// Detects the protocol from the first bytes each side sent (`ts`: client
 /// to server, `tc`: server to client; either may be empty so far).
@@ -85,6 +87,15 @@ pub fn detect(ts: &[u8], tc: &[u8], server_port: u16) -> Detection {
                 Probe::NoMatch
             };
         }
+    }
+    // A client's QUIT to the SMTP port (Suricata's pattern with its port
+    // check: a session seen only as it closes).
+    if smtp != Probe::Match
+        && server_port == SMTP_PORT
+        && ts.len() >= 4
+        && ts[..4].eq_ignore_ascii_case(b"QUIT")
+    {
+        smtp = Probe::Match;
     }
     let irc = either(
         irc::probe(Direction::ToServer, ts),

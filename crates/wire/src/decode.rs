@@ -134,6 +134,12 @@ impl L4<'_> {
         match self {
             L4::Tcp(t) => (t.sport, t.dport),
             L4::Udp(u) => (u.sport, u.dport),
+            // SCTP's common header starts with the two ports (RFC 9260
+            // §3.1); Suricata keys and logs SCTP flows by them.
+            L4::Other {
+                proto: 132,
+                payload: [a, b, c, d, ..],
+            } => (u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d])),
             _ => (0, 0),
         }
     }

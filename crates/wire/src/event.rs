@@ -76,6 +76,12 @@ decode_events! {
     ChdlcTooSmall => "chdlc", "pkt_too_small";
     EtagTooSmall => "etag", "header_too_small";
     VntagTooSmall => "vntag", "header_too_small";
+    NshTooSmall => "nsh", "header_too_small";
+    NshUnsupportedVersion => "nsh", "unsupported_version";
+    NshBadHeaderLength => "nsh", "bad_header_length";
+    NshReservedType => "nsh", "reserved_type";
+    NshUnsupportedType => "nsh", "unsupported_type";
+    NshUnknownPayload => "nsh", "unknown_payload";
     MplsHeaderTooSmall => "mpls", "header_too_small";
     MplsPktTooSmall => "mpls", "pkt_too_small";
     MplsBadLabelRouterAlert => "mpls", "bad_label_router_alert";

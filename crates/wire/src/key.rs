@@ -188,9 +188,14 @@ pub fn shard_hash<S: BuildHasher>(
     };
     let b = l3.bytes;
     let (a, z): (&[u8], &[u8]) = match l3.network {
-        Network::Ipv4 if !cfg.may_carry(b, false) => match (b.get(12..16), b.get(16..20)) {
-            (Some(s), Some(d)) => (s, d),
-            _ => return plain(0),
+        Network::Ipv4 if !cfg.may_carry(b, false) => match icmp_unreachable_quote(b) {
+            // Counted in the flow of the packet it quotes (as Suricata
+            // does), so it must reach that flow's worker.
+            Some((s, d)) => (s, d),
+            None => match (b.get(12..16), b.get(16..20)) {
+                (Some(s), Some(d)) => (s, d),
+                _ => return plain(0),
+            },
         },
         Network::Ipv6 if !cfg.may_carry(b, true) => match (b.get(8..24), b.get(24..40)) {
             (Some(s), Some(d)) => (s, d),
@@ -200,6 +205,23 @@ pub fn shard_hash<S: BuildHasher>(
         _ => return tunnelled(hasher, cfg, link, frame, scratch),
     };
     plain(pair_hash(hasher, a, z))
+}
+
+/// The addresses an unfragmented ICMPv4 destination unreachable quotes
+/// from the packet it is about, when it quotes an IPv4 header.
+fn icmp_unreachable_quote(ip: &[u8]) -> Option<(&[u8], &[u8])> {
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let fragmented = ip.get(6..8)? != [0, 0] && ip.get(6..8)? != [0x40, 0];
+    if ip.get(9) != Some(&1) || ihl < 20 || fragmented || ip.get(ihl) != Some(&3) {
+        return None;
+    }
+    let quoted = ip.get(ihl + 8..)?;
+    // Only TCP and UDP quotes are counted in their flow (the engine's
+    // `icmp_error_of_flow`); other errors stay flows of their own.
+    if quoted.first()? >> 4 != 4 || !matches!(quoted.get(9)?, 6 | 17) {
+        return None;
+    }
+    Some((quoted.get(12..16)?, quoted.get(16..20)?))
 }
 
 /// The slow path of [`shard_hash`]: decode the frame.
@@ -294,6 +316,33 @@ mod tests {
         let (k2, s2) = FlowKey::of(&p2);
         assert_eq!(k1, k2);
         assert_ne!(s1, s2);
+    }
+
+    #[test]
+    fn an_icmp_unreachable_goes_to_the_worker_of_the_flow_it_quotes() {
+        let s = foldhash::fast::RandomState::default();
+        let udp = frame([10, 0, 0, 1], [10, 0, 0, 2], 5000, 53);
+        // A router's "fragmentation needed" about that datagram: its IP
+        // header and the first 8 bytes after it.
+        let mut icmp = Vec::new();
+        PacketBuilder::ethernet2([3; 6], [1; 6])
+            .ipv4([192, 0, 2, 1], [10, 0, 0, 1], 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+                    next_hop_mtu: 1400,
+                },
+            ))
+            .write(&mut icmp, &udp[14..14 + 28])
+            .unwrap();
+        assert_eq!(shard(&s, &icmp), shard(&s, &udp));
+        // Any other ICMP between the router and the host: their own pair.
+        let mut echo = Vec::new();
+        PacketBuilder::ethernet2([3; 6], [1; 6])
+            .ipv4([192, 0, 2, 1], [10, 0, 0, 1], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut echo, &udp[14..14 + 28])
+            .unwrap();
+        assert_ne!(shard(&s, &echo), shard(&s, &udp));
     }
 
     #[test]

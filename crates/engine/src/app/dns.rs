@@ -63,7 +63,7 @@ pub(crate) fn message(
     tx_id: u64,
     stat: &'static str,
 ) {
-    if cx.meta.app_proto.is_none() {
+    if matches!(cx.meta.app_proto, None | Some("failed")) {
         cx.meta.app_proto = Some("dns");
         cx.stats.flow(stat);
     }
@@ -129,6 +129,15 @@ pub(crate) fn datagram(
     app.dns_txs += 1;
     let querier = (dport == DNS_PORT).then_some(src);
     message(cx, &m, querier, tx, "dns_udp");
+    if !m.header.opcode_assigned() {
+        // Suricata's event, on the datagram that carried it.
+        let dir = if src == cx.meta.client().addr {
+            fumidai_proto::Direction::ToServer
+        } else {
+            fumidai_proto::Direction::ToClient
+        };
+        cx.anomaly_dir("dns", "invalid_opcode", Some(tx), dir);
+    }
 }
 
 /// DNS over TCP.

@@ -30,6 +30,11 @@ impl Header {
     pub fn opcode(&self) -> u8 {
         ((self.flags >> 11) & 0xf) as u8
     }
+    /// An opcode IANA assigned (0 query, 1 inverse query, 2 status,
+    /// 4 notify, 5 update).
+    pub fn opcode_assigned(&self) -> bool {
+        !matches!(self.opcode(), 3 | 6..=15)
+    }
     pub fn aa(&self) -> bool {
         self.flags & 0x0400 != 0
     }
@@ -120,9 +125,10 @@ pub fn parse(msg: &[u8]) -> Result<DnsMessage, DnsError> {
         nscount: w(8),
         arcount: w(10),
     };
-    // Opcodes 3 and 6..15 are unassigned; real messages carry one question
-    // (a handful at most).
-    if header.qdcount > 8 || matches!(header.opcode(), 3 | 6..=15) {
+    // Real messages carry one question (a handful at most). Opcodes 3 and
+    // 6..15 are unassigned: such a message is read only if its question
+    // is well-formed (Suricata logs it, with an invalid_opcode event).
+    if header.qdcount > 8 || (!header.opcode_assigned() && header.qdcount == 0) {
         return Err(DnsError::NotDns);
     }
     if header.qdcount == 0 {
@@ -131,8 +137,13 @@ pub fn parse(msg: &[u8]) -> Result<DnsMessage, DnsError> {
             question: None,
         });
     }
-    let (name, end) = read_name(msg, HEADER).ok_or(DnsError::BadQuestion)?;
-    let t = msg.get(end..end + 4).ok_or(DnsError::BadQuestion)?;
+    let bad = if header.opcode_assigned() {
+        DnsError::BadQuestion
+    } else {
+        DnsError::NotDns
+    };
+    let (name, end) = read_name(msg, HEADER).ok_or(bad)?;
+    let t = msg.get(end..end + 4).ok_or(bad)?;
     Ok(DnsMessage {
         header,
         question: Some(Question {

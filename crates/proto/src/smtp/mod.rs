@@ -205,6 +205,14 @@ pub enum SmtpAnomaly {
     /// More attachments in a message than are kept (`email.attachment`).
     TooManyAttachments,
     Gap,
+    /// A second HELO/EHLO in a session.
+    DuplicateFields,
+    /// DATA answered with anything but 354.
+    DataCommandRejected,
+    /// A BDAT command without a valid size and optional LAST.
+    InvalidBdat,
+    /// A command sent behind DATA or STARTTLS before its answer.
+    InvalidPipelinedSequence,
 }
 
 impl SmtpAnomaly {
@@ -220,6 +228,10 @@ impl SmtpAnomaly {
             SmtpAnomaly::TooManyUrls => "too_many_urls",
             SmtpAnomaly::TooManyAttachments => "too_many_attachments",
             SmtpAnomaly::Gap => "gap",
+            SmtpAnomaly::DuplicateFields => "duplicate_fields",
+            SmtpAnomaly::DataCommandRejected => "data_command_rejected",
+            SmtpAnomaly::InvalidBdat => "invalid_bdat",
+            SmtpAnomaly::InvalidPipelinedSequence => "invalid_pipelined_sequence",
         }
     }
 }
@@ -334,6 +346,9 @@ pub struct SmtpParser {
     skip_line: [bool; 2],
     /// The server's side of the connection ended: no reply will come.
     server_ended: bool,
+    /// The client sent more before DATA or STARTTLS was answered
+    /// (Suricata's INVALID_PIPELINED_SEQUENCE, once per such command).
+    pipelined_past: bool,
 }
 
 /// The next line of one direction.
@@ -371,6 +386,7 @@ impl SmtpParser {
             pending_shellshock: None,
             skip_line: [false; 2],
             server_ended: false,
+            pipelined_past: false,
         }
     }
 
@@ -596,7 +612,21 @@ impl SmtpParser {
     fn client_bytes(&mut self, input: &[u8], ev: &mut Vec<SmtpEvent>) -> usize {
         match self.client {
             Client::Opaque => input.len(),
-            Client::AwaitData { .. } | Client::AwaitAuth | Client::AwaitTls => 0,
+            Client::AwaitData { .. } | Client::AwaitTls => {
+                // RFC 2920 §3.1: DATA and STARTTLS end a pipelined group;
+                // a whole line behind them is a command sent too early (a
+                // TLS hello right behind STARTTLS is not a line).
+                if memchr(b'\n', input).is_some()
+                    && !std::mem::replace(&mut self.pipelined_past, true)
+                {
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: self.current,
+                        kind: SmtpAnomaly::InvalidPipelinedSequence,
+                    });
+                }
+                0
+            }
+            Client::AwaitAuth => 0,
             Client::Data { tx, line_start } => self.data_bytes(tx, line_start, input, ev),
             Client::Bdat { tx, left, last } => {
                 let n = (input.len() as u64).min(left);
@@ -705,7 +735,14 @@ impl SmtpParser {
         match verb.as_str() {
             "HELO" | "EHLO" => {
                 // The first HELO names the client for the whole connection,
-                // as in Suricata (a later one is a duplicate).
+                // as in Suricata (a later one is a duplicate, its event
+                // DUPLICATE_FIELDS).
+                if self.session.helo.is_some() {
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: None,
+                        kind: SmtpAnomaly::DuplicateFields,
+                    });
+                }
                 if self.session.helo.is_none() {
                     self.session.helo_verb = Some(verb);
                     self.session.helo = Some(lossy(arg));
@@ -773,6 +810,7 @@ impl SmtpParser {
                 } else {
                     Client::AwaitData { tx }
                 };
+                self.pipelined_past = false;
             }
             "BDAT" => {
                 // `BDAT <size> [LAST]` exactly; anything else is refused by
@@ -808,7 +846,7 @@ impl SmtpParser {
                     None => {
                         ev.push(SmtpEvent::Anomaly {
                             tx: self.current,
-                            kind: SmtpAnomaly::UnknownCommand,
+                            kind: SmtpAnomaly::InvalidBdat,
                         });
                         self.push_cmd(Cmd::Other { tx: self.current }, ev);
                     }
@@ -830,6 +868,7 @@ impl SmtpParser {
             "STARTTLS" => {
                 self.push_cmd(Cmd::StartTls, ev);
                 self.client = Client::AwaitTls;
+                self.pipelined_past = false;
             }
             "NOOP" | "VRFY" | "EXPN" | "HELP" | "TURN" | "ETRN" | "ATRN" | "XCLIENT"
             | "XFORWARD" => {
@@ -988,8 +1027,14 @@ impl SmtpParser {
                             line_start: true,
                         };
                     }
-                } else if waiting {
-                    self.client = Client::Commands;
+                } else {
+                    ev.push(SmtpEvent::Anomaly {
+                        tx: Some(tx),
+                        kind: SmtpAnomaly::DataCommandRejected,
+                    });
+                    if waiting {
+                        self.client = Client::Commands;
+                    }
                 }
             }
             Cmd::DataEnd { tx } | Cmd::Bdat { tx, last: true } => {

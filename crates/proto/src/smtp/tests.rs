@@ -594,3 +594,59 @@ fn data_ending_after_the_close_reports_nothing_taken() {
         "../../../../fuzz/corpora/smtp/regress-done-after-close"
     ));
 }
+
+/// The anomalies of a run, by name.
+fn anomalies(ev: &[SmtpEvent]) -> Vec<&'static str> {
+    ev.iter()
+        .filter_map(|e| match e {
+            SmtpEvent::Anomaly { kind, .. } => Some(kind.name()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn suricatas_smtp_events() {
+    // A second greeting, and a DATA the server refuses.
+    let (ev, txs, _) = run(&[
+        (TC, b"220 mx ESMTP\r\n"),
+        (TS, b"HELO a\r\n"),
+        (TC, b"250 mx\r\n"),
+        (TS, b"MAIL FROM:<a@b>\r\n"),
+        (TC, b"250 ok\r\n"),
+        (TS, b"DATA\r\n"),
+        (TC, b"554 no valid recipients\r\n"),
+        (TS, b"EHLO a\r\n"),
+        (TC, b"250 mx\r\n"),
+    ]);
+    assert_eq!(
+        anomalies(&ev),
+        ["data_command_rejected", "duplicate_fields"],
+        "{txs:?}"
+    );
+    // BDAT with a bad argument is refused and carries no chunk: what
+    // follows is commands.
+    let (ev, txs, _) = run(&[
+        (TC, b"220 mx ESMTP\r\n"),
+        (TS, b"EHLO a\r\n"),
+        (TC, b"250-mx\r\n250 CHUNKING\r\n"),
+        (TS, b"BDAT 5 X\r\nMAIL FROM:<a@b>\r\n"),
+        (TC, b"501 syntax\r\n250 ok\r\n"),
+    ]);
+    assert_eq!(anomalies(&ev), ["invalid_bdat"]);
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs[0].mail_from_address.as_deref(), Some("a@b"));
+    // A line sent behind DATA before its answer, once.
+    let (ev, _, _) = run(&[
+        (TC, b"220 mx ESMTP\r\n"),
+        (TS, b"EHLO a\r\n"),
+        (TC, b"250-mx\r\n250 PIPELINING\r\n"),
+        (
+            TS,
+            b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+        ),
+        (TC, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+        (TC, b"250 queued\r\n"),
+    ]);
+    assert_eq!(anomalies(&ev), ["invalid_pipelined_sequence"]);
+}

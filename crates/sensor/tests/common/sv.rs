@@ -80,6 +80,8 @@ pub struct Tally {
     pub failures: Vec<String>,
     /// Per test: name, checks passed, checks run, checks skipped.
     pub per_test: Vec<(String, usize, usize, usize)>,
+    /// Per kind of filter ([`kind_of`]): checks passed, run, skipped.
+    pub per_kind: std::collections::BTreeMap<String, [usize; 3]>,
 }
 
 /// Suricata-verify's `find_value`: a dotted path whose parts may end in `[N]`.
@@ -140,6 +142,18 @@ pub fn matches(event: &Value, matcher: &Map<String, Value>) -> bool {
         "not-has-key" => key_paths(want).iter().all(|p| find(event, p).is_none()),
         _ => find(event, k).is_some_and(|got| equal(got, want)),
     })
+}
+
+/// What a filter counts: its `event_type`, or the event object its keys
+/// name (`http.hostname` is about http events).
+pub fn kind_of(matcher: &Map<String, Value>) -> String {
+    if let Some(t) = matcher.get("event_type").and_then(Value::as_str) {
+        return t.to_owned();
+    }
+    matcher
+        .keys()
+        .find_map(|k| k.split_once('.').map(|(o, _)| o.to_owned()))
+        .unwrap_or_else(|| "(none)".to_owned())
 }
 
 /// The versions a `requires:` names (Suricata's), when it excludes current
@@ -228,6 +242,7 @@ pub fn run(capture: &str, test: &TestFile, events: &[Value], policy: &dyn Policy
         let want = filter["count"].as_u64().expect("count");
         let desc = serde_json::to_string(matcher).unwrap();
         if let Some(why) = older_only(filter.get("requires")) {
+            t.per_kind.entry(kind_of(matcher)).or_default()[2] += 1;
             t.skipped += 1;
             println!("   SKIP #{n} {desc}: {why}");
             continue;
@@ -237,6 +252,7 @@ pub fn run(capture: &str, test: &TestFile, events: &[Value], policy: &dyn Policy
         }
         let (got, how) = match policy.filter(test, matcher) {
             Plan::Skip(why) => {
+                t.per_kind.entry(kind_of(matcher)).or_default()[2] += 1;
                 t.skipped += 1;
                 println!("   SKIP #{n} {desc}: {why}");
                 continue;
@@ -267,7 +283,10 @@ pub fn run(capture: &str, test: &TestFile, events: &[Value], policy: &dyn Policy
             }
         };
         t.run += 1;
+        let tally = t.per_kind.entry(kind_of(matcher)).or_default();
+        tally[1] += 1;
         if got as u64 == want {
+            tally[0] += 1;
             t.passed += 1;
             println!("   RUN  #{n} count {want} ok: {desc}{how}");
         } else {

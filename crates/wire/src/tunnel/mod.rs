@@ -20,6 +20,7 @@ mod geneve;
 mod gre;
 mod ipip;
 mod mpls;
+mod nsh;
 mod ppp;
 mod pppoe;
 mod teredo;
@@ -164,6 +165,8 @@ impl DecoderConfig {
             ETHERTYPE_PPPOE_SESSION => self.pppoe,
             ETHERTYPE_ETAG => self.etag,
             ETHERTYPE_VNTAG => self.vntag,
+            // Suricata always decodes NSH; so does fumidai.
+            ETHERTYPE_NSH => true,
             _ => false,
         }
     }
@@ -191,12 +194,13 @@ pub(crate) const ETHERTYPE_TEB: u16 = 0x6558;
 pub(crate) const ETHERTYPE_ERSPAN_2: u16 = 0x88be;
 pub(crate) const ETHERTYPE_ERSPAN_3: u16 = 0x22eb;
 pub(crate) const ETHERTYPE_PPP: u16 = 0x880b;
-const ETHERTYPE_MPLS_UC: u16 = 0x8847;
+pub(crate) const ETHERTYPE_MPLS_UC: u16 = 0x8847;
 const ETHERTYPE_MPLS_MC: u16 = 0x8848;
 pub(crate) const ETHERTYPE_PPPOE_DISCOVERY: u16 = 0x8863;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const ETHERTYPE_ETAG: u16 = 0x893f;
 const ETHERTYPE_VNTAG: u16 = 0x8926;
+const ETHERTYPE_NSH: u16 = 0x894f;
 
 /// Whether a non-IP payload of this EtherType is a known one (counted in
 /// its own layer's counter), rather than `decoder.unknown_ethertype`.
@@ -226,6 +230,7 @@ fn known_inner_ether_type(t: u16) -> bool {
                 | ETHERTYPE_PPPOE_SESSION
                 | ETHERTYPE_ETAG
                 | ETHERTYPE_VNTAG
+                | ETHERTYPE_NSH
         )
 }
 
@@ -251,11 +256,12 @@ pub enum Encap {
     Ipv6InIpv6,
     Etag,
     Vntag,
+    Nsh,
 }
 
 impl Encap {
     /// Every layer, in declaration order (`e as usize` indexes it).
-    pub const ALL: [Encap; 15] = [
+    pub const ALL: [Encap; 16] = [
         Encap::Ethernet,
         Encap::Gre,
         Encap::Erspan,
@@ -271,6 +277,7 @@ impl Encap {
         Encap::Ipv6InIpv6,
         Encap::Etag,
         Encap::Vntag,
+        Encap::Nsh,
     ];
 
     /// Suricata's counter, e.g. `decoder.vxlan`.
@@ -291,6 +298,7 @@ impl Encap {
             Encap::Ipv6InIpv6 => "decoder.ipv6_in_ipv6",
             Encap::Etag => "decoder.etag",
             Encap::Vntag => "decoder.vntag",
+            Encap::Nsh => "decoder.nsh",
         }
     }
 }
@@ -584,6 +592,10 @@ impl<'c, 'd> Walk<'c, 'd> {
             ETHERTYPE_VNTAG if self.cfg.vntag => {
                 self.layer()?;
                 vntag::decode(self, b)?
+            }
+            ETHERTYPE_NSH => {
+                self.layer()?;
+                nsh::decode(self, b)?
             }
             other => Next::NotIp(other),
         })

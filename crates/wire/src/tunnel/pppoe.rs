@@ -23,10 +23,16 @@ pub(crate) fn session<'a>(w: &mut Walk<'_, '_>, b: &'a [u8]) -> Result<Next<'a>,
     // The length bounds the payload: Ethernet pads short frames.
     let body = &b[HEADER_LEN..];
     let body = body.get(..usize::from(len)).unwrap_or(body);
-    let Some(proto) = link::be16(body, 0) else {
-        return Err(DecodeEvent::PppoeTooSmall);
-    };
-    ppp::payload(proto, &body[2..])
+    // A protocol field compressed to one byte (RFC 1661 §6.5: odd first
+    // byte) is what some clients send after negotiating it, and Suricata
+    // reads it (its bug 4810).
+    match body.first() {
+        Some(&p) if p & 1 == 1 => ppp::payload(u16::from(p), &body[1..]),
+        _ => match link::be16(body, 0) {
+            Some(proto) => ppp::payload(proto, &body[2..]),
+            None => Err(DecodeEvent::PppoeTooSmall),
+        },
+    }
 }
 
 /// A discovery packet: counted, its code and tags checked.

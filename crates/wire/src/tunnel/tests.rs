@@ -488,6 +488,12 @@ fn pppoe_sessions_carry_ip_and_discovery_is_counted() {
         run(&f).decoded,
         Decoded::Invalid(DecodeEvent::PppIpv4TooSmall)
     );
+    // The protocol field compressed to one byte.
+    let mut s = pppoe_session(1, 0x0021, &inner());
+    s.remove(6);
+    let len = u16::from_be_bytes([s[4], s[5]]) - 1;
+    s[4..6].copy_from_slice(&len.to_be_bytes());
+    is_inner(&ip(&run(&eth(0x8864, &s))));
     let f = eth(0x8864, &pppoe_session(1, 0x4242, &[0; 10]));
     assert_eq!(
         run(&f).decoded,
@@ -591,6 +597,46 @@ fn teredo_with_origin_and_authentication_indicators() {
         let f = teredo_udp(&[], &payload);
         assert_eq!(ip(&run(&f)).l4.ports(), (3544, 40000));
     }
+}
+
+#[test]
+fn nsh_is_decoded_in_place() {
+    // MD type 1 (six words of headers), next protocol IPv4.
+    let mut h = vec![0x00, 0x06, 0x01, 0x01, 0, 0, 1, 0xff];
+    h.extend_from_slice(&[0; 16]);
+    let mut f = h.clone();
+    f.extend_from_slice(&inner());
+    let frame = eth(0x894f, &f);
+    let o = run(&frame);
+    let p = ip(&o);
+    is_inner(&p);
+    assert_eq!(p.depth, 0);
+    assert_eq!(o.d.encaps(), &[Encap::Nsh]);
+    // MD type 2 with two words, next protocol Ethernet.
+    let mut f = vec![0x00, 0x02, 0x02, 0x03, 0, 0, 1, 0xff];
+    f.extend_from_slice(&eth(ETH_IPV4, &inner()));
+    is_inner(&ip(&run(&eth(0x894f, &f))));
+    // What Suricata flags.
+    let bad = |b: &[u8]| {
+        let frame = eth(0x894f, b);
+        match run(&frame).decoded {
+            Decoded::Invalid(e) => Some(e),
+            _ => None,
+        }
+    };
+    let mut v1 = h.clone();
+    v1[0] = 0x40;
+    v1.extend_from_slice(&inner());
+    assert_eq!(bad(&v1), Some(DecodeEvent::NshUnsupportedVersion));
+    let mut short = h.clone();
+    short[1] = 0x05;
+    short.extend_from_slice(&inner());
+    assert_eq!(bad(&short), Some(DecodeEvent::NshBadHeaderLength));
+    let mut nsh_in_nsh = h.clone();
+    nsh_in_nsh[3] = 4;
+    nsh_in_nsh.extend_from_slice(&inner());
+    assert_eq!(bad(&nsh_in_nsh), Some(DecodeEvent::NshUnknownPayload));
+    assert_eq!(bad(&[0, 6, 1]), Some(DecodeEvent::NshTooSmall));
 }
 
 #[test]
@@ -859,6 +905,7 @@ fn headers() -> Vec<(LinkType, Vec<u8>)> {
         (e, eth(0x8863, &[])),
         (e, eth(0x893f, &[])),
         (e, eth(0x8926, &[])),
+        (e, eth(0x894f, &[])),
         (e, eth(ETH_IPV4, &ipv4(OUT_A, OUT_B, 4, &[]))),
         (e, eth(ETH_IPV6, &ipv6(1, 2, 41, &[]))),
         (LinkType::Chdlc, vec![0x0f, 0x00, 0x08, 0x00]),
@@ -867,7 +914,7 @@ fn headers() -> Vec<(LinkType, Vec<u8>)> {
 
 proptest::proptest! {
     #[test]
-    fn any_bytes_after_any_header_never_panic(which in 0usize..17, tail: Vec<u8>) {
+    fn any_bytes_after_any_header_never_panic(which in 0usize..18, tail: Vec<u8>) {
         let all = headers();
         let (link, mut f) = all[which % all.len()].clone();
         f.extend_from_slice(&tail);
