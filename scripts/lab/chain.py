@@ -20,7 +20,7 @@ import argparse
 import socket
 import sys
 
-TIMEOUT = 20.0
+from labconn import Buffered
 
 
 def log(*a):
@@ -32,40 +32,7 @@ def parse_hostport(s):
     return host, int(port)
 
 
-class Conn:
-    def __init__(self, first_hop):
-        self.sock = socket.create_connection(first_hop, timeout=TIMEOUT)
-        self.buf = b""
-
-    def fill(self):
-        data = self.sock.recv(4096)
-        if not data:
-            raise EOFError("connection closed")
-        self.buf += data
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def until(self, sep):
-        while sep not in self.buf:
-            self.fill()
-        i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    def rest(self):
-        """Everything until the far end closes."""
-        try:
-            while True:
-                self.fill()
-        except EOFError:
-            pass
-        out, self.buf = self.buf, b""
-        return out
-
+class Conn(Buffered):
     def send(self, data):
         self.sock.sendall(data)
 

@@ -21,14 +21,15 @@ import socket
 import sys
 import time
 
-TIMEOUT = 20.0
+from labconn import TIMEOUT, Buffered
+
 
 
 def log(*a):
     print(*a, flush=True)
 
 
-class Irc:
+class Irc(Buffered):
     def __init__(self, server, port, bind=None, http_proxy=None, socks5=None):
         target = (server, port)
         hop = target
@@ -36,8 +37,7 @@ class Irc:
             hop = parse_hostport(http_proxy)
         elif socks5:
             hop = parse_hostport(socks5)
-        self.sock = socket.create_connection(hop, timeout=TIMEOUT, source_address=(bind, 0) if bind else None)
-        self.buf = b""
+        super().__init__(hop, bind)
         if http_proxy:
             self.sock.sendall(("CONNECT %s:%d HTTP/1.0\r\n\r\n" % target).encode())
             head = self.until(b"\r\n\r\n")
@@ -54,25 +54,6 @@ class Irc:
             log("<socks5 reply", reply[1])
             if reply[1] != 0:
                 sys.exit("socks5 refused")
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def until(self, sep):
-        while sep not in self.buf:
-            self.fill()
-        i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    def fill(self):
-        data = self.sock.recv(4096)
-        if not data:
-            raise EOFError("connection closed")
-        self.buf += data
 
     def send(self, line):
         log(">", line)
