@@ -359,17 +359,9 @@ fn start_tls_redis(dir: &Path, port: u16) -> Proc {
         ),
     )
     .expect("redis.conf");
-    let child = Command::new(need("redis-server"))
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let p = Proc(child);
-    wait_for("redis-server to answer on TLS", 10, || {
-        cli(dir, port, &["PING"]).is_some_and(|r| r.trim() == "PONG")
-    });
-    p
+    redis_server(&conf, "redis-server to answer on TLS", || {
+        cli(dir, port, &["PING"])
+    })
 }
 
 /// One redis-cli command over TLS as the ACL user.
@@ -750,16 +742,19 @@ fn start_auth_redis(dir: &Path, port: u16) -> Proc {
         ),
     )
     .expect("redis.conf");
+    redis_server(&conf, "redis-server to answer", || acli(port, &["PING"]))
+}
+
+/// Starts redis-server on `conf` and waits until `ping` gets PONG.
+fn redis_server(conf: &Path, what: &str, mut ping: impl FnMut() -> Option<String>) -> Proc {
     let child = Command::new(need("redis-server"))
-        .arg(&conf)
+        .arg(conf)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start redis-server");
     let p = Proc(child);
-    wait_for("redis-server to answer", 10, || {
-        acli(port, &["PING"]).is_some_and(|r| r.trim() == "PONG")
-    });
+    wait_for(what, 10, || ping().is_some_and(|r| r.trim() == "PONG"));
     p
 }
 
