@@ -33,6 +33,10 @@ pub struct RingOptions {
     pub interface: String,
     pub promiscuous: bool,
     pub layout: Layout,
+    /// The most bytes of a packet kept. A V2 frame too small for a packet
+    /// gets its head; the whole packet, up to this, is fetched from the
+    /// socket's queue, where the kernel puts a copy.
+    pub snaplen: u32,
     /// The fanout group to join (`None`: no fanout, one socket).
     pub fanout_group: Option<u16>,
     /// A compiled BPF filter, applied in the kernel.
@@ -141,6 +145,8 @@ pub struct Ring {
     /// a V3 block, smaller than what the interface delivered (a GRO/LRO
     /// super-frame, say).
     pub truncated: u64,
+    /// V2: where a packet too large for its frame is received whole.
+    copy: Vec<u8>,
 }
 
 // SAFETY: the ring is a mapping and a descriptor owned by this value alone;
@@ -316,7 +322,7 @@ impl Ring {
         let Some(map) = NonNull::new(map.cast::<u8>()) else {
             return Err(last_error("cannot map the ring", iface));
         };
-        let ring = Ring {
+        let mut ring = Ring {
             fd,
             map,
             map_len,
@@ -327,6 +333,7 @@ impl Ring {
             received: 0,
             dropped: 0,
             truncated: 0,
+            copy: Vec::new(),
         };
         // SAFETY: all-zero is a valid `sockaddr_ll`.
         let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -359,6 +366,9 @@ impl Ring {
             )
             .map_err(|e| io::Error::new(e.kind(), format!("{iface}: promiscuous mode: {e}")))?;
         }
+        if let Layout::V2 { .. } = o.layout {
+            ring.copy_large_packets(o)?;
+        }
         if let Some(prog) = &o.bpf {
             let fprog = libc::sock_fprog {
                 len: u16::try_from(prog.len()).map_err(|_| {
@@ -384,6 +394,26 @@ impl Ring {
             })?;
         }
         Ok(ring)
+    }
+
+    /// V2: a packet larger than its frame gets a frame with its head
+    /// (TP_STATUS_COPY set) and a whole copy in the socket's receive queue,
+    /// in the order of the frames, as long as the queue has room: it gets
+    /// room for a good part of the ring. Without the copy the packet is
+    /// cut (and counted as truncated).
+    fn copy_large_packets(&mut self, o: &RingOptions) -> io::Result<()> {
+        let iface = o.interface.as_str();
+        set_opt(&self.fd, libc::SOL_PACKET, libc::PACKET_COPY_THRESH, &1i32)
+            .map_err(|e| io::Error::new(e.kind(), format!("{iface}: PACKET_COPY_THRESH: {e}")))?;
+        let queue =
+            i32::try_from((o.layout.bytes() / 4).clamp(1 << 20, 64 << 20)).unwrap_or(1 << 20);
+        // Past net.core.rmem_max only with CAP_NET_ADMIN; else what
+        // SO_RCVBUF allows.
+        if set_opt(&self.fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &queue).is_err() {
+            let _ = set_opt(&self.fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &queue);
+        }
+        self.copy = vec![0; o.snaplen.max(64) as usize];
+        Ok(())
     }
 
     pub fn link(&self) -> LinkType {
@@ -500,6 +530,7 @@ impl Ring {
                 1
             }
             Cursor::V2 { .. } => {
+                let mut copy = std::mem::take(&mut self.copy);
                 let mut taken = 0;
                 while taken < max_frames.max(1) {
                     let i = self.next;
@@ -511,7 +542,18 @@ impl Ring {
                         // this block, before `release(i)`, and `f` cannot
                         // keep the packet (its lifetime is one call's).
                         let frame = unsafe { self.view(i) };
-                        if let Some(p) = frame_packet(frame, self.loopback) {
+                        // A copy is queued for this frame: it is taken even
+                        // for a frame that is skipped, to stay in step.
+                        let queued = u32_at(frame, 0).unwrap_or(0) & TP_STATUS_COPY != 0;
+                        let whole = if queued {
+                            recv_queued(&self.fd, &mut copy)
+                        } else {
+                            None
+                        };
+                        if let Some(mut p) = frame_packet(frame, self.loopback) {
+                            if let Some(data) = whole.and_then(|n| whole_packet(&copy, n, &p)) {
+                                p.data = data;
+                            }
                             truncated += u64::from(p.is_truncated());
                             f(p);
                         }
@@ -520,6 +562,7 @@ impl Ring {
                     self.next = (i + 1) % self.slot_count();
                     taken += 1;
                 }
+                self.copy = copy;
                 taken
             }
         };
@@ -581,6 +624,7 @@ impl Drop for Ring {
 
 const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
+const TP_STATUS_COPY: u32 = 1 << 1;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 
@@ -732,6 +776,31 @@ fn frame_packet(f: &[u8], skip_outgoing: bool) -> Option<RingPacket<'_>> {
         data,
         vlan,
     })
+}
+
+/// Receives the packet queued on the socket into `buf` without waiting:
+/// its whole length (more than `buf` holds if it was cut), or `None`.
+fn recv_queued(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
+    // SAFETY: `buf` is valid for writes of its length during the call.
+    let n = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        )
+    };
+    usize::try_from(n).ok()
+}
+
+/// The whole packet received for `p` (`len` bytes long, `copy` holding up
+/// to its snap length), if it is `p`'s: as long as the frame says, and
+/// starting with what the frame holds. A copy that is not (the queue and
+/// the ring out of step, which the kernel does not do) is not used.
+fn whole_packet<'a>(copy: &'a [u8], len: usize, p: &RingPacket<'_>) -> Option<&'a [u8]> {
+    let got = copy.get(..len.min(copy.len()))?;
+    (len as u64 == u64::from(p.wire_len) && got.len() > p.data.len() && got.starts_with(p.data))
+        .then_some(got)
 }
 
 /// The MTU of `iface`, if it says.
@@ -893,6 +962,27 @@ mod tests {
         assert_eq!(p.data.len(), 2048 - 66);
         assert_eq!(p.wire_len, 3000);
         assert!(p.is_truncated());
+    }
+
+    #[test]
+    fn a_large_packet_is_taken_whole_from_its_copy() {
+        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let f = frame(&data, 2048, None);
+        let p = frame_packet(&f, false).unwrap();
+        assert!(p.is_truncated());
+        let mut copy = vec![0u8; 65535];
+        copy[..3000].copy_from_slice(&data);
+        assert_eq!(whole_packet(&copy, 3000, &p), Some(&data[..]));
+        // Another packet's copy: not used.
+        assert_eq!(whole_packet(&copy, 2999, &p), None);
+        copy[5] ^= 1;
+        assert_eq!(whole_packet(&copy, 3000, &p), None);
+        // Longer than the snap length: as much as it allows, still cut.
+        let small = &data[..2500];
+        let got = whole_packet(small, 3000, &p).unwrap();
+        assert_eq!(got.len(), 2500);
+        let whole = RingPacket { data: got, ..p };
+        assert!(whole.is_truncated());
     }
 
     #[test]

@@ -695,14 +695,15 @@ pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
                 timeout_ms: u32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100),
             }
         }
-        // Fixed-size frames: each must hold the largest frame the interface
-        // can deliver (its MTU, link header and two VLAN tags), up to the
-        // snap length. Larger ones (GRO/LRO super-frames) are cut, counted
-        // in capture.truncated.
+        // Fixed-size frames, for the interface's MTU frame (link header and
+        // two VLAN tags included) up to jumbo frames, else (loopback, veth)
+        // for an Ethernet one: what most packets are. A larger packet (GRO
+        // or LRO super-frames, or over that MTU) arrives whole through the
+        // socket's queue, at a system call each.
         Tpacket::V2 => {
-            let largest = crate::afpacket::mtu_of(&o.interface)
-                .map_or(o.snaplen, |mtu| mtu.saturating_add(14 + 8));
-            Layout::v2(largest.min(o.snaplen), per_ring)
+            let mtu = crate::afpacket::mtu_of(&o.interface).unwrap_or(1500);
+            let mtu = if mtu > 9216 { 1500 } else { mtu };
+            Layout::v2(mtu.saturating_add(14 + 8).min(o.snaplen), per_ring)
         }
     };
     let group = match o.fanout_group {
@@ -716,6 +717,7 @@ pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
             interface: o.interface.clone(),
             promiscuous: o.promiscuous,
             layout,
+            snaplen: o.snaplen,
             fanout_group: Some(group),
             bpf: bpf.clone(),
         })

@@ -233,6 +233,38 @@ fn af_packet_fanout_sees_what_a_replay_sees() {
         };
         sees_what_a_replay_sees(&veth, tpacket, &dir, &cfg, &file, &want, sent);
     }
+
+    // TPACKET_V2 frames are sized for an Ethernet frame on this veth (MTU
+    // 65535): DNS answers of 1703 bytes arrive whole through the socket's
+    // queue, nothing cut, the same alerts as -r.
+    let big = work.path().join("big.pcap");
+    lab(&[
+        "rewrite",
+        pcap("scenarios/amp-dns-any.pcap").to_str().unwrap(),
+        big.to_str().unwrap(),
+    ]);
+    let dir = work.path().join("big");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = config(&dir, group, 2);
+    let out = bin()
+        .args(["-q", "-c"])
+        .arg(&cfg)
+        .arg("-r")
+        .arg(&big)
+        .arg("-l")
+        .arg(dir.join("ref"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let want = alerts(&dir.join("ref/eve.json"));
+    assert!(!want.is_empty());
+    let one = Sensor::start(&ns_rx, &dev_rx, dir.join("live"), &cfg, "1");
+    replay(&ns_tx, &dev_tx, &big);
+    let s = one.stop();
+    nothing_truncated(&s);
+    assert_eq!(alerts(&dir.join("live/eve.json")), want);
+    let log = std::fs::read_to_string(dir.join("live/stderr.txt")).unwrap_or_default();
+    assert!(log.contains("frames of 1632 bytes"), "{log}");
 }
 
 /// The namespaces and devices of the lab.
