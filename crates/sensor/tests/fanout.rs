@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{bin, lab_config, pcap, root};
+use common::{bin, lab_config, pcap, root, schema};
 use serde_json::Value;
 
 fn is_root() -> bool {
@@ -263,6 +263,17 @@ fn af_packet_fanout_sees_what_a_replay_sees() {
     let s = one.stop();
     nothing_truncated(&s);
     assert_eq!(alerts(&dir.join("live/eve.json")), want);
+    // Its stats event too (capture.truncated) is valid EVE.
+    let v = schema::validator();
+    let eve = std::fs::read_to_string(dir.join("live/eve.json")).unwrap();
+    let mut stats = 0;
+    for l in eve.lines() {
+        let e: Value = serde_json::from_str(l).unwrap();
+        stats += usize::from(e["event_type"] == "stats");
+        let errs = schema::errors(&v, &e);
+        assert!(errs.is_empty(), "{errs:?}\n{e}");
+    }
+    assert!(stats > 0, "{eve}");
     let log = std::fs::read_to_string(dir.join("live/stderr.txt")).unwrap_or_default();
     assert!(log.contains("frames of 1632 bytes"), "{log}");
 }
