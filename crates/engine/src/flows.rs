@@ -1,7 +1,7 @@
 //! A flow as the engine keeps it, and its `flow` EVE record.
 
 use fumidai_eve::objects::{FlowObj, TcpObj};
-use fumidai_eve::{ChainLink, EveBatch, EveTime, EventType, Record};
+use fumidai_eve::{ChainLink, EveBatch, EveTime, EventType};
 use fumidai_flow::table::TableEntry;
 use fumidai_flow::{EndReason, TcpSession, TcpState};
 use fumidai_proto::Direction;
@@ -118,11 +118,44 @@ struct FlowBody {
     tcp: Option<TcpObj>,
 }
 
+impl FlowBody {
+    /// Writes the fields as `Serialize` does, without serde (one record
+    /// per flow: see `fumidai_eve::json`).
+    fn write_fields(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        use fumidai_eve::json::{key, number, string};
+        if let Some(o) = self.app_proto_orig {
+            key(out, "app_proto_orig");
+            string(out, o)?;
+        }
+        if let Some(t) = self.response_icmp_type {
+            key(out, "response_icmp_type");
+            number(out, t);
+        }
+        if let Some(c) = self.response_icmp_code {
+            key(out, "response_icmp_code");
+            number(out, c);
+        }
+        key(out, "flow");
+        self.flow.write_json(out);
+        if let Some(t) = &self.tcp {
+            key(out, "tcp");
+            t.write_json(out);
+        }
+        Ok(())
+    }
+}
+
 /// Writes the `flow` record of a flow that ended for `reason`. Its time is
 /// the flow's last packet: the same whichever sweep noticed the timeout.
 pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
     let m = &flow.meta;
-    let body = FlowBody {
+    let body = flow_body(flow, reason);
+    out.push_fields(&m.header(m.last, EventType::Flow), |o| body.write_fields(o));
+}
+
+fn flow_body(flow: &Flow, reason: EndReason) -> FlowBody {
+    let m = &flow.meta;
+    FlowBody {
         app_proto_orig: m.tunnel_chain.as_ref().map(|c| c.orig),
         response_icmp_type: m.icmp_reply.map(|r| r.0),
         response_icmp_code: m.icmp_reply.map(|r| r.1),
@@ -147,14 +180,49 @@ pub fn write_flow_record(out: &mut EveBatch, flow: &Flow, reason: EndReason) {
                 t.had_gap(Direction::ToClient),
             )
         }),
-    };
-    out.push(&Record {
-        header: m.header(m.last, EventType::Flow),
-        body,
-    });
+    }
 }
+
 #[cfg(test)]
 mod tests {
+    use fumidai_eve::objects::{FlowObj, TcpObj};
+    use fumidai_eve::{EveBatch, EveTime, EventType, Header, Record};
+    use fumidai_wire::Timestamp;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The flow record's own writer against serde's, with and without
+        /// the optional parts.
+        #[test]
+        fn flow_fields_write_as_serde_does(n in any::<[u64; 3]>(), icmp in proptest::option::of(any::<(u8, u8)>()),
+                                          orig in any::<bool>(), tcp in proptest::option::of(any::<(u8, u8, bool)>())) {
+            let body = super::FlowBody {
+                app_proto_orig: orig.then_some("http"),
+                response_icmp_type: icmp.map(|i| i.0),
+                response_icmp_code: icmp.map(|i| i.1),
+                flow: FlowObj {
+                    pkts_toserver: n[0],
+                    pkts_toclient: n[1],
+                    bytes_toserver: n[2],
+                    bytes_toclient: 0,
+                    start: EveTime(Timestamp(n[0] % 1_000_000_000_000_000)),
+                    end: EveTime(Timestamp(n[1] % 1_000_000_000_000_000)),
+                    age: n[2] % 1000,
+                    state: "closed",
+                    reason: "timeout",
+                    alerted: orig,
+                },
+                tcp: tcp.map(|(ts, tc, gap)| TcpObj::new(ts, tc, "closed", gap, !gap)),
+            };
+            let header = Header::new(EveTime(Timestamp(n[0])), EventType::Flow);
+            let mut fast = EveBatch::default();
+            fast.push_fields(&header, |o| body.write_fields(o));
+            let mut reference = EveBatch::default();
+            reference.push(&Record { header, body });
+            prop_assert_eq!(String::from_utf8(fast.bytes).unwrap(), String::from_utf8(reference.bytes).unwrap());
+        }
+    }
+
     /// A flood of forged flows costs a table slot each (plus, for TCP, the
     /// session's small box): keep them small. The per-flow figures the
     /// benchmark measures (`scripts/bench.sh`) rest on these.

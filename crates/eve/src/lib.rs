@@ -4,6 +4,7 @@
 pub mod app;
 pub mod conf;
 pub mod identity;
+pub mod json;
 pub mod objects;
 pub mod output;
 pub mod read;

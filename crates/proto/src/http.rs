@@ -70,8 +70,7 @@ pub enum Form {
     Asterisk,
 }
 
-/// Headers fumidai cares about, plus all of them (bounded, credentials
-/// redacted) in order.
+/// The headers fumidai cares about, and how many lines there were.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Headers {
     pub host: Option<String>,
@@ -91,9 +90,11 @@ pub struct Headers {
     pub authorization: bool,
     /// A `Proxy-Authorization` header was sent (its value is never kept).
     pub proxy_authorization: bool,
-    /// Every header line as (name, value), credentials replaced by `<redacted>`.
-    pub all: Vec<(String, String)>,
-    /// Header lines beyond `max_headers`, not kept.
+    /// Header lines read, up to `max_headers` (continuation lines are
+    /// part of the line they continue).
+    pub lines: u32,
+    /// Header lines beyond `max_headers`: not looked at (the Shellshock
+    /// scanner still reads them), counted and reported.
     pub dropped: u32,
 }
 
@@ -158,7 +159,7 @@ pub struct HttpTx {
 }
 
 crate::heap_size_of_fields!(Headers: host, user_agent, content_type, transfer_encoding, connection,
-    proxy_connection, via, proxy_agent, referer, x_forwarded_for, location, server, all);
+    proxy_connection, via, proxy_agent, referer, x_forwarded_for, location, server);
 crate::heap_size_of_fields!(Request: method, uri, target_host, protocol, headers, shellshock, xmlrpc);
 crate::heap_size_of_fields!(Response: protocol, reason, headers, interim);
 crate::heap_size_of_fields!(HttpTx: request, response);
@@ -831,19 +832,14 @@ impl HttpParser {
         if dir == Direction::ToServer && self.cfg.shellshock {
             self.shellshock_header(tx, line);
         }
-        let cfg = self.cfg.clone();
+        let (max_value, max_headers) = (self.cfg.max_value, self.cfg.max_headers);
         let Some(h) = self.headers_mut(dir, tx) else {
             return;
         };
-        // obs-fold: a line starting with white space continues the last value.
+        // obs-fold: a line starting with white space continues the last
+        // header. The values kept are those of single-line headers as
+        // sent; a continuation only reaches the Shellshock scanner.
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            if let Some((_, v)) = h.all.last_mut() {
-                let more = lossy(trim(line));
-                if v.len() + more.len() < cfg.max_value {
-                    v.push(' ');
-                    v.push_str(&more);
-                }
-            }
             return;
         }
         let Some(colon) = memchr(b':', line) else {
@@ -853,53 +849,15 @@ impl HttpParser {
             });
             return;
         };
-        let name = lossy(trim(&line[..colon]));
-        let raw_value = lossy(trim(&line[colon + 1..]));
-        let value = truncate(raw_value, cfg.max_value);
-        let lname = name.to_ascii_lowercase();
-        let mut bad_length = false;
-        match lname.as_str() {
-            "host" => h.host = Some(value.clone()),
-            "user-agent" => h.user_agent = Some(value.clone()),
-            "content-type" => h.content_type = Some(value.clone()),
-            "content-length" => match value.trim().parse::<u64>() {
-                Ok(n) => h.content_length = Some(n),
-                Err(_) => bad_length = true,
-            },
-            "transfer-encoding" => h.transfer_encoding = Some(value.clone()),
-            "connection" => h.connection = Some(value.clone()),
-            "proxy-connection" => h.proxy_connection = Some(value.clone()),
-            "via" => h.via = Some(value.clone()),
-            "proxy-agent" => h.proxy_agent = Some(value.clone()),
-            "referer" => h.referer = Some(value.clone()),
-            "x-forwarded-for" => h.x_forwarded_for = Some(value.clone()),
-            "location" => h.location = Some(value.clone()),
-            "server" => h.server = Some(value.clone()),
-            "authorization" => h.authorization = true,
-            "proxy-authorization" => h.proxy_authorization = true,
-            _ => {}
-        }
-        let credential = matches!(
-            lname.as_str(),
-            "authorization" | "proxy-authorization" | "cookie"
-        );
-        let too_many = h.all.len() >= cfg.max_headers;
+        // Past the limit a line is still looked at (padding must not hide
+        // a Host header), only counted as dropped.
+        let too_many = h.lines as usize >= max_headers;
         if too_many {
             h.dropped += 1;
         } else {
-            let kept = if credential {
-                "<redacted>".to_owned()
-            } else {
-                value
-            };
-            h.all.push((truncate(name, cfg.max_value), kept));
+            h.lines += 1;
         }
-        if bad_length {
-            ev.push(HttpEvent::Anomaly {
-                tx: Some(tx),
-                kind: HttpAnomaly::InvalidContentLength,
-            });
-        }
+        h.known(&line[..colon], &line[colon + 1..], max_value, tx, ev);
         if too_many && h.dropped == 1 {
             ev.push(HttpEvent::Anomaly {
                 tx: Some(tx),
@@ -907,7 +865,58 @@ impl HttpParser {
             });
         }
     }
+}
 
+impl Headers {
+    /// Keeps the value of a header fumidai looks at.
+    fn known(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        max_value: usize,
+        tx: u64,
+        ev: &mut Vec<HttpEvent>,
+    ) {
+        let h = self;
+        // The name, lower-cased on the stack: most headers are none of
+        // those below, and cost no allocation at all.
+        let name = trim(name);
+        let mut lower = [0u8; 20];
+        let Some(lname) = lower.get_mut(..name.len()) else {
+            return;
+        };
+        lname.copy_from_slice(name);
+        lname.make_ascii_lowercase();
+        let raw = trim(value);
+        let value = || Some(truncate(lossy(raw), max_value));
+        match &*lname {
+            b"host" => h.host = value(),
+            b"user-agent" => h.user_agent = value(),
+            b"content-type" => h.content_type = value(),
+            b"content-length" => match std::str::from_utf8(raw).ok().map(|v| v.parse::<u64>()) {
+                Some(Ok(n)) => h.content_length = Some(n),
+                _ => ev.push(HttpEvent::Anomaly {
+                    tx: Some(tx),
+                    kind: HttpAnomaly::InvalidContentLength,
+                }),
+            },
+            b"transfer-encoding" => h.transfer_encoding = value(),
+            b"connection" => h.connection = value(),
+            b"proxy-connection" => h.proxy_connection = value(),
+            b"via" => h.via = value(),
+            b"proxy-agent" => h.proxy_agent = value(),
+            b"referer" => h.referer = value(),
+            b"x-forwarded-for" => h.x_forwarded_for = value(),
+            b"location" => h.location = value(),
+            b"server" => h.server = value(),
+            b"authorization" => h.authorization = true,
+            b"proxy-authorization" => h.proxy_authorization = true,
+            _ => {}
+        }
+    }
+}
+
+impl HttpParser {
     /// A request header line through the Shellshock scanner: the value as
     /// sent, whole (kept values are cut at `max_value`), every line, also
     /// those past `max_headers` (an attacker can pad a request with
@@ -1868,12 +1877,9 @@ mod tests {
         ]);
         let r = req(&txs[0]);
         assert!(r.headers.proxy_authorization);
-        assert!(
-            r.headers
-                .all
-                .iter()
-                .all(|(_, v)| !v.contains("c2Vj") && !v.contains("a=b"))
-        );
+        // Credentials are never kept: no field holds them.
+        assert!(!format!("{r:?}").contains("c2Vj"));
+        assert!(!format!("{r:?}").contains("a=b"));
         assert_eq!(resp(&txs[0]).body_len, 30);
     }
 
@@ -2066,7 +2072,10 @@ GET /plain HTTP/1.1\r\nCookie: pref=(x)\r\n\r\n",
             .map(|t| {
                 let h = req(t).shellshock.as_deref().expect("found");
                 assert_eq!(h.location, "header");
-                assert_eq!(req(t).headers.all.len(), HttpConfig::default().max_headers);
+                assert_eq!(
+                    req(t).headers.lines as usize,
+                    HttpConfig::default().max_headers
+                );
                 (h.name.as_deref(), h.finding.command.as_deref())
             })
             .collect();

@@ -417,12 +417,28 @@ fn private(i: &[u8]) -> IResult<&[u8], Private<'_>> {
 
 /// The reference id as Suricata writes it: four hex bytes joined by colons.
 pub fn reference_id_hex(id: [u8; 4]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}", id[0], id[1], id[2], id[3])
+    // Every NTP packet's record has one: built directly, not through fmt.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(11);
+    for (i, b) in id.into_iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_id_as_suricata_writes_it() {
+        assert_eq!(reference_id_hex([0x0a, 0, 0xff, 0x7b]), "0a:00:ff:7b");
+        assert_eq!(reference_id_hex(*b"GPS\0"), "47:50:53:00");
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())

@@ -352,6 +352,28 @@ impl App {
     /// Buffers `d` and tries to tell the protocol.
     fn probe(&mut self, dir: Direction, d: &[u8], cx: &mut Cx<'_>) {
         let i = dir.index();
+        if self.probe.order.is_empty() {
+            // Nothing buffered: the first chunk, which nearly always tells
+            // the protocol, is looked at where it lies and copied only if
+            // detection needs more.
+            let take = d.len().min(PROBE_BYTES);
+            let (ts, tc) = match dir {
+                Direction::ToServer => (&d[..take], &[][..]),
+                Direction::ToClient => (&[][..], &d[..take]),
+            };
+            match detect(ts, tc, cx.meta.server().port) {
+                Detection::Found(p) => {
+                    self.start(p, cx);
+                    self.data(dir, d, cx);
+                }
+                Detection::NeedMore if take == d.len() => {
+                    self.probe.bytes[i].extend_from_slice(d);
+                    self.probe.order.push((dir, take));
+                }
+                Detection::NeedMore | Detection::Unknown => self.give_up(cx),
+            }
+            return;
+        }
         let room = PROBE_BYTES.saturating_sub(self.probe.bytes[i].len());
         if room == 0 {
             self.give_up(cx);
