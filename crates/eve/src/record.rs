@@ -367,7 +367,22 @@ impl<B: Serialize> Record<'_, B> {
 /// requires too.
 fn body_fields<B: Serialize>(body: &B, out: &mut Vec<u8>) -> serde_json::Result<()> {
     let at = out.len();
-    serde_json::to_writer(&mut *out, body)?;
+    if crate::fastser::write(out, body).is_err() {
+        // A shape the fast serialiser does not write: serde_json does.
+        out.truncate(at);
+        serde_json::to_writer(&mut *out, body)?;
+    }
+    // Debug builds (the whole test suite) check every body against the
+    // reference.
+    #[cfg(debug_assertions)]
+    {
+        let reference = serde_json::to_vec(body)?;
+        assert_eq!(
+            String::from_utf8_lossy(&out[at..]),
+            String::from_utf8_lossy(&reference),
+            "the fast serialiser and serde_json disagree"
+        );
+    }
     match out.get(at..) {
         // Nothing to add.
         Some(b"{}") => {
