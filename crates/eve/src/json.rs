@@ -33,6 +33,18 @@ pub fn quoted(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Bytes known to be ASCII that needs no escaping, quoted.
+#[inline]
+pub fn quoted_ascii(out: &mut Vec<u8>, s: &[u8]) {
+    debug_assert!(
+        s.iter()
+            .all(|b| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\')
+    );
+    out.push(b'"');
+    out.extend_from_slice(s);
+    out.push(b'"');
+}
+
 /// Any string, escaped as serde_json escapes it. Most need nothing
 /// escaped, which a plain scan tells faster than serde_json's escaper
 /// copies them.

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod conf;
+mod fastser;
 pub mod identity;
 pub mod json;
 pub mod objects;

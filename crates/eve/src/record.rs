@@ -267,7 +267,7 @@ impl Header<'_> {
         }
         if let Some(a) = self.src_ip {
             key(out, "src_ip");
-            quoted(out, fumidai_wire::ipfmt::Text::of(a).as_str());
+            crate::json::quoted_ascii(out, fumidai_wire::ipfmt::Text::of(a).as_bytes());
         }
         if let Some(p) = self.src_port {
             key(out, "src_port");
@@ -275,7 +275,7 @@ impl Header<'_> {
         }
         if let Some(a) = self.dest_ip {
             key(out, "dest_ip");
-            quoted(out, fumidai_wire::ipfmt::Text::of(a).as_str());
+            crate::json::quoted_ascii(out, fumidai_wire::ipfmt::Text::of(a).as_bytes());
         }
         if let Some(p) = self.dest_port {
             key(out, "dest_port");
@@ -318,7 +318,7 @@ impl Header<'_> {
         }
         if let Some(c) = &self.community_id {
             key(out, "community_id");
-            string(out, c.as_str())?;
+            crate::json::quoted_ascii(out, c.as_bytes());
         }
         if let Some(a) = self.app_proto {
             key(out, "app_proto");
@@ -367,7 +367,22 @@ impl<B: Serialize> Record<'_, B> {
 /// requires too.
 fn body_fields<B: Serialize>(body: &B, out: &mut Vec<u8>) -> serde_json::Result<()> {
     let at = out.len();
-    serde_json::to_writer(&mut *out, body)?;
+    if crate::fastser::write(out, body).is_err() {
+        // A shape the fast serialiser does not write: serde_json does.
+        out.truncate(at);
+        serde_json::to_writer(&mut *out, body)?;
+    }
+    // Debug builds (the whole test suite) check every body against the
+    // reference.
+    #[cfg(debug_assertions)]
+    {
+        let reference = serde_json::to_vec(body)?;
+        assert_eq!(
+            String::from_utf8_lossy(&out[at..]),
+            String::from_utf8_lossy(&reference),
+            "the fast serialiser and serde_json disagree"
+        );
+    }
     match out.get(at..) {
         // Nothing to add.
         Some(b"{}") => {

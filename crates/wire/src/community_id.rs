@@ -32,6 +32,11 @@ fn icmp_counterpart(v6: bool, t: u8) -> Option<u8> {
 pub struct CommunityId([u8; 30]);
 
 impl CommunityId {
+    /// `1:` and base64: ASCII that needs no JSON escaping.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     pub fn as_str(&self) -> &str {
         // Always ASCII: "1:" and base64.
         std::str::from_utf8(&self.0).unwrap_or("")

@@ -116,8 +116,13 @@ impl Text {
         self.len += 1;
     }
 
-    /// The text: ASCII digits, dots, hex digits and colons only, so it
-    /// needs no JSON escaping.
+    /// The text's bytes: ASCII digits, dots, hex digits and colons only,
+    /// so they need no JSON escaping.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever written to the buffer.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
