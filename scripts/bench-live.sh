@@ -12,8 +12,8 @@
 # suricata binary to run the same way (--af-packet and --pcap), in the same run; without
 # one, or if it is not there, its rows are skipped with a message.
 # Environment: RATES (Mbit/s steps, "top" for tcpreplay --topspeed; default "200 500 1000
-# top"; empty: only the elephant), WORKERS (default 2), METHODS (fumidai's capture.method values, default "pcap
-# af-packet"), FLUSH_MS (capture.flush_ms, default 1: latency over wakeups),
+# top"; empty: only the elephant), WORKERS (default 2), METHODS (fumidai's capture.method values,
+# af-packet-v2 being af-packet with capture.tpacket: 2; default "pcap af-packet af-packet-v2"), FLUSH_MS (capture.flush_ms, default 1: latency over wakeups),
 # ELEPHANT=GB (also replay the elephant capture, scripts/make-elephant.sh, at ELEPHANT_RATES,
 # default "1000 top"; GB default 2, 0 to skip), SURICATA_CONFIG (default the binary's own
 # etc/suricata/suricata.yaml, else /etc/suricata/suricata.yaml), SURICATA_RULES (default
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 rates=${RATES-"200 500 1000 top"}
 elephant_rates=${ELEPHANT_RATES:-"1000 top"}
 workers=${WORKERS:-2}
-methods=${METHODS:-"pcap af-packet"}
+methods=${METHODS:-"pcap af-packet af-packet-v2"}
 flush=${FLUSH_MS:-1}
 elephant=${ELEPHANT:-2}
 scripts/deps.sh bench
@@ -99,15 +99,18 @@ replay() {
 rate_of() { awk '/Rated:/ {for (i=1;i<=NF;i++) if ($i ~ /pps/) {print $(i-1); exit}}' "$work/replay.txt"; }
 
 header() {
-  printf '%-22s %6s %10s %10s %10s %9s %9s %8s %7s %8s %9s %9s\n' \
+  printf '%-24s %6s %10s %10s %10s %9s %9s %8s %7s %8s %9s %9s\n' \
     sensor "Mbit/s" "pps sent" sent delivered k.drops own.drops loss% alerts "CPU s" "p50 µs" "p99 µs"
 }
 
-# run_fumidai FILE METHOD RATE: one replay into fumidai; prints the row.
+# run_fumidai FILE METHOD RATE: one replay into fumidai; prints the row. METHOD af-packet-v2:
+# af-packet with TPACKET_V2 rings.
 run_fumidai() {
-  local file=$1 method=$2 rate=$3 out="$work/f"
+  local file=$1 method=$2 rate=$3 out="$work/f" tpacket=3 label=$2
   rm -rf "$out"; mkdir -p "$out"
-  printf 'capture:\n  method: %s\n  flush_ms: %s\n  buffer_size: 64mb\n' "$method" "$flush" >"$out/c.yaml"
+  if [ "$method" = af-packet-v2 ]; then method=af-packet tpacket=2 label="af-packet v2"; fi
+  printf 'capture:\n  method: %s\n  tpacket: %s\n  flush_ms: %s\n  buffer_size: 64mb\n' \
+    "$method" "$tpacket" "$flush" >"$out/c.yaml"
   ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
     -l "$out" --workers "$workers" --pidfile "$out/pid" --summary-json "$out/summary.json" 2>"$out/err" &
   pids+=($!)
@@ -120,7 +123,7 @@ run_fumidai() {
   wait "${pids[-1]}" || { cat "$out/err" >&2; exit 1; }
   alerts "$out/eve.json" >"$out/alerts"
   python3 - "$out/summary.json" "$sent" "$(cat "$out/time")" "$(same_alerts "$ref_alerts" "$out/alerts")" \
-    "fumidai $method w$workers" "$rate" "$(rate_of)" "$rows" <<'PY'
+    "fumidai $label w$workers" "$rate" "$(rate_of)" "$rows" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 sent = int(sys.argv[2]); cpu = sum(float(x) for x in sys.argv[3].split())
@@ -128,7 +131,7 @@ i, l = s["input"], s["loss"]
 got = s["packets"]
 loss = max(0, sent - got) / sent * 100 if sent else 0
 lat = s.get("latency", {}).get("capture_to_eve_us", {})
-print("%-22s %6s %10s %10d %10d %9d %9d %8.3f %7s %8.2f %9s %9s" % (
+print("%-24s %6s %10s %10d %10d %9d %9d %8.3f %7s %8.2f %9s %9s" % (
     sys.argv[5], sys.argv[6], sys.argv[7], sent, i["kernel_received"] - i["kernel_dropped"],
     i["kernel_dropped"], l.get("worker_dropped", 0), loss, sys.argv[4].split()[0], cpu,
     lat.get("p50", "-"), lat.get("p99", "-")))
@@ -165,7 +168,7 @@ kp, kd = cap.get("kernel_packets", 0), cap.get("kernel_drops", 0)
 got = stats.get("decoder", {}).get("pkts", 0)
 sent = int(sys.argv[2]); cpu = sum(float(x) for x in sys.argv[3].split())
 loss = max(0, sent - got) / sent * 100 if sent else 0
-print("%-22s %6s %10s %10d %10d %9d %9s %8.3f %7s %8.2f %9s %9s" % (
+print("%-24s %6s %10s %10d %10d %9d %9s %8.3f %7s %8.2f %9s %9s" % (
     sys.argv[5], sys.argv[6], sys.argv[7], sent, kp - kd if kp >= kd else kp, kd, "-", loss,
     sys.argv[4].split()[0], cpu, "-", "-"))
 with open(sys.argv[8], "a") as f:
@@ -191,12 +194,12 @@ for line in open(sys.argv[1]):
 for sensor, rs in rows.items():
     ok = [r for r in rs if r[1] < 0.1]
     if not ok:
-        print("  %-22s none of the rates (lowest %.0f pps lost %.3f %%)" % (sensor, min(rs)[0], min(rs)[1]))
+        print("  %-24s none of the rates (lowest %.0f pps lost %.3f %%)" % (sensor, min(rs)[0], min(rs)[1]))
         continue
     best = max(ok)[0]
     top = max(r[0] for r in rs)
     half = min(rs, key=lambda r: abs(r[0] - best / 2))
-    print("  %-22s %10.0f pps%s; p99 %s µs at %.0f pps" % (
+    print("  %-24s %10.0f pps%s; p99 %s µs at %.0f pps" % (
         sensor, best, " (the generator's top: under 0.1 % loss at every rate reached)" if best >= top else "",
         half[2], half[0]))
 PY

@@ -15,8 +15,9 @@ use fumidai_wire::checksum::OffloadSampler;
 use fumidai_wire::key::shard_hash;
 use fumidai_wire::{Decap, DecoderConfig, LinkType, Timestamp};
 
-use crate::afpacket::Ring;
+use crate::afpacket::{Layout, Ring};
 use crate::batch::{Batch, ToWorker};
+use crate::config::Tpacket;
 use crate::config::{CaptureMethod, ChecksumValidation};
 use crate::progress::Progress;
 use crate::reader::{PcapReader, Source, Window};
@@ -637,6 +638,8 @@ pub struct LiveOptions {
     pub method: CaptureMethod,
     /// af-packet: the fanout group (0: one of this process's own).
     pub fanout_group: u16,
+    /// af-packet: the ring layout.
+    pub tpacket: crate::config::Tpacket,
     pub interface: String,
     pub promiscuous: bool,
     pub snaplen: u32,
@@ -680,11 +683,29 @@ pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
         Some(crate::afpacket::compile_bpf(&o.bpf, link)?)
     };
     // The buffer is shared out: each ring gets its part, in whole blocks.
-    let block = block_size(o.snaplen);
     let per_ring = o.buffer_size / workers.max(1) as u64;
-    let blocks = u32::try_from(per_ring / u64::from(block))
-        .unwrap_or(u32::MAX)
-        .max(4);
+    let layout = match o.tpacket {
+        Tpacket::V3 => {
+            let block = block_size(o.snaplen);
+            Layout::V3 {
+                block_size: block,
+                block_count: u32::try_from(per_ring / u64::from(block))
+                    .unwrap_or(u32::MAX)
+                    .max(4),
+                timeout_ms: u32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100),
+            }
+        }
+        // Fixed-size frames, for the interface's MTU frame (link header and
+        // two VLAN tags included) up to jumbo frames, else (loopback, veth)
+        // for an Ethernet one: what most packets are. A larger packet (GRO
+        // or LRO super-frames, or over that MTU) arrives whole through the
+        // socket's queue, at a system call each.
+        Tpacket::V2 => {
+            let mtu = crate::afpacket::mtu_of(&o.interface).unwrap_or(1500);
+            let mtu = if mtu > 9216 { 1500 } else { mtu };
+            Layout::v2(mtu.saturating_add(14 + 8).min(o.snaplen), per_ring)
+        }
+    };
     let group = match o.fanout_group {
         // Ids are per network namespace: the pid's low bits rarely collide,
         // and a collision is an error that says what to set.
@@ -695,9 +716,8 @@ pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
         crate::afpacket::Ring::open(&crate::afpacket::RingOptions {
             interface: o.interface.clone(),
             promiscuous: o.promiscuous,
-            block_size: block,
-            block_count: blocks,
-            block_timeout_ms: u32::try_from(o.flush_ms.clamp(1, 60_000)).unwrap_or(100),
+            layout,
+            snaplen: o.snaplen,
             fanout_group: Some(group),
             bpf: bpf.clone(),
         })
@@ -705,8 +725,23 @@ pub fn open(o: &LiveOptions, workers: usize) -> anyhow::Result<Opened> {
     let rings = (0..workers.max(1))
         .map(ring)
         .collect::<std::io::Result<Vec<_>>>()?;
+    let shape = match layout {
+        Layout::V3 {
+            block_size,
+            block_count,
+            ..
+        } => format!("TPACKET_V3 rings of {block_count} blocks of {block_size} bytes"),
+        Layout::V2 {
+            frame_size,
+            block_size,
+            block_count,
+        } => format!(
+            "TPACKET_V2 rings of {} frames of {frame_size} bytes",
+            (block_size / frame_size) * block_count
+        ),
+    };
     tracing::info!(
-        "{}: af-packet, {} rings of {blocks} blocks of {block} bytes, fanout group {group}",
+        "{}: af-packet, {} {shape}, fanout group {group}",
         o.interface,
         rings.len()
     );

@@ -105,6 +105,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         Input::Live(capture::LiveOptions {
             method: cfg.capture.method,
             fanout_group: cfg.capture.fanout_group,
+            tpacket: cfg.capture.tpacket,
             interface: iface.clone(),
             promiscuous: cfg.capture.promiscuous,
             snaplen: cfg.capture.snaplen,

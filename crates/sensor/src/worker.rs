@@ -99,9 +99,15 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
     });
 }
 
+/// The most TPACKET_V2 frames a ring worker takes before it hands their EVE
+/// lines over: few enough that the first frame's lines do not wait long,
+/// enough that a busy link costs one hand-over per few dozen frames.
+const RING_BATCH: usize = 64;
+
 /// Runs over its own AF_PACKET ring until its channel closes: the packets
-/// are read in place in the ring's blocks, each block handed back to the
-/// kernel once processed. The channel brings stats requests; while the link
+/// are read in place in the ring (a V3 block at a time, or up to
+/// `RING_BATCH` V2 frames, whatever is ready), each block or frame handed
+/// back to the kernel once processed, then their EVE lines handed over. The channel brings stats requests; while the link
 /// is quiet the clock follows the wall clock, `flush` at a time.
 pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duration) {
     let ctl = io.rx.clone();
@@ -137,7 +143,17 @@ pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duratio
                 }
             }
         }
-        let Some(block) = ring.next_block() else {
+        let started = Instant::now();
+        let taken = ring.drain(RING_BATCH, |p| {
+            let wire_len = p.wire_len + if p.vlan.is_some() { 4 } else { 0 };
+            let frame = with_vlan(&p, &mut scratch);
+            let before = engine.output_len();
+            engine.process(link, p.ts, wire_len, frame);
+            if engine.output_len() != before {
+                caused.push(p.ts.0);
+            }
+        });
+        if taken == 0 {
             ring.wait(flush.min(Duration::from_millis(100)));
             if idle_since.elapsed() >= flush {
                 // On a live link packet time is wall time: flows still
@@ -147,20 +163,10 @@ pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duratio
                 idle_since = Instant::now();
             }
             continue;
-        };
-        fault_injection();
-        let started = Instant::now();
-        for p in block.packets() {
-            let wire_len = p.wire_len + if p.vlan.is_some() { 4 } else { 0 };
-            let frame = with_vlan(&p, &mut scratch);
-            let before = engine.output_len();
-            engine.process(link, p.ts, wire_len, frame);
-            if engine.output_len() != before {
-                caused.push(p.ts.0);
-            }
         }
-        // Handed back before the EVE lines go: the kernel can fill it again.
-        drop(block);
+        fault_injection();
+        // The block or frames are handed back before the EVE lines go: the
+        // kernel can fill them again.
         engine.advance(engine.clock());
         ship(&mut engine, &io);
         latency.batch(started.elapsed().as_micros() as u64);
@@ -180,6 +186,7 @@ fn ring_counters(engine: &Engine, ring: &mut Ring) -> fumidai_eve::Counters {
     let mut c = engine.counters();
     c.add("capture.kernel_packets", ring.received);
     c.add("capture.kernel_drops", ring.dropped);
+    c.add("capture.truncated", ring.truncated);
     c
 }
 
