@@ -107,8 +107,9 @@ const RING_BATCH: usize = 64;
 /// Runs over its own AF_PACKET ring until its channel closes: the packets
 /// are read in place in the ring (a V3 block at a time, or up to
 /// `RING_BATCH` V2 frames, whatever is ready), each block or frame handed
-/// back to the kernel once processed, then their EVE lines handed over. The channel brings stats requests; while the link
-/// is quiet the clock follows the wall clock, `flush` at a time.
+/// back to the kernel once processed, then their EVE lines handed over.
+/// The channel brings stats requests; while the link is quiet the clock
+/// follows the wall clock, `flush` at a time.
 pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duration) {
     let ctl = io.rx.clone();
     let mut latency = Latency::new();
