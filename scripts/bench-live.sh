@@ -13,7 +13,9 @@
 # one, or if it is not there, its rows are skipped with a message.
 # Environment: RATES (Mbit/s steps, "top" for tcpreplay --topspeed; default "200 500 1000
 # top"; empty: only the elephant), WORKERS (default 2), METHODS (fumidai's capture.method values,
-# af-packet-v2 being af-packet with capture.tpacket: 2; default "pcap af-packet af-packet-v2"), FLUSH_MS (capture.flush_ms, default 1: latency over wakeups),
+# af-packet-v2 being af-packet with capture.tpacket: 2, and any of them with "+rt" run under
+# real-time scheduling, chrt -f 1; default "pcap af-packet af-packet-v2 af-packet-v2+rt"),
+# FLUSH_MS (capture.flush_ms, default 1: latency over wakeups),
 # ELEPHANT=GB (also replay the elephant capture, scripts/make-elephant.sh, at ELEPHANT_RATES,
 # default "1000 top"; GB default 2, 0 to skip), SURICATA_CONFIG (default the binary's own
 # etc/suricata/suricata.yaml, else /etc/suricata/suricata.yaml), SURICATA_RULES (default
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/.."
 rates=${RATES-"200 500 1000 top"}
 elephant_rates=${ELEPHANT_RATES:-"1000 top"}
 workers=${WORKERS:-2}
-methods=${METHODS:-"pcap af-packet af-packet-v2"}
+methods=${METHODS:-"pcap af-packet af-packet-v2 af-packet-v2+rt"}
 flush=${FLUSH_MS:-1}
 elephant=${ELEPHANT:-2}
 scripts/deps.sh bench
@@ -104,14 +106,18 @@ header() {
 }
 
 # run_fumidai FILE METHOD RATE: one replay into fumidai; prints the row. METHOD af-packet-v2:
-# af-packet with TPACKET_V2 rings.
+# af-packet with TPACKET_V2 rings; a "+rt" suffix runs the sensor under real-time scheduling
+# (chrt -f 1), as a latency-sensitive deployment would (docs/fumidai.service).
 run_fumidai() {
-  local file=$1 method=$2 rate=$3 out="$work/f" tpacket=3 label=$2
+  local file=$1 method=$2 rate=$3 out="$work/f" tpacket=3 label=$2 sched=()
   rm -rf "$out"; mkdir -p "$out"
-  if [ "$method" = af-packet-v2 ]; then method=af-packet tpacket=2 label="af-packet v2"; fi
+  if [ "${method%+rt}" != "$method" ]; then
+    method=${method%+rt} sched=(chrt -f 1) label="${method} rt"
+  fi
+  if [ "$method" = af-packet-v2 ]; then method=af-packet tpacket=2 label="af-packet v2${sched:+ rt}"; fi
   printf 'capture:\n  method: %s\n  tpacket: %s\n  flush_ms: %s\n  buffer_size: 64mb\n' \
     "$method" "$tpacket" "$flush" >"$out/c.yaml"
-  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
+  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${sched[@]}" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
     -l "$out" --workers "$workers" --pidfile "$out/pid" --summary-json "$out/summary.json" 2>"$out/err" &
   pids+=($!)
   local waited=0
