@@ -102,6 +102,13 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         } else {
             cli.bpf.join(" ")
         };
+        if cfg.capture.tpacket == config::Tpacket::V2
+            && cfg.capture.method == config::CaptureMethod::Pcap
+        {
+            tracing::warn!(
+                "capture.tpacket: 2 applies to capture.method: af-packet; libpcap chooses its own ring"
+            );
+        }
         Input::Live(capture::LiveOptions {
             method: cfg.capture.method,
             fanout_group: cfg.capture.fanout_group,
