@@ -119,6 +119,10 @@ pub struct CaptureConfig {
     pub fanout_group: u16,
     /// af-packet: the ring's layout (TPACKET_V3 or TPACKET_V2).
     pub tpacket: Tpacket,
+    /// TPACKET_V2: how long a worker that has just handed over a short run
+    /// of frames lets the next ones gather before it takes them, in
+    /// microseconds. 0: each as it arrives.
+    pub gather_us: u64,
     pub promiscuous: bool,
     pub snaplen: u32,
     pub buffer_size: ByteSize,
@@ -134,6 +138,7 @@ impl Default for CaptureConfig {
             method: CaptureMethod::Pcap,
             fanout_group: 0,
             tpacket: Tpacket::V3,
+            gather_us: 100,
             promiscuous: true,
             snaplen: 65535,
             buffer_size: ByteSize(64 << 20),
@@ -573,6 +578,7 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     range("memcap", c.memcap.0, 1 << 20, u64::MAX)?;
     range("capture.snaplen", u64::from(c.capture.snaplen), 64, 262_144)?;
     range("capture.flush_ms", c.capture.flush_ms, 1, 60_000)?;
+    range("capture.gather_us", c.capture.gather_us, 0, 100_000)?;
     range("flow.max_flows", c.flow.max_flows as u64, 1, 1 << 32)?;
     range("flow.memcap", c.flow.memcap.0, 1 << 20, u64::MAX)?;
     let t = &c.flow.timeouts;
@@ -902,6 +908,16 @@ mod tests {
             assert!(e.starts_with(&format!("s.yaml:{line}:")), "{e}");
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn gather_us_is_bounded() {
+        let c = parse("capture:\n  tpacket: 2\n  gather_us: 0\n", "t.yaml").unwrap();
+        assert_eq!(c.capture.gather_us, 0);
+        let e = parse("capture:\n  gather_us: 100001\n", "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("capture.gather_us"), "{e}");
     }
 
     #[test]

@@ -286,6 +286,7 @@ pub fn run(
     let mut txs = Vec::new();
     let mut handles = Vec::new();
     let flush = Duration::from_millis(cfg.capture.flush_ms.max(1));
+    let gather = Duration::from_micros(cfg.capture.gather_us);
     // Batches queued per worker. A replay waits for a worker, but on a
     // machine with fewer cores than threads a short queue idles a core: the
     // capture thread blocks on one worker's full queue while the other
@@ -319,7 +320,7 @@ pub fn run(
             std::thread::Builder::new()
                 .name(format!("fumidai-w{i}"))
                 .spawn(move || match ring {
-                    Some(ring) => worker::run_ring(engine, ring, io, flush),
+                    Some(ring) => worker::run_ring(engine, ring, io, flush, gather),
                     None => worker::run(engine, io),
                 })?,
         );

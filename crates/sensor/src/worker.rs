@@ -110,7 +110,13 @@ const RING_BATCH: usize = 64;
 /// back to the kernel once processed, then their EVE lines handed over.
 /// The channel brings stats requests; while the link is quiet the clock
 /// follows the wall clock, `flush` at a time.
-pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duration) {
+pub fn run_ring(
+    mut engine: Engine,
+    mut ring: Ring,
+    io: WorkerIo,
+    flush: Duration,
+    gather: Duration,
+) {
     let ctl = io.rx.clone();
     let mut latency = Latency::new();
     let mut caused: Vec<u64> = Vec::new();
@@ -178,6 +184,13 @@ pub fn run_ring(mut engine: Engine, mut ring: Ring, io: WorkerIo, flush: Duratio
             }
         }
         idle_since = Instant::now();
+        // A V2 worker would be woken for nearly every packet of a link
+        // that is not busy: after a short run it lets the next frames
+        // gather for a moment (capture.gather_us) instead, which bounds
+        // the wakeups at one per that much time, and the added latency too.
+        if ring.per_frame() && taken < RING_BATCH && !gather.is_zero() {
+            std::thread::sleep(gather);
+        }
     }
 }
 
