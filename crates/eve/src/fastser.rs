@@ -49,6 +49,16 @@ fn refuse<T>(what: &'static str) -> Result<T> {
     Err(Unsupported(what))
 }
 
+/// Integers, through itoa, as serde_json writes them.
+macro_rules! numbers {
+    ($($f:ident($t:ty)),*) => {
+        $(fn $f(self, v: $t) -> Result {
+            json::number(self.out, v);
+            Ok(())
+        })*
+    };
+}
+
 impl<'a> ser::Serializer for Ser<'a> {
     type Ok = ();
     type Error = Unsupported;
@@ -64,38 +74,16 @@ impl<'a> ser::Serializer for Ser<'a> {
         json::boolean(self.out, v);
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result {
-        json::number(self.out, v);
-        Ok(())
-    }
+    numbers!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64)
+    );
     fn serialize_f32(self, v: f32) -> Result {
         serde_json::to_writer(&mut *self.out, &v).map_err(|_| Unsupported("f32"))
     }
