@@ -105,6 +105,53 @@ impl Headers {
             .as_deref()
             .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
     }
+
+    /// Keeps the value of a header fumidai looks at.
+    fn known(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        max_value: usize,
+        tx: u64,
+        ev: &mut Vec<HttpEvent>,
+    ) {
+        let h = self;
+        // The name, lower-cased on the stack: most headers are none of
+        // those below, and cost no allocation at all.
+        let name = trim(name);
+        let mut lower = [0u8; 20];
+        let Some(lname) = lower.get_mut(..name.len()) else {
+            return;
+        };
+        lname.copy_from_slice(name);
+        lname.make_ascii_lowercase();
+        let raw = trim(value);
+        let value = || Some(truncate(lossy(raw), max_value));
+        match &*lname {
+            b"host" => h.host = value(),
+            b"user-agent" => h.user_agent = value(),
+            b"content-type" => h.content_type = value(),
+            b"content-length" => match std::str::from_utf8(raw).ok().map(|v| v.parse::<u64>()) {
+                Some(Ok(n)) => h.content_length = Some(n),
+                _ => ev.push(HttpEvent::Anomaly {
+                    tx: Some(tx),
+                    kind: HttpAnomaly::InvalidContentLength,
+                }),
+            },
+            b"transfer-encoding" => h.transfer_encoding = value(),
+            b"connection" => h.connection = value(),
+            b"proxy-connection" => h.proxy_connection = value(),
+            b"via" => h.via = value(),
+            b"proxy-agent" => h.proxy_agent = value(),
+            b"referer" => h.referer = value(),
+            b"x-forwarded-for" => h.x_forwarded_for = value(),
+            b"location" => h.location = value(),
+            b"server" => h.server = value(),
+            b"authorization" => h.authorization = true,
+            b"proxy-authorization" => h.proxy_authorization = true,
+            _ => {}
+        }
+    }
 }
 
 /// A request line and its headers.
@@ -865,58 +912,7 @@ impl HttpParser {
             });
         }
     }
-}
 
-impl Headers {
-    /// Keeps the value of a header fumidai looks at.
-    fn known(
-        &mut self,
-        name: &[u8],
-        value: &[u8],
-        max_value: usize,
-        tx: u64,
-        ev: &mut Vec<HttpEvent>,
-    ) {
-        let h = self;
-        // The name, lower-cased on the stack: most headers are none of
-        // those below, and cost no allocation at all.
-        let name = trim(name);
-        let mut lower = [0u8; 20];
-        let Some(lname) = lower.get_mut(..name.len()) else {
-            return;
-        };
-        lname.copy_from_slice(name);
-        lname.make_ascii_lowercase();
-        let raw = trim(value);
-        let value = || Some(truncate(lossy(raw), max_value));
-        match &*lname {
-            b"host" => h.host = value(),
-            b"user-agent" => h.user_agent = value(),
-            b"content-type" => h.content_type = value(),
-            b"content-length" => match std::str::from_utf8(raw).ok().map(|v| v.parse::<u64>()) {
-                Some(Ok(n)) => h.content_length = Some(n),
-                _ => ev.push(HttpEvent::Anomaly {
-                    tx: Some(tx),
-                    kind: HttpAnomaly::InvalidContentLength,
-                }),
-            },
-            b"transfer-encoding" => h.transfer_encoding = value(),
-            b"connection" => h.connection = value(),
-            b"proxy-connection" => h.proxy_connection = value(),
-            b"via" => h.via = value(),
-            b"proxy-agent" => h.proxy_agent = value(),
-            b"referer" => h.referer = value(),
-            b"x-forwarded-for" => h.x_forwarded_for = value(),
-            b"location" => h.location = value(),
-            b"server" => h.server = value(),
-            b"authorization" => h.authorization = true,
-            b"proxy-authorization" => h.proxy_authorization = true,
-            _ => {}
-        }
-    }
-}
-
-impl HttpParser {
     /// A request header line through the Shellshock scanner: the value as
     /// sent, whole (kept values are cut at `max_value`), every line, also
     /// those past `max_headers` (an attacker can pad a request with
