@@ -352,41 +352,33 @@ impl App {
     /// Buffers `d` and tries to tell the protocol.
     fn probe(&mut self, dir: Direction, d: &[u8], cx: &mut Cx<'_>) {
         let i = dir.index();
-        if self.probe.order.is_empty() {
-            // Nothing buffered: the first chunk, which nearly always tells
-            // the protocol, is looked at where it lies and copied only if
-            // detection needs more.
-            let take = d.len().min(PROBE_BYTES);
-            let (ts, tc) = match dir {
-                Direction::ToServer => (&d[..take], &[][..]),
-                Direction::ToClient => (&[][..], &d[..take]),
-            };
-            match detect(ts, tc, cx.meta.server().port) {
-                Detection::Found(p) => {
-                    self.start(p, cx);
-                    self.data(dir, d, cx);
-                }
-                Detection::NeedMore if take == d.len() => {
-                    self.probe.bytes[i].extend_from_slice(d);
-                    self.probe.order.push((dir, take));
-                }
-                Detection::NeedMore | Detection::Unknown => self.give_up(cx),
-            }
-            return;
-        }
         let room = PROBE_BYTES.saturating_sub(self.probe.bytes[i].len());
         if room == 0 {
             self.give_up(cx);
             return;
         }
         let take = d.len().min(room);
-        self.probe.bytes[i].extend_from_slice(&d[..take]);
-        self.probe.order.push((dir, take));
+        // With nothing buffered, the chunk (which nearly always tells the
+        // protocol) is looked at where it lies, and copied only if
+        // detection needs more.
+        let in_place = self.probe.order.is_empty();
         let server_port = cx.meta.server().port;
-        match detect(&self.probe.bytes[0], &self.probe.bytes[1], server_port) {
+        let detection = if in_place {
+            match dir {
+                Direction::ToServer => detect(&d[..take], &[], server_port),
+                Direction::ToClient => detect(&[], &d[..take], server_port),
+            }
+        } else {
+            self.probe.bytes[i].extend_from_slice(&d[..take]);
+            self.probe.order.push((dir, take));
+            detect(&self.probe.bytes[0], &self.probe.bytes[1], server_port)
+        };
+        match detection {
+            Detection::NeedMore if take < d.len() => self.give_up(cx),
             Detection::NeedMore => {
-                if take < d.len() {
-                    self.give_up(cx);
+                if in_place {
+                    self.probe.bytes[i].extend_from_slice(d);
+                    self.probe.order.push((dir, take));
                 }
             }
             Detection::Unknown => self.give_up(cx),
@@ -401,9 +393,8 @@ impl App {
                     at[j] += n;
                     self.data(dir, piece, cx);
                 }
-                if take < d.len() {
-                    self.data(dir, &d[take..], cx);
-                }
+                let rest = if in_place { d } else { &d[take..] };
+                self.data(dir, rest, cx);
             }
         }
     }
