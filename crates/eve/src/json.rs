@@ -24,25 +24,22 @@ pub fn first_key(out: &mut Vec<u8>, name: &'static str) {
     out.extend_from_slice(b"\":");
 }
 
-/// A string known to need no escaping (this crate's own names, numbers,
-/// addresses), quoted.
+/// Text known to need no escaping (this crate's own names, numbers,
+/// addresses, Community IDs), quoted. Bytes, so that text built as bytes
+/// needs no UTF-8 check to be written.
 #[inline]
-pub fn quoted(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
-}
-
-/// Bytes known to be ASCII that needs no escaping, quoted.
-#[inline]
-pub fn quoted_ascii(out: &mut Vec<u8>, s: &[u8]) {
-    debug_assert!(
-        s.iter()
-            .all(|b| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\')
-    );
+pub fn quoted(out: &mut Vec<u8>, s: impl AsRef<[u8]>) {
+    let s = s.as_ref();
+    debug_assert!(s.iter().all(|&b| needs_no_escape(b)));
     out.push(b'"');
     out.extend_from_slice(s);
     out.push(b'"');
+}
+
+/// Whether serde_json writes this byte of a string as it is.
+#[inline]
+fn needs_no_escape(b: u8) -> bool {
+    b >= 0x20 && b != b'"' && b != b'\\'
 }
 
 /// Any string, escaped as serde_json escapes it. Most need nothing
@@ -50,7 +47,7 @@ pub fn quoted_ascii(out: &mut Vec<u8>, s: &[u8]) {
 /// copies them.
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if s.bytes().all(needs_no_escape) {
         quoted(out, s);
         Ok(())
     } else {

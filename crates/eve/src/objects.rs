@@ -153,11 +153,7 @@ pub struct Hex8(pub u8);
 
 impl Hex8 {
     fn digits(self) -> [u8; 2] {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        [
-            HEX[usize::from(self.0 >> 4)],
-            HEX[usize::from(self.0 & 0xf)],
-        ]
+        fumidai_wire::ipfmt::hex_byte(self.0)
     }
 
     fn write_json(self, out: &mut Vec<u8>) {

@@ -267,7 +267,7 @@ impl Header<'_> {
         }
         if let Some(a) = self.src_ip {
             key(out, "src_ip");
-            crate::json::quoted_ascii(out, fumidai_wire::ipfmt::Text::of(a).as_bytes());
+            quoted(out, fumidai_wire::ipfmt::Text::of(a).as_bytes());
         }
         if let Some(p) = self.src_port {
             key(out, "src_port");
@@ -275,7 +275,7 @@ impl Header<'_> {
         }
         if let Some(a) = self.dest_ip {
             key(out, "dest_ip");
-            crate::json::quoted_ascii(out, fumidai_wire::ipfmt::Text::of(a).as_bytes());
+            quoted(out, fumidai_wire::ipfmt::Text::of(a).as_bytes());
         }
         if let Some(p) = self.dest_port {
             key(out, "dest_port");
@@ -318,7 +318,7 @@ impl Header<'_> {
         }
         if let Some(c) = &self.community_id {
             key(out, "community_id");
-            crate::json::quoted_ascii(out, c.as_bytes());
+            quoted(out, c.as_bytes());
         }
         if let Some(a) = self.app_proto {
             key(out, "app_proto");

@@ -418,14 +418,12 @@ fn private(i: &[u8]) -> IResult<&[u8], Private<'_>> {
 /// The reference id as Suricata writes it: four hex bytes joined by colons.
 pub fn reference_id_hex(id: [u8; 4]) -> String {
     // Every NTP packet's record has one: built directly, not through fmt.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(11);
     for (i, b) in id.into_iter().enumerate() {
         if i > 0 {
             s.push(':');
         }
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xf)]));
+        s.extend(fumidai_wire::ipfmt::hex_byte(b).map(char::from));
     }
     s
 }

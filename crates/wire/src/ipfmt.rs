@@ -96,13 +96,14 @@ impl Text {
                 t.len = (45 - left) as u8;
             }
             IpAddr::V6(a) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                for (i, seg) in a.segments().into_iter().enumerate() {
+                for (i, pair) in a.octets().chunks_exact(2).enumerate() {
                     if i > 0 {
                         t.push(b':');
                     }
-                    for shift in [12, 8, 4, 0] {
-                        t.push(HEX[usize::from((seg >> shift) & 0xf)]);
+                    for &b in pair {
+                        let [hi, lo] = hex_byte(b);
+                        t.push(hi);
+                        t.push(lo);
                     }
                 }
             }
@@ -127,6 +128,14 @@ impl Text {
         // Only ASCII is ever written to the buffer.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
+}
+
+/// A byte as two lower-case hex digits, as EVE writes IPv6 groups, TCP
+/// flags and NTP reference ids.
+#[inline]
+pub fn hex_byte(b: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]
 }
 
 /// `#[serde(serialize_with = "fumidai_wire::ipfmt::ser")]`
