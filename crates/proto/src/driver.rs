@@ -198,6 +198,47 @@ impl<P: StreamParser> StreamDriver<P> {
     }
 }
 
+/// Drives `parser` as the input itself says, the form of the fuzz
+/// targets' inputs and of the regression seeds they leave: each step reads
+/// a control byte (bit 0 the direction, bits 1–6 a piece length of 0–63,
+/// bit 7 a gap of that length plus one instead of bytes; 0xff ends both
+/// directions), so that the cutting, gaps and repeated ends are explored
+/// too. `after_events` sees the events of each step, both ends included.
+pub fn play_script<P: StreamParser>(
+    parser: P,
+    data: &[u8],
+    mut after_events: impl FnMut(&mut StreamDriver<P>, &[P::Event]),
+) {
+    let mut d = StreamDriver::new(parser, 4096);
+    let mut ev = Vec::new();
+    let mut rest = data;
+    while let Some((&ctl, tail)) = rest.split_first() {
+        let dir = if ctl & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let len = usize::from((ctl >> 1) & 0x3f).min(tail.len());
+        let before = ev.len();
+        if ctl == 0xff {
+            d.end(Direction::ToServer, &mut ev);
+            d.end(Direction::ToClient, &mut ev);
+            rest = tail;
+        } else if ctl & 0x80 != 0 {
+            d.gap(dir, len as u64 + 1, &mut ev);
+            rest = tail;
+        } else {
+            d.feed(dir, &tail[..len], &mut ev);
+            rest = &tail[len..];
+        }
+        after_events(&mut d, &ev[before..]);
+    }
+    let before = ev.len();
+    d.end(Direction::ToServer, &mut ev);
+    d.end(Direction::ToClient, &mut ev);
+    after_events(&mut d, &ev[before..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -553,36 +553,19 @@ fn bad_bdat_tail_and_pipelined_data_after_the_server_left() {
     assert_eq!(done[1].email.as_ref().unwrap().urls, ["x.example/\r\n"]);
 }
 
-/// The fuzz target's driver (fuzz/fuzz_targets/common.rs): control bytes
-/// say direction, length, gaps and ends, and ends may come more than once.
+/// The fuzz target's run of a seed (fuzz/fuzz_targets/smtp.rs): control
+/// bytes say direction, length, gaps and ends, and ends may come more than
+/// once.
 fn fuzz_drive(data: &[u8]) {
     let cfg = SmtpConfig {
         max_line: 256,
         max_txs: 4,
         ..SmtpConfig::default()
     };
-    let mut d = StreamDriver::new(SmtpParser::new(cfg), 4096);
-    let (mut ev, mut done) = (Vec::new(), Vec::new());
-    let mut rest = data;
-    while let Some((&ctl, tail)) = rest.split_first() {
-        let dir = if ctl & 1 == 0 { TS } else { TC };
-        let len = usize::from((ctl >> 1) & 0x3f).min(tail.len());
-        let before = ev.len();
-        if ctl == 0xff {
-            d.end(TS, &mut ev);
-            d.end(TC, &mut ev);
-            rest = tail;
-        } else if ctl & 0x80 != 0 {
-            d.gap(dir, len as u64 + 1, &mut ev);
-            rest = tail;
-        } else {
-            d.feed(dir, &tail[..len], &mut ev);
-            rest = &tail[len..];
-        }
-        collect(&mut d, &ev[before..], &mut done);
-    }
-    d.end(TS, &mut ev);
-    d.end(TC, &mut ev);
+    let mut done = Vec::new();
+    crate::driver::play_script(SmtpParser::new(cfg), data, |d, ev| {
+        collect(d, ev, &mut done);
+    });
 }
 
 /// Found by the fuzzer: a message whose end comes after the connection was
