@@ -177,19 +177,10 @@ impl sv::Policy for Encap {
                     .map(|(w, why)| ((*w).to_owned(), (*why).to_owned()))
             })
             .collect();
-        if let Some(app) = matcher.get("app_proto").and_then(Value::as_str)
-            && !OUR_APP_PROTOS.contains(&app)
-        {
-            without.push((
-                "app_proto".to_owned(),
-                format!("Suricata's detection ({app}) of a protocol fumidai does not parse"),
-            ));
-        }
-        if without.is_empty() {
-            Plan::Run
-        } else {
-            Plan::Without(without)
-        }
+        without.extend(sv::foreign_app_proto(matcher, |a| {
+            OUR_APP_PROTOS.contains(&a)
+        }));
+        Plan::without(without)
     }
 
     fn stats(&self, _: &TestFile) -> Result<(), String> {

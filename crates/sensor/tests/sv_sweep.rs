@@ -117,19 +117,10 @@ impl sv::Policy for Policy {
             .keys()
             .filter_map(|k| self.without.get(k).map(|why| (k.clone(), why.clone())))
             .collect();
-        if let Some(app) = matcher.get("app_proto").and_then(Value::as_str)
-            && !self.app_protos.iter().any(|a| a == app)
-        {
-            without.push((
-                "app_proto".to_owned(),
-                format!("Suricata's detection of {app}, a protocol fumidai does not parse"),
-            ));
-        }
-        if without.is_empty() {
-            Plan::Run
-        } else {
-            Plan::Without(without)
-        }
+        without.extend(sv::foreign_app_proto(matcher, |a| {
+            self.app_protos.iter().any(|p| p == a)
+        }));
+        Plan::without(without)
     }
 
     fn stats(&self, _: &TestFile) -> Result<(), String> {

@@ -213,11 +213,7 @@ impl sv::Policy for Truth {
                 .filter(|(k, _)| matcher.contains_key(*k))
                 .map(|(k, why)| ((*k).to_owned(), (*why).to_owned()))
                 .collect();
-            if without.is_empty() {
-                sv::Plan::Run
-            } else {
-                sv::Plan::Without(without)
-            }
+            sv::Plan::without(without)
         };
         match matcher.get("event_type").and_then(Value::as_str) {
             Some(t) if SV_RUN.contains(&t) => run(),

@@ -57,6 +57,33 @@ pub enum Plan {
     Skip(String),
 }
 
+impl Plan {
+    /// Run without `keys`, or as written when there are none.
+    pub fn without(keys: Vec<(String, String)>) -> Plan {
+        if keys.is_empty() {
+            Plan::Run
+        } else {
+            Plan::Without(keys)
+        }
+    }
+}
+
+/// The `app_proto` key of a filter on a protocol fumidai does not parse
+/// (Suricata's detection of it, or its `failed`), with why; `parsed` says
+/// which names are fumidai's.
+pub fn foreign_app_proto(
+    matcher: &Map<String, Value>,
+    parsed: impl Fn(&str) -> bool,
+) -> Option<(String, String)> {
+    let app = matcher.get("app_proto").and_then(Value::as_str)?;
+    (!parsed(app)).then(|| {
+        (
+            "app_proto".to_owned(),
+            format!("Suricata's detection of {app}, a protocol fumidai does not parse"),
+        )
+    })
+}
+
 /// The caller's judgement of what in a test applies to fumidai.
 pub trait Policy {
     /// Why a top-level `args:` entry leaves the checks meaningful; `None`
