@@ -118,14 +118,14 @@ impl Headers {
         let h = self;
         // The name, lower-cased on the stack: most headers are none of
         // those below, and cost no allocation at all.
-        let name = trim(name);
+        let name = name.trim_ascii();
         let mut lower = [0u8; 20];
         let Some(lname) = lower.get_mut(..name.len()) else {
             return;
         };
         lname.copy_from_slice(name);
         lname.make_ascii_lowercase();
-        let raw = trim(value);
+        let raw = value.trim_ascii();
         let value = || Some(truncate(lossy(raw), max_value));
         match &*lname {
             b"host" => h.host = value(),
@@ -921,7 +921,7 @@ impl HttpParser {
         let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
         let colon = memchr(b':', line).filter(|_| !folded);
         if let Some(c) = colon {
-            let name = trim(&line[..c]);
+            let name = line[..c].trim_ascii();
             self.last_req_header.clear();
             self.last_req_header
                 .extend_from_slice(&name[..name.len().min(128)]);
@@ -1230,18 +1230,6 @@ fn is_ws(c: u8) -> bool {
     c == b' ' || c == b'\t'
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
-}
-
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -1277,13 +1265,13 @@ fn http_version(i: &[u8]) -> IResult<&[u8], &[u8]> {
 /// the last one if it looks like `HTTP/x.y`, and the target whatever lies
 /// between, as sent (`CONNECT host:25 / HTTP/1.0` has target `host:25 /`).
 fn parse_request_line(line: &[u8]) -> Option<RequestLine> {
-    let line = trim(line);
+    let line = line.trim_ascii();
     let method_len = line.iter().position(|&c| is_ws(c)).unwrap_or(line.len());
     let method = &line[..method_len];
     if method.is_empty() || method.len() > 32 || !method.iter().all(|&c| is_tchar(c)) {
         return None;
     }
-    let rest = trim(&line[method_len..]);
+    let rest = line[method_len..].trim_ascii();
     if rest.is_empty() {
         // A method alone is not a request.
         return None;
@@ -1297,11 +1285,11 @@ fn parse_request_line(line: &[u8]) -> Option<RequestLine> {
         last_start > 0 && last.len() >= 5 && last[..5].eq_ignore_ascii_case(b"HTTP/");
     let (uri, protocol) = match http_version(last) {
         Ok((&[], v)) => (
-            trim(&rest[..last_start]),
+            rest[..last_start].trim_ascii(),
             Some(lossy(v).to_ascii_uppercase()),
         ),
         _ if looks_like_version => (
-            trim(&rest[..last_start]),
+            rest[..last_start].trim_ascii(),
             Some(lossy(last).to_ascii_uppercase()),
         ),
         _ => (rest, None),
@@ -1431,7 +1419,7 @@ fn parse_status_line(line: &[u8]) -> Option<StatusLine> {
             protocol,
             status: lossy(code).parse().ok()?,
             status_text: None,
-            reason: lossy(trim(reason)),
+            reason: lossy(reason.trim_ascii()),
         });
     }
     // Any other code token (`2XX`, `2000`) is kept as sent: Suricata logs
@@ -1445,13 +1433,13 @@ fn parse_status_line(line: &[u8]) -> Option<StatusLine> {
         protocol,
         status: 0,
         status_text: Some(lossy(code)),
-        reason: lossy(trim(after)),
+        reason: lossy(after.trim_ascii()),
     })
 }
 
 /// A chunk-size line: hex digits, optionally followed by `;extensions`.
 fn parse_chunk_size(line: &[u8]) -> Option<u64> {
-    let line = trim(line);
+    let line = line.trim_ascii();
     let hex_end = line
         .iter()
         .position(|c| !c.is_ascii_hexdigit())
@@ -1459,7 +1447,7 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
     if hex_end == 0 || hex_end > 15 {
         return None;
     }
-    let tail = trim(&line[hex_end..]);
+    let tail = line[hex_end..].trim_ascii();
     if !(tail.is_empty() || tail.starts_with(b";")) {
         return None;
     }

@@ -255,7 +255,7 @@ impl MessageParser {
                 } else if line[0] == b' ' || line[0] == b'\t' {
                     // Folded: Suricata joins continuation lines without the
                     // line break and leading white space; so do we.
-                    let cont = trim_start(line);
+                    let cont = line.trim_ascii_start();
                     let room = self.limits.max_header.saturating_sub(self.header.len());
                     self.header.extend_from_slice(&cont[..cont.len().min(room)]);
                 } else {
@@ -276,14 +276,14 @@ impl MessageParser {
         let Some(colon) = memchr::memchr(b':', &h) else {
             return;
         };
-        let name = String::from_utf8_lossy(trim(&h[..colon])).to_ascii_lowercase();
-        let value = trim(&h[colon + 1..]);
+        let name = String::from_utf8_lossy(h[..colon].trim_ascii()).to_ascii_lowercase();
+        let value = h[colon + 1..].trim_ascii();
         if self.email.shellshock.is_none()
             && let Some(f) = crate::shellshock::scan(value, crate::shellshock::Encoding::Raw)
         {
             self.email.shellshock = Some(Box::new(crate::shellshock::Hit::new(
                 "header",
-                Some(trim(&h[..colon])),
+                Some(h[..colon].trim_ascii()),
                 f,
             )));
         }
@@ -447,7 +447,7 @@ impl MessageParser {
             Encoding::Plain => lossy(line),
             Encoding::QuotedPrintable => decode_qp(line),
             Encoding::Base64 => {
-                match base64::engine::general_purpose::STANDARD.decode(trim(line)) {
+                match base64::engine::general_purpose::STANDARD.decode(line.trim_ascii()) {
                     Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                     Err(_) => lossy(line),
                 }
@@ -505,23 +505,6 @@ fn cut(mut s: String, max: usize) -> String {
         s.truncate(c);
     }
     s
-}
-
-fn trim_start(b: &[u8]) -> &[u8] {
-    let i = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    &b[i..]
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let b = trim_start(b);
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(0, |e| e + 1);
-    &b[..end]
 }
 
 /// Splits an address list as Suricata's `email.to`/`email.cc` do: at

@@ -717,7 +717,11 @@ impl SmtpParser {
     /// One command line; `cut`: its first `max_line` bytes, kept as sent
     /// to the end (Suricata logs a cut HELO with whatever it ends in).
     fn command(&mut self, line: &[u8], cut: bool, ev: &mut Vec<SmtpEvent>) {
-        let line = if cut { trim_start(line) } else { trim(line) };
+        let line = if cut {
+            line.trim_ascii_start()
+        } else {
+            line.trim_ascii()
+        };
         if line.is_empty() {
             return;
         }
@@ -727,9 +731,9 @@ impl SmtpParser {
             .unwrap_or(line.len());
         let verb = String::from_utf8_lossy(&line[..verb_end]).to_ascii_uppercase();
         let arg = if cut {
-            trim_start(&line[verb_end..])
+            line[verb_end..].trim_ascii_start()
         } else {
-            trim(&line[verb_end..])
+            line[verb_end..].trim_ascii()
         };
         self.shellshock_command(&line[..verb_end], arg);
         match verb.as_str() {
@@ -1166,26 +1170,6 @@ impl StreamParser for SmtpParser {
     }
 }
 
-fn trim_start(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    &b[s..]
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |e| e + 1);
-    &b[s..e]
-}
-
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -1198,20 +1182,20 @@ fn first_word(s: &str) -> Option<String> {
 /// space after the colon and a missing pair of angle brackets.
 fn path_argument(arg: &[u8], keyword: &[u8]) -> (String, String, Vec<String>) {
     let rest = if arg.len() >= keyword.len() && arg[..keyword.len()].eq_ignore_ascii_case(keyword) {
-        trim(&arg[keyword.len()..])
+        arg[keyword.len()..].trim_ascii()
     } else {
         // `MAIL FROM <a@b>` and other deviations: take what follows the verb.
         let colon = memchr(b':', arg).map_or(0, |i| i + 1);
-        trim(&arg[colon..])
+        arg[colon..].trim_ascii()
     };
     let (path, params) = if rest.first() == Some(&b'<') {
         match memchr(b'>', rest) {
-            Some(i) => (&rest[..=i], trim(&rest[i + 1..])),
+            Some(i) => (&rest[..=i], rest[i + 1..].trim_ascii()),
             None => (rest, &b""[..]),
         }
     } else {
         let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
-        (&rest[..end], trim(&rest[end..]))
+        (&rest[..end], rest[end..].trim_ascii())
     };
     let raw = lossy(path);
     let bare = raw.trim_start_matches('<').trim_end_matches('>').to_owned();
