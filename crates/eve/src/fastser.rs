@@ -203,27 +203,26 @@ impl ser::SerializeSeq for Compound<'_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result {
-        ser::SerializeSeq::end(self)
-    }
+/// Tuples are written as lists, as serde_json writes them.
+macro_rules! as_seq {
+    ($($trait:ident::$method:ident),*) => {
+        $(impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result {
+                ser::SerializeSeq::serialize_element(self, v)
+            }
+            fn end(self) -> Result {
+                ser::SerializeSeq::end(self)
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result {
-        ser::SerializeSeq::end(self)
-    }
-}
+as_seq!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();

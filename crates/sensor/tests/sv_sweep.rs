@@ -26,6 +26,18 @@ struct Policy {
     checks: BTreeMap<String, String>,
 }
 
+fn list(v: &Value, what: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("policy.yaml: {what} is a list"))
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .unwrap_or_else(|| panic!("policy.yaml: {what}: strings"))
+                .to_owned()
+        })
+        .collect()
+}
+
 fn map(v: &Value, what: &str) -> BTreeMap<String, String> {
     v.as_object()
         .unwrap_or_else(|| panic!("policy.yaml: {what} is a map"))
@@ -46,23 +58,13 @@ impl Policy {
         let text = std::fs::read_to_string(&path).expect("pcaps/sv/policy.yaml");
         let v: Value = serde_norway::from_str(&text).expect("policy.yaml parses");
         Policy {
-            counted: v["counted"]
-                .as_array()
-                .expect("counted")
-                .iter()
-                .map(|s| s.as_str().expect("event type").to_owned())
-                .collect(),
+            counted: list(&v["counted"], "counted"),
             aliases: map(&v["aliases"], "aliases"),
             target: v["target"].as_f64().expect("target"),
             not_counted: map(&v["not_counted"], "not_counted"),
             args: map(&v["args"], "args"),
             without: map(&v["without"], "without"),
-            app_protos: v["app_protos"]
-                .as_array()
-                .expect("app_protos")
-                .iter()
-                .map(|s| s.as_str().expect("app_proto").to_owned())
-                .collect(),
+            app_protos: list(&v["app_protos"], "app_protos"),
             checks: map(&v["checks"], "checks"),
         }
     }
