@@ -53,7 +53,7 @@ fn command(i: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// A line's prefix (if any) and command.
-type Head<'a> = (Option<&'a [u8]>, &'a [u8]);
+pub type Head<'a> = (Option<&'a [u8]>, &'a [u8]);
 
 fn head(i: &[u8]) -> IResult<&[u8], Head<'_>> {
     (
@@ -61,6 +61,14 @@ fn head(i: &[u8]) -> IResult<&[u8], Head<'_>> {
         preceded(nom::character::complete::space0, command),
     )
         .parse(i)
+}
+
+/// A line's prefix (if any) and command, read as [`parse_message`] reads
+/// them but without building the message: detection sees the first line
+/// of every stream, nearly all of them another protocol's, and turns those
+/// down by their command alone.
+pub fn prefix_and_command(line: &[u8]) -> Option<Head<'_>> {
+    head(line).ok().map(|(_, h)| h)
 }
 
 /// Parses one line (without its line end). `None` when it has no command.

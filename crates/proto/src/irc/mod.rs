@@ -735,28 +735,6 @@ fn first_line(data: &[u8]) -> Option<&[u8]> {
     Some(l.strip_suffix(b"\r").unwrap_or(l))
 }
 
-/// The command of a line with neither tags nor prefix, as far as the
-/// parser would read it (letters or digits); `None` for a line with either,
-/// which only the parser can tell. Detection sees the first line of every
-/// stream, nearly all of them another protocol's: this turns those down
-/// before the parser allocates a message.
-fn bare_command(line: &[u8]) -> Option<&[u8]> {
-    // The parser's `space0`: spaces and tabs.
-    let start = line
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(line.len());
-    let rest = &line[start..];
-    if start == 0 && matches!(rest.first(), Some(b'@' | b':')) {
-        return None;
-    }
-    let end = rest
-        .iter()
-        .position(|c| !c.is_ascii_alphanumeric())
-        .unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
 /// Whether the partial `word` could still become one of `words`.
 fn could_be(word: &[u8], words: &[&[u8]]) -> bool {
     words
@@ -779,8 +757,11 @@ fn probe_client(data: &[u8], depth: u8) -> Probe {
             Probe::NoMatch
         };
     };
-    if bare_command(line).is_some_and(|c| !CLIENT_OPENERS.iter().any(|w| w.eq_ignore_ascii_case(c)))
-    {
+    // Only a client's opener, without a prefix, is worth parsing.
+    let Some((None, cmd)) = message::prefix_and_command(line) else {
+        return Probe::NoMatch;
+    };
+    if !CLIENT_OPENERS.iter().any(|w| w.eq_ignore_ascii_case(cmd)) {
         return Probe::NoMatch;
     }
     let cfg = IrcConfig::default();
@@ -816,18 +797,24 @@ fn probe_server(data: &[u8]) -> Probe {
             Probe::NoMatch
         };
     };
-    if bare_command(line).is_some_and(|c| !SERVER_OPENERS.iter().any(|w| w.eq_ignore_ascii_case(c)))
-    {
+    // Only a server's opener, or a welcome numeric after a prefix, is
+    // worth parsing.
+    let Some((prefix, cmd)) = message::prefix_and_command(line) else {
+        return Probe::NoMatch;
+    };
+    let numeric_welcome = matches!(
+        cmd,
+        b"001" | b"002" | b"003" | b"004" | b"005" | b"020" | b"439" | b"451"
+    );
+    let worth = SERVER_OPENERS.iter().any(|w| w.eq_ignore_ascii_case(cmd))
+        || (numeric_welcome && prefix.is_some());
+    if !worth {
         return Probe::NoMatch;
     }
     let cfg = IrcConfig::default();
     let Some(m) = parse_message(line, &cfg) else {
         return Probe::NoMatch;
     };
-    let numeric_welcome = matches!(
-        m.command.as_str(),
-        "001" | "002" | "003" | "004" | "005" | "020" | "439" | "451"
-    );
     match m.command.as_str() {
         "NOTICE" | "PING" if !m.params.is_empty() => Probe::Match,
         "ERROR" if !m.params.is_empty() => Probe::Match,

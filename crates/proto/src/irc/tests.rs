@@ -340,9 +340,9 @@ mod props {
 
 proptest::proptest! {
     /// Detection's shortcut never turns down a line whose parsed command
-    /// is an opener: it reads the command as the parser does.
+    /// is an opener: it reads the prefix and command as the parser does.
     #[test]
-    fn the_bare_command_shortcut_agrees_with_the_parser(
+    fn the_command_shortcut_agrees_with_the_parser(
         lead in "[ \t]{0,2}",
         head in "(@a=b |:srv |)",
         cmd in "(NICK|nick|User|CAP|PASS|NOTICE|ping|ERROR|001|GET|HTTP/1.1|220|EHLO|NICKS|N1CK)",
@@ -351,11 +351,13 @@ proptest::proptest! {
     ) {
         let line = format!("{lead}{head}{cmd}{sep}{rest}");
         let b = line.as_bytes();
-        if let Some(c) = super::bare_command(b) {
-            let parsed = super::message::parse_message(b, &super::IrcConfig::default());
-            if let Some(m) = parsed {
-                proptest::prop_assert!(m.command.as_bytes().eq_ignore_ascii_case(c), "{line:?}: {:?} vs {:?}", m.command, String::from_utf8_lossy(c));
-            }
+        let parsed = super::message::parse_message(b, &super::IrcConfig::default());
+        if let Some(m) = parsed {
+            let Some((prefix, c)) = super::message::prefix_and_command(b) else {
+                return Err(proptest::test_runner::TestCaseError::fail(format!("{line:?}: no command")));
+            };
+            proptest::prop_assert!(m.command.as_bytes().eq_ignore_ascii_case(c), "{line:?}: {:?} vs {:?}", m.command, String::from_utf8_lossy(c));
+            proptest::prop_assert_eq!(m.prefix.is_some(), prefix.is_some(), "{:?}", line);
         }
     }
 }
