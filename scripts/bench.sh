@@ -87,7 +87,12 @@ print("%s/%s/%s" % (l.get("p50", "-"), l.get("p99", "-"), l.get("max", "-")) if 
 printf 'eve:\n  outputs: []\n' >"$out/no-output.yaml"
 for pcap in "${pcaps[@]}"; do
   read -r packets bytes < <(capinfos -c -d -M -T -r "$pcap" | awk -F'\t' '{print $2, $3}')
-  # Warm the page cache so every tool reads from memory.
+  # Every tool reads from memory, and from the same page cache: a file just written
+  # (mergecap, cp) is cached in the pieces it was written in, one read back sequentially in
+  # large folios on kernels whose page cache has them, and mapping the file costs the
+  # kernel less then. Dropping the file's pages and reading it once makes that state the
+  # same whatever wrote the file (the drop touches this file's pages only).
+  dd if="$pcap" iflag=nocache count=0 status=none 2>/dev/null || true
   cat "$pcap" >/dev/null
   echo
   echo "capture: $pcap ($packets packets, $bytes bytes), best of $runs, $(nproc) cores"

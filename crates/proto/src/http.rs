@@ -420,6 +420,11 @@ impl HttpParser {
         }
         let id = self.next_id;
         self.next_id += 1;
+        // A transaction is most of a kilobyte and most connections have one
+        // open at a time: a first push would otherwise reserve room for four.
+        if self.txs.len() == self.txs.capacity() {
+            self.txs.reserve_exact(self.txs.len().max(1));
+        }
         self.txs.push_back(HttpTx {
             id,
             request: None,

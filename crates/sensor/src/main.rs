@@ -2,6 +2,7 @@
 //! and UDP amplification, writing Suricata EVE JSON.
 
 mod afpacket;
+mod alloc;
 mod batch;
 mod capture;
 mod cli;
@@ -29,6 +30,7 @@ use crate::progress::human_bytes;
 use crate::run::{Input, RunReport, Signals};
 
 fn main() -> ExitCode {
+    alloc::tune();
     if let Some(code) = subcommand() {
         return code;
     }
