@@ -282,7 +282,6 @@ pub fn run(
         started,
         shared,
     )?;
-    let (pool_tx, pool_rx) = bounded::<Batch>(workers * 8);
     let mut txs = Vec::new();
     let mut handles = Vec::new();
     let flush = Duration::from_millis(cfg.capture.flush_ms.max(1));
@@ -302,6 +301,13 @@ pub fn run(
             (per_worker / capture::BATCH_BYTES as u64).clamp(4, 64) as usize
         }
     };
+    // Room in the pool for every batch that can exist at once (each
+    // worker's queue, the one it is working on, the capture thread's
+    // pending one), so none is ever freed and allocated again: a batch
+    // whose buffer was let go when the pool was full came back as a fresh
+    // allocation the next time the queues filled, and the allocator held
+    // both for a while (9 MiB of peak RSS with --pcap-reader libpcap).
+    let (pool_tx, pool_rx) = bounded::<Batch>(workers * (queue + 2));
     for i in 0..workers {
         // A ring worker's channel brings only stats requests and ticks.
         let (tx, rx) = bounded::<ToWorker>(if ring_mode { 16 } else { queue });
