@@ -15,8 +15,16 @@ use memmap2::{Mmap, MmapOptions};
 use super::Stop;
 use crate::prefetch;
 
-/// Bytes mapped at a time (more when one record is larger).
+/// Bytes mapped at a time, from file offsets that are multiples of it:
+/// where the page cache holds the file in 2 MiB folios (a file read back
+/// sequentially, on kernels whose page cache has large folios), the kernel
+/// maps such a window with one page-table entry rather than 512, and
+/// mapping and unmapping it cost next to nothing.
 pub const WINDOW: usize = 2 << 20;
+/// Also mapped, past a window's end: a record that starts in the window
+/// and ends beyond it is still read in place. A larger record gets a
+/// window of its own size.
+const TAIL: usize = 128 << 10;
 
 /// One mapped range of a capture file.
 pub struct Window {
@@ -94,7 +102,7 @@ impl MappedFile {
             .metadata()
             .map_err(|e| Stop::unreadable(e.to_string()))?
             .len();
-        let first = usize::try_from(size.min(WINDOW as u64)).unwrap_or(WINDOW);
+        let first = usize::try_from(size.min((WINDOW + TAIL) as u64)).unwrap_or(WINDOW);
         if first == 0 {
             return Err(Stop::unreadable("empty file".into()));
         }
@@ -136,6 +144,12 @@ impl MappedFile {
     pub fn next(&mut self) -> Result<Option<(Record<'_>, &Arc<Window>)>, Stop> {
         loop {
             let rel = (self.pos - self.window_start) as usize;
+            if rel >= WINDOW && self.pos < self.size {
+                // Past the window proper: the next one starts at this
+                // record's aligned offset (the tail's bytes are its first).
+                self.remap(self.pos, 0)?;
+                continue;
+            }
             let avail = self.window.get(rel..).unwrap_or_default();
             match self.reader.next(avail) {
                 Step::Packet { record, len } => {
@@ -164,15 +178,26 @@ impl MappedFile {
                             ),
                         ));
                     }
-                    let len = usize::try_from(left.min(WINDOW.max(need) as u64)).unwrap_or(need);
-                    let w = map(&self.file, self.pos, len)
-                        .map_err(|e| Stop::at(self.pos, format!("cannot map: {e}")))?;
-                    self.window = Arc::new(w);
-                    self.window_start = self.pos;
-                    self.warmed = 0;
+                    self.remap(self.pos, need)?;
                 }
                 Step::Bad(m) => return Err(Stop::at(self.pos, m)),
             }
         }
+    }
+
+    /// Maps the window that holds offset `at` and at least `need` bytes
+    /// from it (which the file has): from `at` rounded down to a multiple
+    /// of `WINDOW`, that and the tail, or more for a larger record.
+    fn remap(&mut self, at: u64, need: usize) -> Result<(), Stop> {
+        let start = at & !(WINDOW as u64 - 1);
+        let lead = (at - start) as usize;
+        let len = (WINDOW + TAIL).max(lead + need) as u64;
+        let len = usize::try_from(len.min(self.size - start)).unwrap_or(lead + need);
+        let w =
+            map(&self.file, start, len).map_err(|e| Stop::at(at, format!("cannot map: {e}")))?;
+        self.window = Arc::new(w);
+        self.window_start = start;
+        self.warmed = lead;
+        Ok(())
     }
 }

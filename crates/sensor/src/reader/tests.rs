@@ -104,6 +104,23 @@ fn records_across_window_boundaries_are_read_whole() {
 }
 
 #[test]
+fn records_larger_than_a_windows_tail_are_read_whole() {
+    // 190 KB records: larger than the bytes mapped past a window's end, so
+    // the one that straddles each window's end gets a window of its own.
+    let size = 190_000;
+    let n = (3 * mapped::WINDOW / size) as u32 + 2;
+    let mut f = synthetic(n, size);
+    f[16..20].copy_from_slice(&262_144u32.to_le_bytes()); // snaplen
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "jumbo.pcap", &f);
+    let (lib, lib_err) = read_all(&p, PcapReader::Libpcap);
+    let (map, err) = read_all(&p, PcapReader::Mmap);
+    assert_eq!((lib_err, err), (None, None));
+    assert_eq!(map.len(), n as usize);
+    assert!(lib == map);
+}
+
+#[test]
 fn compressed_captures_stream_through_their_decoder() {
     let dir = tempfile::tempdir().unwrap();
     let raw = synthetic(3000, 900);
