@@ -16,7 +16,7 @@
 //! out the command that follows it. It is streaming and keeps a few hundred
 //! bytes at most, so request bodies are scanned as they pass, never buffered.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 /// Which published probe a finding looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -193,13 +193,14 @@ impl Scanner {
         }
         let mut rest = data;
         while !rest.is_empty() && self.found.is_none() {
-            if self.encoding == Encoding::Raw
-                && self.prefix == Prefix::Idle
-                && !self.capturing
-                && self.escape.is_none()
-            {
-                // Fast path: nothing can start before the next `(`.
-                match memchr(b'(', rest) {
+            if self.prefix == Prefix::Idle && !self.capturing && self.escape.is_none() {
+                // Fast path: nothing can start before the next `(`, or,
+                // URL-encoded, before the next `%` (which may decode to one).
+                let next = match self.encoding {
+                    Encoding::Raw => memchr(b'(', rest),
+                    Encoding::Url => memchr2(b'(', b'%', rest),
+                };
+                match next {
                     Some(0) => {}
                     Some(i) => {
                         self.skip(&rest[..i]);
@@ -223,11 +224,29 @@ impl Scanner {
         }
     }
 
-    /// Bytes that cannot start a definition: only the last significant one matters.
+    /// Bytes that cannot start a definition: only the last significant one
+    /// matters. (URL-encoded, the run has no `%`: its bytes decode to
+    /// themselves, but `+` to a space.)
     fn skip(&mut self, run: &[u8]) {
         self.pos += run.len() as u64;
-        if let Some(&c) = run.iter().rev().find(|&&c| !is_space(c)) {
+        let url = self.encoding == Encoding::Url;
+        let blank = |c: u8| is_space(c) || (url && c == b'+');
+        if let Some(&c) = run.iter().rev().find(|&&c| !blank(c)) {
             self.last_sig = c;
+        }
+    }
+
+    /// `feed` without the fast path: the reference it must agree with.
+    #[cfg(test)]
+    fn feed_bytewise(&mut self, data: &[u8]) {
+        for &b in data {
+            if self.found.is_some() {
+                return;
+            }
+            match self.encoding {
+                Encoding::Raw => self.byte(b),
+                Encoding::Url => self.url_byte(b),
+            }
         }
     }
 
@@ -578,6 +597,21 @@ mod tests {
         }
     }
 
+    use proptest::strategy::Strategy;
+
+    /// A scanner fed `bytes` cut at `cuts` (taken modulo the length).
+    fn fed_in_pieces(enc: Encoding, bytes: &[u8], cuts: &[usize]) -> Scanner {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut s = Scanner::new(enc);
+        let mut at = 0;
+        for p in points.into_iter().chain([bytes.len()]) {
+            s.feed(&bytes[at..p]);
+            at = p;
+        }
+        s
+    }
+
     proptest::proptest! {
         #[test]
         fn any_cut_gives_the_same_finding(
@@ -590,15 +624,33 @@ mod tests {
             let text = format!("{pre}%28) {{ :; }}; /bin/id {post}\n() {{ x; }}; second");
             let bytes = text.as_bytes();
             let whole = scan(bytes, enc);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-            points.sort_unstable();
-            let mut s = Scanner::new(enc);
-            let mut at = 0;
-            for p in points.into_iter().chain([bytes.len()]) {
-                s.feed(&bytes[at..p]);
-                at = p;
-            }
-            proptest::prop_assert_eq!(s.take(), whole);
+            proptest::prop_assert_eq!(fed_in_pieces(enc, bytes, &cuts).take(), whole);
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_reading_byte_by_byte(
+            // Mostly the bytes the grammar turns on, so definitions,
+            // escapes and near misses are common.
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "(", ")", "{", "}", " ", "+", "%", "%28", "%29", "%7b", "%7B", "%2", "%zz",
+                        ";", "=", "a", "x=", ")(", "() {", "%28%29+%7b", "\n", "&",
+                    ]).prop_map(str::to_owned),
+                    "[ -~]{0,6}",
+                ],
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0usize..400, 0..4),
+            url in proptest::bool::ANY,
+        ) {
+            let enc = if url { Encoding::Url } else { Encoding::Raw };
+            let bytes = parts.concat().into_bytes();
+            let mut slow = Scanner::new(enc);
+            slow.feed_bytewise(&bytes);
+            let mut fast = fed_in_pieces(enc, &bytes, &cuts);
+            proptest::prop_assert_eq!((fast.pos, fast.last_sig), (slow.pos, slow.last_sig));
+            proptest::prop_assert_eq!(fast.take(), slow.take());
         }
 
         #[test]
