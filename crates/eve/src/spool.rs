@@ -86,7 +86,9 @@ impl Spool {
     fn count_records(&mut self) -> io::Result<u64> {
         let mut n = 0;
         let mut off = 0;
-        let mut buf = vec![0u8; 1 << 20];
+        // Sized by the file: a new spool (the usual case) is empty, and a
+        // megabyte zeroed for nothing is a megabyte of resident memory.
+        let mut buf = vec![0u8; self.len.min(1 << 20) as usize];
         while off < self.len {
             let got = self.file.read_at(&mut buf, off)?;
             if got == 0 {
