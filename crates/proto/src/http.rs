@@ -905,7 +905,9 @@ impl HttpParser {
         // a Host header), only counted as dropped.
         let too_many = h.lines as usize >= max_headers;
         if too_many {
-            h.dropped += 1;
+            // Saturating: a stream with no depth limit can send more than
+            // 2^32 lines, and the anomaly below must not fire again on wrap.
+            h.dropped = h.dropped.saturating_add(1);
         } else {
             h.lines += 1;
         }
