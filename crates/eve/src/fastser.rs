@@ -45,6 +45,18 @@ struct Ser<'a> {
     out: &'a mut Vec<u8>,
 }
 
+impl<'a> Ser<'a> {
+    /// Starts a list or an object, closed by `close`.
+    fn open(self, open: u8, close: u8) -> Compound<'a> {
+        self.out.push(open);
+        Compound {
+            out: self.out,
+            first: true,
+            close,
+        }
+    }
+}
+
 fn refuse<T>(what: &'static str) -> Result<T> {
     Err(Unsupported(what))
 }
@@ -129,12 +141,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         refuse("newtype variant")
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a>> {
-        self.out.push(b'[');
-        Ok(Compound {
-            out: self.out,
-            first: true,
-            close: b']',
-        })
+        Ok(self.open(b'[', b']'))
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a>> {
         self.serialize_seq(Some(len))
@@ -152,12 +159,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         refuse("tuple variant")
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>> {
-        self.out.push(b'{');
-        Ok(Compound {
-            out: self.out,
-            first: true,
-            close: b'}',
-        })
+        Ok(self.open(b'{', b'}'))
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'a>> {
         self.serialize_map(Some(len))

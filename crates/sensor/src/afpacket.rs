@@ -570,12 +570,12 @@ impl Ring {
         taken
     }
 
-    /// Waits until a block or frame may be ready, at most `timeout`.
     /// Whether the ring hands over single frames (V2) rather than blocks.
     pub fn per_frame(&self) -> bool {
         matches!(self.cursor, Cursor::V2 { .. })
     }
 
+    /// Waits until a block or frame may be ready, at most `timeout`.
     pub fn wait(&self, timeout: Duration) {
         let mut fd = libc::pollfd {
             fd: self.fd.as_raw_fd(),

@@ -39,7 +39,7 @@ impl CommunityId {
 
     pub fn as_str(&self) -> &str {
         // Always ASCII: "1:" and base64.
-        std::str::from_utf8(&self.0).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 }
 

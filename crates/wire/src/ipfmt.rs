@@ -126,7 +126,7 @@ impl Text {
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever written to the buffer.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
