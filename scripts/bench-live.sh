@@ -22,6 +22,14 @@
 # benches/suricata/stepping-stones.rules: rules that make it inspect what fumidai inspects).
 # One tcpreplay tops out at a few hundred thousand packets/s on 2 cores and busy-waits a
 # whole core: at "top" it, not the sensor, may be the ceiling (see ../shared/bench/README.md).
+# SENSOR_CPUS and REPLAY_CPUS (taskset lists, e.g. 1 and 0) pin every sensor to the same cores
+# and the generator to others, so each sensor gets the same budget and a slow one loses
+# packets instead of starving the generator: how to find where a sensor starts to lose when
+# the generator cannot outrun the machine. The kernel's delivery into the capture sockets
+# runs on the sending core (veth), so it is charged to neither sensor. LOOPS=N replays the
+# capture N times over (tcpreplay --loop), so that a sensor slower than the generator cannot
+# hide behind its capture buffer for the second or two one pass lasts; the flows then repeat,
+# so the alerts are not compared with -r's ("-").
 # Needs root, iproute2, tcpreplay, wireshark-common.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +40,10 @@ workers=${WORKERS:-2}
 methods=${METHODS:-"pcap af-packet af-packet-v2 af-packet-v2+rt"}
 flush=${FLUSH_MS:-1}
 elephant=${ELEPHANT:-2}
+loops=${LOOPS:-1}
+pin_sensor=() pin_replay=()
+[ -z "${SENSOR_CPUS:-}" ] || pin_sensor=(taskset -c "$SENSOR_CPUS")
+[ -z "${REPLAY_CPUS:-}" ] || pin_replay=(taskset -c "$REPLAY_CPUS")
 scripts/deps.sh bench
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked --bin fumidai >&2
@@ -83,6 +95,7 @@ PY
 
 # same_alerts WANT GOT: "yes", or "no:-M+N" (M alerts of -r missing, N not in -r).
 same_alerts() {
+  if [ "$loops" != 1 ]; then echo -; return; fi
   if cmp -s "$1" "$2"; then echo yes; else
     echo "no:-$(comm -23 "$1" "$2" | wc -l)+$(comm -13 "$1" "$2" | wc -l)"
   fi
@@ -92,7 +105,8 @@ same_alerts() {
 replay() {
   local speed=(--topspeed)
   [ "$2" = top ] || speed=(--mbps="$2")
-  ip netns exec "$tx" tcpreplay -i "$dev_tx" --preload-pcap "${speed[@]}" "$1" >"$work/replay.txt" 2>&1 \
+  [ "$loops" = 1 ] || speed+=(--loop="$loops")
+  ip netns exec "$tx" "${pin_replay[@]}" tcpreplay -i "$dev_tx" --preload-pcap "${speed[@]}" "$1" >"$work/replay.txt" 2>&1 \
     || { cat "$work/replay.txt" >&2; exit 1; }
   awk '/Actual:/ {print $2; exit}' "$work/replay.txt"
 }
@@ -117,7 +131,7 @@ run_fumidai() {
   if [ "$method" = af-packet-v2 ]; then method=af-packet tpacket=2 label="af-packet v2${sched:+ rt}"; fi
   printf 'capture:\n  method: %s\n  tpacket: %s\n  flush_ms: %s\n  buffer_size: 64mb\n' \
     "$method" "$tpacket" "$flush" >"$out/c.yaml"
-  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${sched[@]}" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
+  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${pin_sensor[@]}" "${sched[@]}" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
     -l "$out" --workers "$workers" --pidfile "$out/pid" --summary-json "$out/summary.json" 2>"$out/err" &
   pids+=($!)
   local waited=0
@@ -150,7 +164,7 @@ PY
 run_suricata() {
   local file=$1 mode=$2 rate=$3 out="$work/s"
   rm -rf "$out"; mkdir -p "$out"
-  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "$suricata" -c "$suricata_cfg" \
+  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${pin_sensor[@]}" "$suricata" -c "$suricata_cfg" \
     -S "$suricata_rules" "--$mode=$dev_rx" -l "$out" --pidfile "$out/pid" -k none >"$out/err" 2>&1 &
   pids+=($!)
   local waited=0
@@ -212,7 +226,8 @@ PY
 }
 
 lab=$(lab_of "$pcap")
-echo "capture: $lab ($(capinfos -c -M -T -r "$lab" | awk -F'\t' '{print $2}') packets), $(nproc) cores, $workers workers, flush_ms $flush"
+echo "capture: $lab ($(capinfos -c -M -T -r "$lab" | awk -F'\t' '{print $2}') packets$([ "$loops" = 1 ] || echo ", replayed $loops times over")), $(nproc) cores, $workers workers, flush_ms $flush"
+[ ${#pin_sensor[@]} = 0 ] || echo "sensors on CPUs $SENSOR_CPUS, generator on CPUs ${REPLAY_CPUS:-any}"
 "$bin" -q -r "$lab" -l "$work/ref" --workers "$workers"
 alerts "$work/ref/eve.json" >"$work/ref.alerts"
 ref_alerts="$work/ref.alerts"

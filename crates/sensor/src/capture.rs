@@ -333,6 +333,16 @@ impl Shards {
         Ok(())
     }
 
+    /// A capture file ended and another follows: every worker finishes the
+    /// first before any goes on (crate::rendezvous).
+    pub fn between_files(&mut self) -> Result<(), WorkerGone> {
+        self.tick()?;
+        for tx in &self.txs {
+            tx.send(ToWorker::Sync).map_err(|_| WorkerGone)?;
+        }
+        Ok(())
+    }
+
     /// A new capture file starts; if its time runs backwards, the flows of
     /// the previous timeline are ended and the clock restarts.
     pub fn new_timeline_if_backwards(&mut self, first_ts: Timestamp) -> Result<(), WorkerGone> {
@@ -498,6 +508,9 @@ pub fn replay(
             path: path.clone(),
             ..Default::default()
         };
+        if i > 0 {
+            shards.between_files()?;
+        }
         replay_file(path, how, i > 0, shards, stop, progress, &mut report)?;
         progress.file_done(path);
         reports.push(report);

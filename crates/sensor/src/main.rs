@@ -12,6 +12,7 @@ mod prefetch;
 mod privs;
 mod progress;
 mod reader;
+mod rendezvous;
 mod run;
 mod stats;
 mod summary;

@@ -23,6 +23,7 @@ use crate::batch::{Batch, ToWorker};
 use crate::capture::{self, FileReport, KernelStats, LiveOptions, Opened, Shards};
 use crate::config::{ChecksumValidation, Config, Policy, UrgentPolicy};
 use crate::progress::Progress;
+use crate::rendezvous::Rendezvous;
 use crate::stats::{self, FINAL, StatsPart};
 use crate::worker::{self, WorkerIo};
 
@@ -310,6 +311,7 @@ pub fn run(
     // allocation the next time the queues filled, and the allocator held
     // both for a while (9 MiB of peak RSS with --pcap-reader libpcap).
     let (pool_tx, pool_rx) = bounded::<Batch>(workers * (queue + 2));
+    let together = matches!(input, Input::Files(..)).then(|| Arc::new(Rendezvous::new(workers)));
     for i in 0..workers {
         // A ring worker's channel brings only stats requests and ticks.
         let (tx, rx) = bounded::<ToWorker>(if ring_mode { 16 } else { queue });
@@ -321,6 +323,7 @@ pub fn run(
             stats: stats_tx.clone(),
             index: i,
             live: matches!(input, Input::Live(_)),
+            together: together.clone(),
         };
         let engine = Engine::new(Arc::clone(&ecfg), Arc::clone(&det));
         let ring = rings.get_mut(i).and_then(Option::take);

@@ -1,5 +1,6 @@
 //! A worker thread: runs its engine over the batches it is sent.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -13,6 +14,7 @@ use crate::afpacket::{Ring, with_vlan};
 use crate::batch::{Batch, ToWorker};
 use crate::latency::{Latency, wall_micros};
 use crate::prefetch;
+use crate::rendezvous::{Attendance, Rendezvous};
 use crate::stats::{FINAL, StatsPart};
 
 /// How many packets ahead of the one being processed its successor's bytes
@@ -32,11 +34,26 @@ pub struct WorkerIo {
     /// Live capture: packet timestamps are wall-clock time, so the time
     /// from capture to EVE can be measured.
     pub live: bool,
+    /// Replay: where the workers meet at the end of each capture file and
+    /// before ending their flows, so that what one reads of another's
+    /// shared state does not depend on thread timing.
+    pub together: Option<Arc<Rendezvous>>,
+}
+
+impl WorkerIo {
+    /// Waits for the other workers (replay), having handed over its lines.
+    fn meet(&self, engine: &mut Engine) {
+        if let Some(r) = &self.together {
+            ship(engine, self);
+            r.wait();
+        }
+    }
 }
 
 /// Runs until the capture thread closes the channel, then ends every flow
 /// and reports the final counters.
 pub fn run(mut engine: Engine, io: WorkerIo) {
+    let _here = io.together.as_deref().map(Attendance);
     let mut latency = Latency::new();
     // Capture times of the packets of this batch that caused EVE lines.
     let mut caused: Vec<u64> = Vec::new();
@@ -83,13 +100,20 @@ pub fn run(mut engine: Engine, io: WorkerIo) {
                 });
             }
             ToWorker::EndAll(reason) => {
+                // The flows end once every worker has processed the packets
+                // before this point, and the next file starts once all
+                // have ended theirs.
+                io.meet(&mut engine);
                 end_all(&mut engine, &io, reason);
                 engine.reset_clock();
+                io.meet(&mut engine);
             }
+            ToWorker::Sync => io.meet(&mut engine),
             ToWorker::Checksums(on) => engine.set_checksums(on),
         }
         ship(&mut engine, &io);
     }
+    io.meet(&mut engine);
     end_all(&mut engine, &io, EndReason::Shutdown);
     let _ = io.stats.send(StatsPart {
         seq: FINAL,
