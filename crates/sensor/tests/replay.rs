@@ -233,7 +233,11 @@ fn one_worker_and_four_workers_write_the_same_events() {
 /// A little-endian classic pcap cut in two after `n` records, each part
 /// with the file header: what `tcpdump -C` or `-G` leaves when it rotates.
 fn cut_pcap(whole: &[u8], n: usize) -> (Vec<u8>, Vec<u8>) {
-    assert_eq!(&whole[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    assert_eq!(
+        &whole[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "a little-endian pcap"
+    );
     let mut at = 24;
     for _ in 0..n {
         let caplen = u32::from_le_bytes(whole[at + 8..at + 12].try_into().unwrap());
