@@ -271,11 +271,12 @@ fn print_summary(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
     };
     writeln!(
         out,
-        "fumidai: {source}{}: {pkts} packets, {} in {secs:.2} s ({:.0} packets/s, {} workers)",
+        "fumidai: {source}{}: {pkts} packets, {} in {secs:.2} s ({:.0} packets/s, {} worker{})",
         if r.interrupted { " (interrupted)" } else { "" },
         human_bytes(c.get("decoder.bytes")),
         pkts as f64 / secs,
         r.workers,
+        if r.workers == 1 { "" } else { "s" },
     )?;
     writeln!(
         out,
