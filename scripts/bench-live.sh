@@ -14,19 +14,24 @@
 # Environment: RATES (Mbit/s steps, "top" for tcpreplay --topspeed; default "200 500 1000
 # top"; empty: only the elephant), WORKERS (default 2), METHODS (fumidai's capture.method values,
 # af-packet-v2 being af-packet with capture.tpacket: 2, and any of them with "+rt" run under
-# real-time scheduling, chrt -f 1; default "pcap af-packet af-packet-v2 af-packet-v2+rt"),
+# real-time scheduling, chrt -f 1; default "pcap af-packet af-packet-v2 af-packet-v2+rt";
+# empty: no fumidai rows),
 # FLUSH_MS (capture.flush_ms, default 1: latency over wakeups),
 # ELEPHANT=GB (also replay the elephant capture, scripts/make-elephant.sh, at ELEPHANT_RATES,
 # default "1000 top"; GB default 2, 0 to skip), SURICATA_CONFIG (default the binary's own
 # etc/suricata/suricata.yaml, else /etc/suricata/suricata.yaml), SURICATA_RULES (default
-# benches/suricata/stepping-stones.rules: rules that make it inspect what fumidai inspects).
+# benches/suricata/stepping-stones.rules: rules that make it inspect what fumidai inspects),
+# SURICATA_MODES (default "af-packet pcap").
 # One tcpreplay tops out at a few hundred thousand packets/s on 2 cores and busy-waits a
 # whole core: at "top" it, not the sensor, may be the ceiling (see ../shared/bench/README.md).
 # SENSOR_CPUS and REPLAY_CPUS (taskset lists, e.g. 1 and 0) pin every sensor to the same cores
 # and the generator to others, so each sensor gets the same budget and a slow one loses
 # packets instead of starving the generator: how to find where a sensor starts to lose when
 # the generator cannot outrun the machine. The kernel's delivery into the capture sockets
-# runs on the sending core (veth), so it is charged to neither sensor. LOOPS=N replays the
+# runs on the sending core (veth), so it is charged to neither sensor. SENSOR_CPU_PERCENT=P
+# further caps every sensor at P % of one core (a CPU cgroup, in 10 ms periods so that a
+# throttled sensor stalls for at most a few milliseconds): one budget for all, smaller than
+# the generator's, so that where each starts to lose can be seen on 2 cores. LOOPS=N replays the
 # capture N times over (tcpreplay --loop), so that a sensor slower than the generator cannot
 # hide behind its capture buffer for the second or two one pass lasts; the flows then repeat,
 # so the alerts are not compared with -r's ("-").
@@ -37,13 +42,37 @@ cd "$(dirname "$0")/.."
 rates=${RATES-"200 500 1000 top"}
 elephant_rates=${ELEPHANT_RATES:-"1000 top"}
 workers=${WORKERS:-2}
-methods=${METHODS:-"pcap af-packet af-packet-v2 af-packet-v2+rt"}
+methods=${METHODS-"pcap af-packet af-packet-v2 af-packet-v2+rt"}
 flush=${FLUSH_MS:-1}
 elephant=${ELEPHANT:-2}
 loops=${LOOPS:-1}
 pin_sensor=() pin_replay=()
 [ -z "${SENSOR_CPUS:-}" ] || pin_sensor=(taskset -c "$SENSOR_CPUS")
 [ -z "${REPLAY_CPUS:-}" ] || pin_replay=(taskset -c "$REPLAY_CPUS")
+# The CPU cgroup for SENSOR_CPU_PERCENT: cgroup v2, else v1's cpu controller.
+cg=
+if [ -n "${SENSOR_CPU_PERCENT:-}" ]; then
+  quota=$((SENSOR_CPU_PERCENT * 100))
+  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+    cg=/sys/fs/cgroup/fumidai-bench-$$
+    mkdir "$cg"
+    echo "$quota 10000" >"$cg/cpu.max"
+  elif [ -d /sys/fs/cgroup/cpu ]; then
+    cg=/sys/fs/cgroup/cpu/fumidai-bench-$$
+    mkdir "$cg"
+    echo 10000 >"$cg/cpu.cfs_period_us"
+    echo "$quota" >"$cg/cpu.cfs_quota_us"
+  else
+    echo "bench-live.sh: SENSOR_CPU_PERCENT needs a CPU cgroup controller, and none is mounted" >&2
+    exit 1
+  fi
+fi
+# in_cgroup CMD...: runs CMD in that cgroup, if any. Outside the namespace: ip netns exec
+# mounts a /sys of its own, without the cgroup file systems.
+in_cgroup() {
+  if [ -z "$cg" ]; then "$@"; else sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"; fi
+}
 scripts/deps.sh bench
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked --bin fumidai >&2
@@ -63,6 +92,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   scripts/veth-lab.sh down "$name"
   rm -rf "$work"
+  [ -z "$cg" ] || rmdir "$cg" 2>/dev/null || true
 }
 trap cleanup EXIT
 scripts/veth-lab.sh up "$name"
@@ -125,13 +155,18 @@ header() {
 run_fumidai() {
   local file=$1 method=$2 rate=$3 out="$work/f" tpacket=3 label=$2 sched=()
   rm -rf "$out"; mkdir -p "$out"
+  if [ "${method%+rt}" != "$method" ] && [ -n "$cg" ]; then
+    # A CPU cgroup grants real-time tasks no time unless configured to.
+    echo "fumidai $method: skipped under SENSOR_CPU_PERCENT (real-time scheduling in a capped cgroup)"
+    return
+  fi
   if [ "${method%+rt}" != "$method" ]; then
     method=${method%+rt} sched=(chrt -f 1) label="${method} rt"
   fi
   if [ "$method" = af-packet-v2 ]; then method=af-packet tpacket=2 label="af-packet v2${sched:+ rt}"; fi
   printf 'capture:\n  method: %s\n  tpacket: %s\n  flush_ms: %s\n  buffer_size: 64mb\n' \
     "$method" "$tpacket" "$flush" >"$out/c.yaml"
-  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${pin_sensor[@]}" "${sched[@]}" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
+  in_cgroup ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${pin_sensor[@]}" "${sched[@]}" "$bin" -q -i "$dev_rx" -c "$out/c.yaml" \
     -l "$out" --workers "$workers" --pidfile "$out/pid" --summary-json "$out/summary.json" 2>"$out/err" &
   pids+=($!)
   local waited=0
@@ -164,7 +199,7 @@ PY
 run_suricata() {
   local file=$1 mode=$2 rate=$3 out="$work/s"
   rm -rf "$out"; mkdir -p "$out"
-  ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${pin_sensor[@]}" "$suricata" -c "$suricata_cfg" \
+  in_cgroup ip netns exec "$rx" /usr/bin/time -f "%U %S" -o "$out/time" "${pin_sensor[@]}" "$suricata" -c "$suricata_cfg" \
     -S "$suricata_rules" "--$mode=$dev_rx" -l "$out" --pidfile "$out/pid" -k none >"$out/err" 2>&1 &
   pids+=($!)
   local waited=0
@@ -227,7 +262,8 @@ PY
 
 lab=$(lab_of "$pcap")
 echo "capture: $lab ($(capinfos -c -M -T -r "$lab" | awk -F'\t' '{print $2}') packets$([ "$loops" = 1 ] || echo ", replayed $loops times over")), $(nproc) cores, $workers workers, flush_ms $flush"
-[ ${#pin_sensor[@]} = 0 ] || echo "sensors on CPUs $SENSOR_CPUS, generator on CPUs ${REPLAY_CPUS:-any}"
+[ -z "${SENSOR_CPUS:-}" ] || echo "sensors on CPUs $SENSOR_CPUS, generator on CPUs ${REPLAY_CPUS:-any}"
+[ -z "$cg" ] || echo "sensors capped at ${SENSOR_CPU_PERCENT} % of a core ($cg)"
 "$bin" -q -r "$lab" -l "$work/ref" --workers "$workers"
 alerts "$work/ref/eve.json" >"$work/ref.alerts"
 ref_alerts="$work/ref.alerts"
@@ -254,7 +290,7 @@ else
   "$suricata" -c "$suricata_cfg" -S "$suricata_rules" -r "$lab" -l "$work/sref" -k none >/dev/null 2>&1
   alerts "$work/sref/eve.json" >"$work/sref.alerts"
   suri_ref="$work/sref.alerts"
-  for mode in af-packet pcap; do
+  for mode in ${SURICATA_MODES:-af-packet pcap}; do
     for rate in $rates; do run_suricata "$lab" "$mode" "$rate"; done
   done
 fi
