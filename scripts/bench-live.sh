@@ -51,23 +51,6 @@ pin_sensor=() pin_replay=()
 [ -z "${REPLAY_CPUS:-}" ] || pin_replay=(taskset -c "$REPLAY_CPUS")
 # The CPU cgroup for SENSOR_CPU_PERCENT: cgroup v2, else v1's cpu controller.
 cg=
-if [ -n "${SENSOR_CPU_PERCENT:-}" ]; then
-  quota=$((SENSOR_CPU_PERCENT * 100))
-  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
-    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
-    cg=/sys/fs/cgroup/fumidai-bench-$$
-    mkdir "$cg"
-    echo "$quota 10000" >"$cg/cpu.max"
-  elif [ -d /sys/fs/cgroup/cpu ]; then
-    cg=/sys/fs/cgroup/cpu/fumidai-bench-$$
-    mkdir "$cg"
-    echo 10000 >"$cg/cpu.cfs_period_us"
-    echo "$quota" >"$cg/cpu.cfs_quota_us"
-  else
-    echo "bench-live.sh: SENSOR_CPU_PERCENT needs a CPU cgroup controller, and none is mounted" >&2
-    exit 1
-  fi
-fi
 # in_cgroup CMD...: runs CMD in that cgroup, if any. Outside the namespace: ip netns exec
 # mounts a /sys of its own, without the cgroup file systems.
 in_cgroup() {
@@ -95,6 +78,24 @@ cleanup() {
   [ -z "$cg" ] || rmdir "$cg" 2>/dev/null || true
 }
 trap cleanup EXIT
+# Made once the trap is set, so that it is removed however the script ends.
+if [ -n "${SENSOR_CPU_PERCENT:-}" ]; then
+  quota=$((SENSOR_CPU_PERCENT * 100))
+  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+    cg=/sys/fs/cgroup/fumidai-bench-$$
+    mkdir "$cg"
+    echo "$quota 10000" >"$cg/cpu.max"
+  elif [ -d /sys/fs/cgroup/cpu ]; then
+    cg=/sys/fs/cgroup/cpu/fumidai-bench-$$
+    mkdir "$cg"
+    echo 10000 >"$cg/cpu.cfs_period_us"
+    echo "$quota" >"$cg/cpu.cfs_quota_us"
+  else
+    echo "bench-live.sh: SENSOR_CPU_PERCENT needs a CPU cgroup controller, and none is mounted" >&2
+    exit 1
+  fi
+fi
 scripts/veth-lab.sh up "$name"
 tx="$name-tx" rx="$name-rx" dev_tx="$name-t" dev_rx="$name-r"
 
