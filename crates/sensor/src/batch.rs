@@ -142,8 +142,9 @@ pub enum ToWorker {
     },
     /// End all flows now (time ran backwards between capture files).
     EndAll(EndReason),
-    /// A capture file ended and another follows: finish it with the other
-    /// workers before going on (crate::rendezvous).
+    /// A capture file ended and another follows, or packet time paused:
+    /// finish what came before with the other workers before going on
+    /// (crate::rendezvous).
     Sync,
     /// Validate checksums from here on (or not: the next file shows
     /// checksum offloading).

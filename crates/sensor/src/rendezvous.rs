@@ -4,8 +4,8 @@
 //! the next capture file, or ended its flows, while another was still
 //! processing the previous file, what it saw would depend on thread timing,
 //! and the same captures would give different alerts from run to run. At
-//! the end of each file and before flows are ended, every worker first
-//! finishes what it was sent.
+//! the end of each file, where packet time pauses, and before flows are
+//! ended, every worker first finishes what it was sent.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 

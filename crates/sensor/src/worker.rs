@@ -34,9 +34,9 @@ pub struct WorkerIo {
     /// Live capture: packet timestamps are wall-clock time, so the time
     /// from capture to EVE can be measured.
     pub live: bool,
-    /// Replay: where the workers meet at the end of each capture file and
-    /// before ending their flows, so that what one reads of another's
-    /// shared state does not depend on thread timing.
+    /// Replay: where the workers meet at the end of each capture file, at
+    /// pauses in packet time and before ending their flows, so that what
+    /// one reads of another's shared state does not depend on thread timing.
     pub together: Option<Arc<Rendezvous>>,
 }
 
