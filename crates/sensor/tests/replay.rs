@@ -230,34 +230,44 @@ fn one_worker_and_four_workers_write_the_same_events() {
     }
 }
 
-/// A little-endian classic pcap cut in two after `n` records, each part
-/// with the file header: what `tcpdump -C` or `-G` leaves when it rotates.
-fn cut_pcap(whole: &[u8], n: usize) -> (Vec<u8>, Vec<u8>) {
-    assert_eq!(
-        &whole[..4],
-        &[0xd4, 0xc3, 0xb2, 0xa1],
-        "a little-endian pcap"
-    );
-    let mut at = 24;
-    for _ in 0..n {
-        let caplen = u32::from_le_bytes(whole[at + 8..at + 12].try_into().unwrap());
-        at += 16 + caplen as usize;
+/// A little-endian classic pcap cut in two after `n` packets, each part
+/// with the file's header, as `tcpdump -C` leaves it when it rotates: the
+/// second part's packets are moved in time to follow the first's within a
+/// second, so that no pause in packet time lies between the two.
+fn rotate_pcap(whole: &[u8], n: usize) -> (Vec<u8>, Vec<u8>) {
+    use fumidai_pcapfile::{Reader, Step};
+    assert_eq!(&whole[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
+    let (mut reader, header) = Reader::open(whole).unwrap();
+    // Where each packet record starts, and its time in seconds.
+    let mut records = Vec::new();
+    let mut at = header;
+    while let Step::Packet { record, len } = reader.next(&whole[at..]) {
+        records.push((at, record.ts_micros / 1_000_000));
+        at += len;
     }
-    let mut second = whole[..24].to_vec();
-    second.extend_from_slice(&whole[at..]);
-    (whole[..at].to_vec(), second)
+    let cut = records[n].0;
+    let mut second = whole[..header].to_vec();
+    second.extend_from_slice(&whole[cut..]);
+    let shift = records[n].1 - records[n - 1].1 - 1;
+    for &(start, secs) in &records[n..] {
+        let at = start - cut + header;
+        let moved = u32::try_from(secs - shift).unwrap();
+        second[at..at + 4].copy_from_slice(&moved.to_le_bytes());
+    }
+    (whole[..cut].to_vec(), second)
 }
 
 #[test]
 fn scenes_of_a_capture_are_judged_in_order_with_any_number_of_workers() {
-    // An open relay is confirmed; five minutes later an IRC session comes
-    // from it (9700051). Another worker may take that session: it must see
-    // the confirmation all the same, so the workers finish what came before
-    // together, at the end of a file (here the capture rotated in two) and
-    // where packet time pauses.
+    // An open relay is confirmed, then an IRC session comes from it
+    // (9700051). Another worker may take that session: it must see the
+    // confirmation all the same, so the workers finish what came before
+    // together at the end of a file (the capture rotated in two, the
+    // session a second after the relay) and where packet time pauses (the
+    // one file, the session five minutes later).
     let path = root().join("pcaps/bots/irc-stepping-stone.pcap");
     let whole = std::fs::read(&path).unwrap();
-    let (first, second) = cut_pcap(&whole, 19);
+    let (first, second) = rotate_pcap(&whole, 19);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.pcap"), first).unwrap();
     std::fs::write(dir.path().join("b.pcap"), second).unwrap();
