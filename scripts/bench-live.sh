@@ -156,12 +156,12 @@ header() {
 run_fumidai() {
   local file=$1 method=$2 rate=$3 out="$work/f" tpacket=3 label=$2 sched=()
   rm -rf "$out"; mkdir -p "$out"
-  if [ "${method%+rt}" != "$method" ] && [ -n "$cg" ]; then
-    # A CPU cgroup grants real-time tasks no time unless configured to.
-    echo "fumidai $method: skipped under SENSOR_CPU_PERCENT (real-time scheduling in a capped cgroup)"
-    return
-  fi
   if [ "${method%+rt}" != "$method" ]; then
+    if [ -n "$cg" ]; then
+      # A CPU cgroup grants real-time tasks no time unless configured to.
+      echo "fumidai $method: skipped under SENSOR_CPU_PERCENT (real-time scheduling in a capped cgroup)"
+      return
+    fi
     method=${method%+rt} sched=(chrt -f 1) label="${method} rt"
   fi
   if [ "$method" = af-packet-v2 ]; then method=af-packet tpacket=2 label="af-packet v2${sched:+ rt}"; fi
