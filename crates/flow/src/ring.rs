@@ -3,9 +3,16 @@
 //! a stream whose acknowledgements are never seen costs one copy per byte.
 
 /// Bytes in a fixed-capacity ring; the capacity only changes by `resize`.
+///
+/// The buffer is initialised only as far as bytes have been written into
+/// it (`buf.len()`), not to its whole capacity: a ring grows by doubling,
+/// and zeroing the half a stream may never fill cost a memset and resident
+/// pages per resize. Writes go on at `head + len`, so they always land in
+/// the initialised part or extend it by appending.
 #[derive(Debug, Default)]
 pub struct Ring {
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
+    cap: usize,
     head: usize,
     len: usize,
 }
@@ -20,7 +27,7 @@ impl Ring {
     }
 
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.cap
     }
 
     /// Forgets the `n` oldest bytes.
@@ -30,22 +37,35 @@ impl Ring {
         self.head = if self.len == 0 {
             0
         } else {
-            (self.head + n) % self.buf.len()
+            (self.head + n) % self.cap
         };
     }
 
     /// Appends `data`, which must fit (`len + data.len() <= capacity`).
     pub fn push(&mut self, data: &[u8]) {
-        let cap = self.buf.len();
+        let cap = self.cap;
         debug_assert!(self.len + data.len() <= cap);
         if data.is_empty() || cap == 0 {
             return;
         }
         let tail = (self.head + self.len) % cap;
         let first = data.len().min(cap - tail);
-        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
-        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        self.write_at(tail, &data[..first]);
+        self.write_at(0, &data[first..]);
         self.len += data.len();
+    }
+
+    /// Writes `bytes` at `at`, which is at most the initialised length.
+    fn write_at(&mut self, at: usize, bytes: &[u8]) {
+        let end = at + bytes.len();
+        let init = self.buf.len();
+        if end <= init {
+            self.buf[at..end].copy_from_slice(bytes);
+        } else {
+            let (old, new) = bytes.split_at(init.saturating_sub(at));
+            self.buf[at..at + old.len()].copy_from_slice(old);
+            self.buf.extend_from_slice(new);
+        }
     }
 
     /// The bytes at positions `from..to` (0 is the oldest), in up to two pieces.
@@ -54,24 +74,25 @@ impl Ring {
         if from >= to {
             return (&[], &[]);
         }
-        let cap = self.buf.len();
+        let cap = self.cap;
         let a = (self.head + from) % cap;
         let n = to - from;
         if a + n <= cap {
             (&self.buf[a..a + n], &[])
         } else {
-            (&self.buf[a..], &self.buf[..n - (cap - a)])
+            (&self.buf[a..cap], &self.buf[..n - (cap - a)])
         }
     }
 
     /// Changes the capacity to `cap` (at least `len`), keeping the bytes.
     pub fn resize(&mut self, cap: usize) {
         let cap = cap.max(self.len);
-        let mut buf = vec![0u8; cap].into_boxed_slice();
+        let mut buf = Vec::with_capacity(cap);
         let (a, b) = self.range(0, self.len);
-        buf[..a.len()].copy_from_slice(a);
-        buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b);
         self.buf = buf;
+        self.cap = cap;
         self.head = 0;
     }
 }
@@ -101,6 +122,8 @@ mod tests {
                     }
                     _ => r.resize(n.max(model.len())),
                 }
+                // Only what was written is initialised, never past the capacity.
+                proptest::prop_assert!(r.buf.len() <= r.capacity());
                 let (a, b) = r.range(0, r.len());
                 proptest::prop_assert_eq!([a, b].concat(), model.clone());
                 let k = model.len() / 3;
@@ -108,5 +131,22 @@ mod tests {
                 proptest::prop_assert_eq!([a, b].concat(), model[k..model.len() - k].to_vec());
             }
         }
+    }
+
+    #[test]
+    fn growing_initialises_only_the_bytes_kept() {
+        let mut r = Ring::default();
+        r.resize(16);
+        r.push(b"0123456789");
+        r.resize(1 << 20);
+        assert_eq!(r.capacity(), 1 << 20);
+        assert_eq!(r.buf.len(), 10);
+        // Writing wraps into the initialised part once the end is reached.
+        r.resize(12);
+        r.drop_front(4);
+        r.push(b"abcdef");
+        assert_eq!(r.buf.len(), 12);
+        let (a, b) = r.range(0, r.len());
+        assert_eq!([a, b].concat(), b"456789abcdef");
     }
 }
