@@ -113,6 +113,11 @@ struct State {
     deadline: Option<Instant>,
     spool: Spool,
     next_seq: u64,
+    /// The writer is waiting on `work`, producers on `room`: a condition
+    /// variable's notify is a system call even when nobody waits, and
+    /// there would be two per batch.
+    writer_waits: bool,
+    room_waiters: usize,
 }
 
 struct SinkShared {
@@ -135,6 +140,36 @@ impl SinkShared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking writer must not take the producers down with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writer waits for work, at most `timeout`; true if it timed out.
+    fn wait_work<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> (MutexGuard<'a, State>, bool) {
+        st.writer_waits = true;
+        let (mut st, r) = self
+            .work
+            .wait_timeout(st, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        st.writer_waits = false;
+        (st, r.timed_out())
+    }
+
+    /// A producer waits for room, at most `timeout`.
+    fn wait_room<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State> {
+        st.room_waiters += 1;
+        let (mut st, _) = self
+            .room
+            .wait_timeout(st, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        st.room_waiters -= 1;
+        st
     }
 
     fn add(&self, c: &AtomicU64, v: u64) {
@@ -275,17 +310,15 @@ impl OutputHandle {
                     st.next_seq += n;
                     st.queue.push_back((Arc::clone(&batch), base, charged));
                     s.gauges(&st);
-                    s.work.notify_one();
+                    if st.writer_waits {
+                        s.work.notify_one();
+                    }
                     break;
                 }
                 if self.block && !st.closing {
                     // Replay: wait for the writer (it wakes us when it takes
                     // a batch or empties its spool, or the sink goes down).
-                    st = s
-                        .room
-                        .wait_timeout(st, Duration::from_millis(100))
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|e| e.into_inner().0);
+                    st = s.wait_room(st, Duration::from_millis(100));
                     continue;
                 }
                 st.overflow = true;
@@ -402,6 +435,8 @@ impl Output {
                 deadline: None,
                 spool,
                 next_seq: seq,
+                writer_waits: false,
+                room_waiters: 0,
             };
             let s = Arc::new(SinkShared {
                 name: spec.name,
@@ -564,7 +599,7 @@ impl Writer {
                     // write: back off as if it had refused it.
                     let st = s.lock();
                     if !past_deadline(&st) {
-                        let _ = s.work.wait_timeout(st, backoff);
+                        let _ = s.wait_work(st, backoff);
                         backoff = (backoff * 2).min(BACKOFF_MAX);
                     }
                 }
@@ -593,7 +628,7 @@ impl Writer {
                             self.save_queue(&mut st);
                             break;
                         }
-                        let _ = s.work.wait_timeout(st, backoff);
+                        let _ = s.wait_work(st, backoff);
                         backoff = (backoff * 2).min(BACKOFF_MAX);
                         continue;
                     }
@@ -757,7 +792,9 @@ impl Writer {
                 st.meter.give(charged);
                 s.in_flight.fetch_add(1, Ordering::Relaxed);
                 s.gauges(&st);
-                s.room.notify_one();
+                if st.room_waiters > 0 {
+                    s.room.notify_one();
+                }
                 return Work::Batch(b, base);
             }
             if st.overflow {
@@ -785,12 +822,9 @@ impl Writer {
                 return Work::Idle;
             }
             let g = self.generation.load(Ordering::Relaxed);
-            let (guard, timeout) = s
-                .work
-                .wait_timeout(st, self.flush_every)
-                .unwrap_or_else(|e| e.into_inner());
+            let (guard, timed_out) = s.wait_work(st, self.flush_every);
             st = guard;
-            if timeout.timed_out() || self.generation.load(Ordering::Relaxed) != g {
+            if timed_out || self.generation.load(Ordering::Relaxed) != g {
                 return Work::Idle;
             }
         }
