@@ -256,6 +256,8 @@ for line in open(sys.argv[1]):
         continue
     runs.setdefault(sensor, {}).setdefault(step, []).append((pps, float(loss), p99))
 repeat = int(sys.argv[2])
+mean = lambda rs, i: sum(r[i] for r in rs) / len(rs)
+lossless = lambda rs: all(r[1] < 0.1 for r in rs)
 if repeat > 1:
     print()
     print("per rate, over %d runs each:" % repeat)
@@ -263,27 +265,25 @@ if repeat > 1:
     for sensor, steps in runs.items():
         for step, rs in steps.items():
             print("%-24s %6s %10.0f %9s %10.3f %10.3f" % (
-                sensor, step, sum(r[0] for r in rs) / len(rs),
-                "%d of %d" % (sum(r[1] < 0.1 for r in rs), len(rs)),
-                sum(r[1] for r in rs) / len(rs), max(r[1] for r in rs)))
+                sensor, step, mean(rs, 0), "%d of %d" % (sum(r[1] < 0.1 for r in rs), len(rs)),
+                mean(rs, 1), max(r[1] for r in rs)))
 print()
 print("highest rate with < 0.1 %% loss%s (packets/s tcpreplay achieved; p99 latency nearest half of it):"
       % (" in every run" if repeat > 1 else ""))
 best, capped = {}, set()
 for sensor, steps in runs.items():
     every = [r for rs in steps.values() for r in rs]
-    ok = [(sum(r[0] for r in rs) / len(rs), rs) for rs in steps.values() if all(r[1] < 0.1 for r in rs)]
+    ok = [mean(rs, 0) for rs in steps.values() if lossless(rs)]
     if not ok:
-        low = min(steps.values(), key=lambda rs: sum(r[0] for r in rs) / len(rs))
+        low = min(steps.values(), key=lambda rs: mean(rs, 0))
         print("  %-24s none of the rates (the lowest, %.0f pps, lost up to %.3f %%)" % (
-            sensor, sum(r[0] for r in low) / len(low), max(r[1] for r in low)))
+            sensor, mean(low, 0), max(r[1] for r in low)))
         continue
-    pps, rs = max(ok, key=lambda o: o[0])
+    pps = max(ok)
     best[sensor] = pps
-    top = max(r[0] for r in every)
     half = min(every, key=lambda r: abs(r[0] - pps / 2))
     # Lossless at every rate tried: its edge is higher still.
-    if all(r[1] < 0.1 for r in every) and max(r[0] for r in rs) >= top:
+    if lossless(every):
         capped.add(sensor)
     print("  %-24s %10.0f pps%s; p99 %s µs at %.0f pps" % (
         sensor, pps, " (the highest rate tried: under 0.1 % loss at every rate)"
