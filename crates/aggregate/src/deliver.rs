@@ -283,9 +283,9 @@ impl Outputs {
         let mut c = Counters::default();
         for o in &self.outs {
             let k = |f: &str| format!("output.{}.{f}", o.name);
-            c.add(&k("written"), o.written);
-            c.add(&k("errors"), o.errors);
-            c.add(&k("reconnects"), o.reconnects);
+            c.add(k("written"), o.written);
+            c.add(k("errors"), o.errors);
+            c.add(k("reconnects"), o.reconnects);
         }
         c
     }

@@ -482,16 +482,16 @@ impl Fleet {
             ("sensors_refused", self.sensors.refused),
             ("alerts", n.alerts.values().sum()),
         ] {
-            c.add(&format!("aggregate.{k}"), v);
+            c.add(format!("aggregate.{k}"), v);
         }
         for r in self.mem_reports() {
             let k = |f: &str| format!("memcap.{}.{f}", r.name);
-            c.add(&k("memuse"), r.memuse);
-            c.add(&k("memcap"), r.memcap);
-            c.add(&k("refused"), r.refused);
-            c.add(&k("evicted"), r.evicted);
-            c.add(&k("expired"), r.expired);
-            c.add(&k("entries"), r.entries);
+            c.add(k("memuse"), r.memuse);
+            c.add(k("memcap"), r.memcap);
+            c.add(k("refused"), r.refused);
+            c.add(k("evicted"), r.evicted);
+            c.add(k("expired"), r.expired);
+            c.add(k("entries"), r.entries);
         }
         c
     }

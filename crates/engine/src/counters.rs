@@ -105,7 +105,14 @@ pub(crate) fn link_index(l: LinkType) -> usize {
     }
 }
 
-const LINK_NAMES: [&str; 6] = ["ethernet", "sll", "sll2", "raw", "null", "chdlc"];
+const LINK_NAMES: [&str; 6] = [
+    "decoder.ethernet",
+    "decoder.sll",
+    "decoder.sll2",
+    "decoder.raw",
+    "decoder.null",
+    "decoder.chdlc",
+];
 
 impl WorkerCounters {
     /// The counters under Suricata's names (plus the overlay's additions).
@@ -117,13 +124,13 @@ impl WorkerCounters {
         defrag_memuse: usize,
     ) -> Counters {
         let mut c = Counters::default();
-        let d = |c: &mut Counters, k: &str, v: u64| c.add(k, v);
+        let d = |c: &mut Counters, k: &'static str, v: u64| c.add(k, v);
         d(&mut c, "decoder.pkts", self.pkts);
         d(&mut c, "decoder.bytes", self.bytes);
         d(&mut c, "decoder.invalid", self.invalid);
         c.max("decoder.max_pkt_size", self.max_pkt_size);
         for (i, n) in LINK_NAMES.iter().enumerate() {
-            d(&mut c, &format!("decoder.{n}"), self.link[i]);
+            d(&mut c, n, self.link[i]);
         }
         for e in Encap::ALL {
             d(&mut c, e.counter_name(), self.encap[e as usize]);
@@ -161,7 +168,7 @@ impl WorkerCounters {
         for e in DecodeEvent::ALL {
             let n = self.decode_events[*e as usize];
             if n > 0 {
-                d(&mut c, &e.counter_name(), n);
+                c.add(e.counter_name(), n);
             }
         }
 
@@ -229,10 +236,10 @@ impl WorkerCounters {
 /// Adds one structure's memory counters under `memcap.<name>.*`.
 pub fn add_mem(c: &mut Counters, r: &MemReport) {
     let n = r.name;
-    c.add(&format!("memcap.{n}.memuse"), r.memuse);
-    c.add(&format!("memcap.{n}.memcap"), r.memcap);
-    c.add(&format!("memcap.{n}.refused"), r.refused);
-    c.add(&format!("memcap.{n}.evicted"), r.evicted);
-    c.add(&format!("memcap.{n}.expired"), r.expired);
-    c.add(&format!("memcap.{n}.entries"), r.entries);
+    c.add(format!("memcap.{n}.memuse"), r.memuse);
+    c.add(format!("memcap.{n}.memcap"), r.memcap);
+    c.add(format!("memcap.{n}.refused"), r.refused);
+    c.add(format!("memcap.{n}.evicted"), r.evicted);
+    c.add(format!("memcap.{n}.expired"), r.expired);
+    c.add(format!("memcap.{n}.entries"), r.entries);
 }

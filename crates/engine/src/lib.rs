@@ -325,10 +325,10 @@ impl Engine {
         out.add("app_layer.anomalies", a.anomalies);
         out.add("app_layer.anomalies_suppressed", a.anomalies_suppressed);
         for (p, n) in &a.flows {
-            out.add(&format!("app_layer.flow.{p}"), *n);
+            out.add(format!("app_layer.flow.{p}"), *n);
         }
         for (p, n) in &a.txs {
-            out.add(&format!("app_layer.tx.{p}"), *n);
+            out.add(format!("app_layer.tx.{p}"), *n);
         }
         out.add("amplification.pairs", self.amp.len() as u64);
         out

@@ -369,14 +369,14 @@ impl OutputHandle {
         for s in self.sinks.iter() {
             let k = |f: &str| format!("output.{}.{f}", s.name);
             let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-            c.add(&k("written"), get(&s.c.written));
-            c.add(&k("dropped"), get(&s.c.dropped));
-            c.add(&k("spooled"), get(&s.c.spooled));
-            c.add(&k("reconnects"), get(&s.c.reconnects));
-            c.add(&k("errors"), get(&s.c.errors));
-            c.add(&k("queue_depth"), get(&s.c.queue_depth));
-            c.add(&k("spool_pending"), get(&s.c.spool_pending));
-            c.add(&k("spool_bytes"), get(&s.c.spool_bytes));
+            c.add(k("written"), get(&s.c.written));
+            c.add(k("dropped"), get(&s.c.dropped));
+            c.add(k("spooled"), get(&s.c.spooled));
+            c.add(k("reconnects"), get(&s.c.reconnects));
+            c.add(k("errors"), get(&s.c.errors));
+            c.add(k("queue_depth"), get(&s.c.queue_depth));
+            c.add(k("spool_pending"), get(&s.c.spool_pending));
+            c.add(k("spool_bytes"), get(&s.c.spool_bytes));
         }
         c
     }

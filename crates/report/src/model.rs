@@ -1191,7 +1191,7 @@ fn flatten(v: &serde_json::Value, prefix: &mut String, out: &mut Counters) {
         }
         serde_json::Value::Number(n) => {
             if let Some(u) = n.as_u64() {
-                out.add(prefix, u);
+                out.add(prefix.clone(), u);
             }
         }
         _ => {}

@@ -129,7 +129,7 @@ impl Shards {
         let mut c = self.counters.clone();
         if self.lossy {
             for (w, n) in self.worker_drops.iter().enumerate() {
-                c.add(&format!("capture.worker_drops.{w}"), *n);
+                c.add(format!("capture.worker_drops.{w}"), *n);
             }
         }
         c

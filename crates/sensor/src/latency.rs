@@ -67,11 +67,11 @@ impl Latency {
                 continue;
             }
             let key = |p: &str| format!("{prefix}.{name}.{p}");
-            c.0.insert(key("count"), h.len());
+            c.0.insert(key("count").into(), h.len());
             for (p, q) in PERCENTILES {
-                c.0.insert(key(p), h.value_at_quantile(q));
+                c.0.insert(key(p).into(), h.value_at_quantile(q));
             }
-            c.0.insert(key("max"), h.max());
+            c.0.insert(key("max").into(), h.max());
         }
     }
 }

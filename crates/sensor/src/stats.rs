@@ -13,6 +13,7 @@ use fumidai_engine::counters::add_mem;
 
 use crossbeam_channel::Receiver;
 use fumidai_eve::output::OutputHandle;
+use fumidai_eve::stats::Nested;
 use fumidai_eve::{Counters, EveBatch, EveTime, EventType, Header, Record};
 use fumidai_wire::Timestamp;
 use serde::Serialize;
@@ -42,8 +43,8 @@ struct Pending {
 }
 
 #[derive(Serialize)]
-struct StatsBody {
-    stats: serde_json::Value,
+struct StatsBody<'a> {
+    stats: Nested<'a>,
 }
 
 /// What stats report once for the whole sensor (not per worker).
@@ -104,11 +105,7 @@ pub fn spawn(
                 });
                 entry.parts += 1;
                 entry.ts = entry.ts.max(part.ts);
-                if entry.parts == 1 {
-                    entry.counters = part.counters;
-                } else {
-                    entry.counters.merge(&part.counters);
-                }
+                entry.counters.absorb(part.counters);
                 if let Some((w, l)) = part.latency {
                     entry.latency.merge(&l);
                     entry.per_worker.push((w, l));
@@ -137,7 +134,7 @@ pub fn spawn(
                     // so the final counters equal what the files hold.
                     out.wait_idle(shared.settle);
                 }
-                counters.merge(&shared.counters(&out));
+                counters.absorb(shared.counters(&out));
                 warn_memcaps(&counters, &mut warned);
                 if log {
                     write(&out, ts, &counters, started);
@@ -172,10 +169,9 @@ fn warn_memcaps(c: &Counters, warned: &mut std::collections::BTreeSet<String>) {
 
 fn write(out: &OutputHandle, ts: Timestamp, counters: &Counters, started: Instant) {
     // The outputs' own delivery counters, as they stand now.
-    let mut stats = counters.to_json_with(&out.counters());
-    if let serde_json::Value::Object(m) = &mut stats {
-        m.insert("uptime".into(), started.elapsed().as_secs().into());
-    }
+    let outputs = out.counters();
+    let mut stats = counters.nested(&outputs);
+    stats.set("uptime", started.elapsed().as_secs());
     let mut batch = EveBatch::default();
     batch.push(&Record {
         header: Header::new(EveTime(ts), EventType::Stats),

@@ -58,7 +58,7 @@ pub fn to_json(r: &RunReport, fail_on_alert: Option<&[u64]>, exit_code: u8) -> V
                     && (last.contains("drop")
                         || (group.contains("drop") && last.bytes().all(|b| b.is_ascii_digit())))
             })
-            .map(|(k, v)| (k.clone(), json!(v)))
+            .map(|(k, v)| (k.to_string(), json!(v)))
             .collect();
     let icmp = c.get("flow.icmpv4") + c.get("flow.icmpv6");
     let outputs: Vec<Value> = r

@@ -1286,7 +1286,7 @@ fn run_section(p: &mut Page<'_>) {
         for (f, c) in &with_stats {
             for (k, v) in &c.0 {
                 if *v > 0 && is_loss(k) {
-                    loss.push((f.path.clone(), k.as_str(), *v));
+                    loss.push((f.path.clone(), k.as_ref(), *v));
                 }
             }
         }
