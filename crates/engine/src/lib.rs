@@ -376,22 +376,24 @@ impl Engine {
         if !self.decap.is_empty() {
             self.count_layers(ts, &decoded);
         }
-        match decoded {
+        // Matched in place: moving the packet out is a 136-byte copy per
+        // packet, through a call to memcpy.
+        match &decoded {
             Decoded::Invalid(e) => {
                 self.counters.invalid += 1;
-                self.decode_anomaly(ts, None, e);
+                self.decode_anomaly(ts, None, *e);
             }
             Decoded::NotIp { ether_type } => {
-                if ether_type == 0x0806 {
+                if *ether_type == 0x0806 {
                     self.counters.arp += 1;
-                } else if !decap::known_non_ip(ether_type) {
+                } else if !decap::known_non_ip(*ether_type) {
                     self.counters.unknown_ethertype += 1;
                 }
             }
             Decoded::Ip(p) if p.depth > 0 => {
-                self.ip_packet(ts, p.tunnel_len.saturating_add(cut), &p);
+                self.ip_packet(ts, p.tunnel_len.saturating_add(cut), p);
             }
-            Decoded::Ip(p) => self.ip_packet(ts, wire_len, &p),
+            Decoded::Ip(p) => self.ip_packet(ts, wire_len, p),
         }
     }
 
