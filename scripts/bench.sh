@@ -54,14 +54,20 @@ fi
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 
 # best_of CMD...: runs CMD $runs times; prints "wall user sys peak_rss_kb" of the fastest,
-# and keeps its --summary-json (if it wrote $out/s.json) as $out/best.json.
+# and keeps its --summary-json (if it wrote $out/s.json) as $out/best.json. The wall time is
+# taken here, to the microsecond: time(1)'s is in hundredths, and a run of the mix takes
+# about a quarter of a second, so one hundredth moved its packets/s by 4 %.
 best_of() {
-  local best="" line tf="$out/time"
+  local best="" line tf="$out/time" t0 t1
   rm -f "$out/best.json"
   for _ in $(seq "$runs"); do
     rm -f "$out/s.json"
-    /usr/bin/time -f "%e %U %S %M" -o "$tf" "$@" >/dev/null 2>&1
-    line=$(tail -1 "$tf")
+    t0=$EPOCHREALTIME
+    /usr/bin/time -f "%U %S %M" -o "$tf" "$@" >/dev/null 2>&1
+    t1=$EPOCHREALTIME
+    # Microseconds, whatever the locale's decimal separator.
+    t0=$((10#${t0//[.,]/})) t1=$((10#${t1//[.,]/}))
+    line="$(printf '%d.%06d' $(((t1 - t0) / 1000000)) $(((t1 - t0) % 1000000))) $(tail -1 "$tf")"
     if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then
       best=$line
       [ -f "$out/s.json" ] && cp "$out/s.json" "$out/best.json"
@@ -70,7 +76,10 @@ best_of() {
   echo "$best"
 }
 
-report() { # name wall user sys rss
+# report NAME WALL USER SYS RSS: one row. Rows after the libpcap floor's also say what share
+# of the floor's packets/s they reach (the floor's wall time over theirs).
+floor=""
+report() {
   local lat="-"
   if [ -f "$out/best.json" ]; then
     lat=$(python3 -c '
@@ -78,10 +87,11 @@ import json, sys
 l = json.load(open(sys.argv[1])).get("latency", {}).get("batch_us", {})
 print("%s/%s/%s" % (l.get("p50", "-"), l.get("p99", "-"), l.get("max", "-")) if l else "-")' "$out/best.json")
   fi
-  awk -v n="$1" -v s="$2" -v u="$3" -v y="$4" -v r="$5" -v p="$packets" -v b="$bytes" -v l="$lat" 'BEGIN {
-    if (s <= 0) s = 0.01
-    printf "%-30s %6.2f s %7.2f M pkt/s %6.2f Gbit/s %6.3f CPU s/Mpkt %7.1f MiB  %s\n",
-      n, s, p / s / 1e6, b * 8 / s / 1e9, (u + y) / (p / 1e6), r / 1024, l }'
+  awk -v n="$1" -v s="$2" -v u="$3" -v y="$4" -v r="$5" -v p="$packets" -v b="$bytes" -v l="$lat" -v f="$floor" 'BEGIN {
+    if (s <= 0) s = 0.0001
+    share = (f == "") ? "-" : sprintf("%.0f %%", 100 * f / s)
+    printf "%-30s %7.3f s %7.2f M pkt/s %6.2f Gbit/s %6.3f CPU s/Mpkt %7.1f MiB  %-5s  %s\n",
+      n, s, p / s / 1e6, b * 8 / s / 1e9, (u + y) / (p / 1e6), r / 1024, share, l }'
 }
 
 printf 'eve:\n  outputs: []\n' >"$out/no-output.yaml"
@@ -96,11 +106,13 @@ for pcap in "${pcaps[@]}"; do
   cat "$pcap" >/dev/null
   echo
   echo "capture: $pcap ($packets packets, $bytes bytes), best of $runs, $(nproc) cores"
-  echo "                               wall      packets/s    Gbit/s   CPU per 10^6 pkts  peak RSS  batch µs p50/p99/max"
+  echo "                                wall      packets/s    Gbit/s   CPU per 10^6 pkts  peak RSS  floor  batch µs p50/p99/max"
+  floor=""
   read -r s u y r < <(best_of sh -c "cat '$pcap' > /dev/null")
   report "cat > /dev/null (page cache)" "$s" "$u" "$y" "$r"
   read -r s u y r < <(best_of tcpdump -n -r "$pcap" -w /dev/null)
   report "tcpdump -r (libpcap floor)" "$s" "$u" "$y" "$r"
+  floor=$s
   for w in $workers; do
     # shellcheck disable=SC2086
     read -r s u y r < <(best_of "$bin" -q -r "$pcap" -l "$out" --workers "$w" --summary-json "$out/s.json" ${FUMIDAI_ARGS:-})
