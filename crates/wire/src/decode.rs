@@ -409,6 +409,10 @@ pub fn decode_reassembled(v6: bool, proto: u8, payload: &[u8]) -> Result<L4<'_>,
 
 /// `truncated`: the capture holds less than the IP header says, so a UDP
 /// length beyond the captured bytes is expected rather than malformed.
+/// Inlined: returned through memory, the transport header was written a
+/// byte at a time and read back in 16-byte loads, which the store buffer
+/// cannot forward (a stall of some cycles on every packet).
+#[inline(always)]
 fn transport(proto: u8, payload: &[u8], truncated: bool) -> Result<L4<'_>, DecodeEvent> {
     Ok(match IpNumber(proto) {
         IpNumber::TCP => {
