@@ -225,15 +225,22 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::Map;
 
+    fn of(pairs: &[(&'static str, u64)]) -> Counters {
+        let mut c = Counters::default();
+        for &(k, v) in pairs {
+            c.add(k, v);
+        }
+        c
+    }
+
     #[test]
     fn nests_and_merges() {
-        let mut a = Counters::default();
-        a.add("decoder.pkts", 3);
-        a.add("decoder.event.ipv4.trunc_pkt", 1);
-        a.add("decoder.max_pkt_size", 60);
-        let mut b = Counters::default();
-        b.add("decoder.pkts", 4);
-        b.add("decoder.max_pkt_size", 1500);
+        let mut a = of(&[
+            ("decoder.pkts", 3),
+            ("decoder.event.ipv4.trunc_pkt", 1),
+            ("decoder.max_pkt_size", 60),
+        ]);
+        let b = of(&[("decoder.pkts", 4), ("decoder.max_pkt_size", 1500)]);
         a.merge(&b);
         assert_eq!(
             a.to_json().to_string(),
@@ -243,13 +250,12 @@ mod tests {
 
     #[test]
     fn nested_with_another_set_equals_json_of_the_merge() {
-        let mut a = Counters::default();
-        a.add("decoder.pkts", 3);
-        a.add("decoder.max_pkt_size", 60);
-        a.add("flow.tcp", 2);
-        let mut b = Counters::default();
-        b.add("decoder.pkts", 4);
-        b.add("decoder.max_pkt_size", 1500);
+        let mut a = of(&[
+            ("decoder.pkts", 3),
+            ("decoder.max_pkt_size", 60),
+            ("flow.tcp", 2),
+        ]);
+        let mut b = of(&[("decoder.pkts", 4), ("decoder.max_pkt_size", 1500)]);
         b.add(String::from("output.eve.written"), 9);
         let with = a.nested(&b).to_json();
         a.merge(&b);
@@ -261,11 +267,7 @@ mod tests {
 
     #[test]
     fn a_group_wins_over_a_counter_of_its_name() {
-        let mut a = Counters::default();
-        a.add("x", 1);
-        a.add("x-y", 2);
-        a.add("x.z", 3);
-        a.add("x.z.w", 4);
+        let a = of(&[("x", 1), ("x-y", 2), ("x.z", 3), ("x.z.w", 4)]);
         let none = Counters::default();
         assert_eq!(
             serde_json::to_string(&a.nested(&none)).unwrap(),
@@ -275,9 +277,7 @@ mod tests {
 
     #[test]
     fn set_replaces_or_inserts_in_order() {
-        let mut a = Counters::default();
-        a.add("b.c", 1);
-        a.add("uptime", 1);
+        let a = of(&[("b.c", 1), ("uptime", 1)]);
         let none = Counters::default();
         let mut n = a.nested(&none);
         n.set("uptime", 7);
