@@ -291,17 +291,19 @@ pub fn run(
     // machine with fewer cores than threads a short queue idles a core: the
     // capture thread blocks on one worker's full queue while the other
     // worker has drained its own (16 rather than 4: 10 % less wall time on
-    // the shared mix, 3 MiB more peak RSS; 12 rather than 16: the same
-    // time, and 1.7 MiB less, for the file windows the queued batches keep
-    // mapped; 8 was 2 % slower). Deeper queues still shorten a replay but
-    // keep more of the file mapped, which counts as resident: on the mix
-    // 24 took 4 % and 48 took 7 % less wall time, for 2–8 and 14 MiB more
-    // peak RSS (40 MiB is the budget there). Live, a worker whose queue is
+    // the shared mix, 3 MiB more peak RSS). The queued batches keep their
+    // file windows mapped, which counts as resident. Since the workers got
+    // cheaper per packet, 8 takes the same time as 12 on the mix (medians of
+    // 21 alternating runs, 270 and 269 ms; many-flow within 2 %) for 3 MiB
+    // less peak RSS (median of 10 runs 36.2 against 39.4 MiB, largest 38.8
+    // against 42.2; the budget there is 40). Deeper queues still shorten a replay on a slower
+    // worker: 24 took 4 % and 48 took 7 % less wall time when workers were
+    // 15 % dearer, for 2–8 and 14 MiB more peak RSS. Live, a worker whose queue is
     // full loses packets: the queue rides out a worker's short stalls (a burst of records to
     // write, being descheduled) that the kernel buffer would have absorbed
     // had capture waited; a quarter of capture.buffer_size is shared out.
     let queue = match &input {
-        Input::Files(..) => 12,
+        Input::Files(..) => 8,
         Input::Live(o) => {
             let per_worker = o.buffer_size / 4 / workers.max(1) as u64;
             (per_worker / capture::BATCH_BYTES as u64).clamp(4, 64) as usize
